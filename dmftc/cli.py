@@ -1,0 +1,273 @@
+"""The ``dmftc`` command line (LANGUAGE.md §7).
+
+Bad input never shows a traceback: every :class:`~dmftc.errors.DmftcError` is printed as a
+compiler-style diagnostic and the command exits with status 2. A traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import DmftcError, ParameterError
+
+app = typer.Typer(
+    name="dmftc",
+    help="Compile a model of learning dynamics (.dmft) into DMFT equations, a solver and a "
+    "finite-size simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_BAD_INPUT = 2
+
+
+def _handle_errors(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DmftcError as e:
+            err.print(e.render(), markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, str]:
+    """``["lr=0.1", "b=0.5"]`` -> ``{"lr": "0.1", "b": "0.5"}`` (numbers are checked later)."""
+    overrides: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ParameterError(f"-p expects NAME=VALUE, got '{item}'", kind="bad-override")
+        if name in overrides:
+            raise ParameterError(f"parameter '{name}' is set twice with -p", kind="bad-override")
+        overrides[name] = value
+    return overrides
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"dmftc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
+    pass
+
+
+ModelArg = Annotated[Path, typer.Argument(help="The model file (.dmft).", show_default=False)]
+ParamOpt = Annotated[Optional[list[str]], typer.Option(
+    "-p", "--param", metavar="NAME=VALUE", help="Override a parameter (repeatable).")]
+
+
+class Format(str, Enum):
+    text = "text"
+    latex = "latex"
+    markdown = "markdown"
+
+
+@app.command()
+@_handle_errors
+def check(model: ModelArg, param: ParamOpt = None):
+    """Parse and validate a model; print a summary."""
+    from .api import load
+
+    m = load(model, **parse_overrides(param))
+    _print_summary(m)
+
+
+def _print_summary(m) -> None:
+    model = m.model
+    out.print(f"[bold]{model.name}[/bold]  ({model.path})")
+    kind = "update (discrete time)" if model.time == "discrete" else "flow (continuous time)"
+    out.print(f"class: {model.disorder}, dynamics: {kind}")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("value / law")
+    if model.data_kind:
+        args = ", ".join(f"{k} = {v}" for k, v in model.data_args.items())
+        table.add_row("data", model.data_kind, args)
+    if model.teacher:
+        table.add_row("teacher", model.teacher.name, model.teacher.init_text)
+    if model.label is not None:
+        table.add_row("label", model.label_name, model.label_text)
+    if model.xi is not None:
+        table.add_row("landscape", "xi(q)", str(model.xi))
+    if model.signal is not None:
+        table.add_row("signal", model.signal.name, f"strength(m) = {model.strength}")
+    for w in model.weights:
+        table.add_row("weight", w.name, w.init_text)
+    for s in model.states:
+        table.add_row("state", s.name, s.init_text)
+    if model.batch:
+        table.add_row("batch", model.batch.kind, ", ".join(map(str, model.batch.args)))
+    for p in model.params:
+        value = m.params[p.name]
+        default = "" if p.default.is_number else f"  (= {p.default})"
+        table.add_row("parameter", p.name, f"{value:g}{default}")
+    for o in model.observables:
+        table.add_row("observe", o.name, o.text)
+    out.print(table)
+
+
+@app.command()
+@_handle_errors
+def derive(
+    model: ModelArg,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    param: ParamOpt = None,
+):
+    """Print the effective processes, the closure and the memory kernels."""
+    from .api import load
+
+    derivation = load(model, **parse_overrides(param)).derive()
+    out.print(derivation.render(format.value), markup=False, soft_wrap=True)
+
+
+@app.command()
+@_handle_errors
+def codegen(
+    model: ModelArg,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Directory to write the "
+                                                   "generated source to (default: print it).")] = None,
+):
+    """Write the generated solver source, for reading."""
+    from .api import load
+
+    source = load(model).codegen()
+    if output is None:
+        out.print(source.text, markup=False, soft_wrap=True)
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / source.filename
+    path.write_text(source.text, encoding="utf-8")
+    err.print(f"wrote {path}", markup=False)
+
+
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", "-T", min=1, help="Number of steps.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+DtOpt = Annotated[Optional[float], typer.Option("--dt", min=1e-12,
+                                                help="Time step of a flow: model.")]
+OutOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the results (netCDF).")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Draw the observables (PNG).")]
+
+
+@app.command()
+@_handle_errors
+def solve(
+    model: ModelArg,
+    param: ParamOpt = None,
+    steps: StepsOpt = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", "-M", min=2,
+                                                   help="Monte-Carlo samples per side.")] = None,
+    seed: SeedOpt = 0,
+    dt: DtOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="auto, exact or monte-carlo.")] = "auto",
+    output: OutOpt = None,
+    plot: PlotOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Solve the DMFT equations of a model."""
+    from .api import load
+
+    ds = load(model, **parse_overrides(param)).solve(
+        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet)
+    _finish_run(ds, output, plot)
+
+
+@app.command()
+@_handle_errors
+def simulate(
+    model: ModelArg,
+    param: ParamOpt = None,
+    dim: Annotated[int, typer.Option("--dim", "-d", min=2, help="Dimension d (or N).")] = 1000,
+    runs: Annotated[int, typer.Option("--runs", "-K", min=1, help="Independent runs.")] = 10,
+    steps: StepsOpt = None,
+    seed: SeedOpt = 0,
+    dt: DtOpt = None,
+    output: OutOpt = None,
+    plot: PlotOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Simulate the finite-size system of a model: means and standard errors over runs."""
+    from .api import load
+
+    ds = load(model, **parse_overrides(param)).simulate(
+        dim=dim, runs=runs, steps=steps, seed=seed, dt=dt, progress=not quiet)
+    _finish_run(ds, output, plot)
+
+
+def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
+    from .plot import plot_observables
+    from .results import print_final_values, write
+
+    print_final_values(ds, out)
+    if output is not None:
+        write(ds, output)
+        err.print(f"wrote {output}", markup=False)
+    if plot is not None:
+        plot_observables([ds], plot)
+        err.print(f"wrote {plot}", markup=False)
+
+
+@app.command()
+@_handle_errors
+def compare(
+    file_a: Annotated[Path, typer.Argument(help="Results (netCDF), e.g. of 'dmftc solve'.")],
+    file_b: Annotated[Path, typer.Argument(help="Results (netCDF), e.g. of 'dmftc simulate'.")],
+    plot: PlotOpt = None,
+):
+    """Side-by-side table of two results, with deviations in standard errors, and an overlay."""
+    from .compare import compare_files
+
+    compare_files(file_a, file_b, out, plot)
+    if plot is not None:
+        err.print(f"wrote {plot}", markup=False)
+
+
+@app.command()
+@_handle_errors
+def plot(
+    files: Annotated[list[Path], typer.Argument(help="Results (netCDF) to overlay.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The PNG to write.")],
+    two_time: Annotated[Optional[str], typer.Option(
+        "--two-time", help="Draw this two-time function (e.g. C_theta) as a heat map instead.")] = None,
+    variables: Annotated[Optional[list[str]], typer.Option(
+        "--var", help="Observables to draw (repeatable; default: all).")] = None,
+):
+    """Draw observables against time (several files overlaid), or a two-time heat map."""
+    from .plot import plot_files
+
+    plot_files(files, output, two_time=two_time, variables=variables)
+    err.print(f"wrote {output}", markup=False)
+
+
+def main():  # the console script
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

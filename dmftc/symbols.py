@@ -1,0 +1,43 @@
+"""Symbols with a fixed meaning in every model.
+
+Names a user cannot write (they contain characters outside the language's identifiers) are used
+for quantities dmftc introduces, so they can never collide with a model's own names.
+"""
+
+import sympy as sp
+
+STEP = sp.Symbol("t", integer=True, nonnegative=True)  # the step counter of update:
+DT = sp.Symbol("dt", positive=True)  # the time step of flow:
+HSTAR = sp.Symbol("hstar", real=True)  # teacher field of a sample, x . wstar
+EPS = sp.Symbol("eps", real=True)  # per-sample label noise, N(0, 1)
+OVERLAP_Q = sp.Symbol("q", real=True)  # argument of the landscape covariance xi(q)
+OVERLAP_M = sp.Symbol("m", real=True)  # argument of the signal strength(m)
+
+# Names a model may not define, with what they mean.
+RESERVED_NAMES = {
+    "x": "the data vector of a sample",
+    "hstar": "the teacher field of a sample",
+    "eps": "the label noise of a sample",
+    "t": "the step counter",
+    "dt": "the time step of a flow",
+    "loss": "the per-sample loss",
+}
+
+
+def grad_symbol(weight: str) -> sp.Symbol:
+    """Placeholder for grad(weight) in the update, expanded by the derivation."""
+    return sp.Symbol(f"∇{weight}", real=True)
+
+
+def noise_symbol(k: int) -> sp.Symbol:
+    """The k-th gauss() of a step: fresh N(0, 1) per coordinate and step."""
+    return sp.Symbol(f"ζ{k}", real=True)
+
+
+def random_symbol(owner: str, k: int) -> sp.Symbol:
+    """The k-th primitive random variable in the law of ``owner``."""
+    return sp.Symbol(f"ξ{k}[{owner}]", real=True)
+
+
+def aggregate_symbol(k: int) -> sp.Symbol:
+    return sp.Symbol(f"⟨{k}⟩", real=True)
