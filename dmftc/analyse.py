@@ -21,7 +21,7 @@ from .symbols import (
     DT, EPS, HSTAR, OVERLAP_M, OVERLAP_Q, RESERVED_NAMES, STEP, aggregate_symbol, grad_symbol,
     noise_symbol, random_symbol,
 )
-from .syntax import parse, read_model_text
+from .syntax import nested_too_deeply, parse, read_model_text
 
 GAUSSIAN_DATA = "gaussian_data"
 GAUSSIAN_FIELD = "gaussian_field"
@@ -216,6 +216,8 @@ def analyse_text(text: str, filename: str = "<model>") -> Model:
 def analyse(tree: n.ModelFile, source: str, filename: str = "<model>") -> Model:
     try:
         return _Analyser(tree, source, filename).run()
+    except RecursionError:
+        raise nested_too_deeply().with_source(filename, source) from None
     except DmftcError as e:
         raise e.with_source(filename, source) from None
 
@@ -274,7 +276,7 @@ class _Analyser:
     def run(self) -> Model:
         statements = self.tree.statements
         if not statements:
-            raise ModelError("the model file is empty", Location(1, 1), kind="empty-model",
+            raise ModelError("the model file is empty", kind="empty-model",
                              hint="a model starts with 'model NAME'; see models/ for examples")
         for s in statements:
             name = getattr(s, "name", None)
@@ -304,8 +306,8 @@ class _Analyser:
         if kind in self.seen:
             first = self.seen[kind]
             word = _STATEMENT_WORD[type(s)]
-            what = "an update: or flow: block" if kind == "block" else f"'{word}' statement"
-            raise ModelError(f"duplicate {what}", s.loc, kind="duplicate-statement",
+            what = "'update:' or 'flow:' block" if kind == "block" else f"'{word}' statement"
+            raise ModelError(f"duplicate {what}: a model has only one", s.loc, kind="duplicate-statement",
                              hint=f"the first is on line {first.line}")
         self.seen[kind] = s.loc
 
@@ -391,12 +393,18 @@ class _Analyser:
         return out
 
     def _DataDecl(self, s: n.DataDecl):
+        self._check_one_disorder(s, "xi")
         call = s.call
         if call.func not in DATA_KINDS:
             raise ModelError(f"unknown data model '{call.func}'", call.loc, kind="unknown-data",
                              hint=did_you_mean(call.func, DATA_KINDS) or "data models: " + ", ".join(DATA_KINDS))
         self.out["data_kind"] = call.func
         self.out["data_args"] = self._keyword_args(call, DATA_KINDS[call.func], "data")
+
+    def _check_one_disorder(self, s, other: str):
+        if other in self.out:
+            raise ModelError("a model has either 'data' or 'landscape', not both", s.loc,
+                             kind="two-disorders")
 
     def _law(self, expr: n.Expr, owner: str, allowed: tuple[str, ...]) -> sp.Expr:
         """A per-coordinate law: parameters, ``allowed`` names and random primitives."""
@@ -410,7 +418,7 @@ class _Analyser:
             if call.func == "normal":
                 expect_arguments(call, 2, "2 arguments (mean, variance)")
                 mean, var = (convert(a) for a in call.args)
-                if var.is_number and var < 0:
+                if var.is_negative:
                     raise ModelError("the variance of normal(mean, variance) is negative",
                                      call.args[1].loc, kind="bad-arguments")
                 return mean + sp.sqrt(var) * symbol
@@ -467,28 +475,19 @@ class _Analyser:
     def _PredictDecl(self, s: n.PredictDecl):
         if "data_kind" not in self.out:
             raise ModelError("'predict' needs a 'data' statement before it", s.loc, kind="missing-data")
-        dots = []
-
-        def dot(e: n.Binary, convert):
-            if not (isinstance(e.left, n.Name) and e.left.id == "x"):
-                raise ModelError("the prediction is 'x . e' with the data vector x on the left",
-                                 e.loc, kind="bad-predict")
-            dots.append(e)
-            theta = to_sympy(e.right, self._resolver("the weight side of 'x . e' (per coordinate)",
-                                                     ("param", "weight")))
-            if not theta.free_symbols & {w.symbol for w in self.weights}:
-                raise ModelError("'x . e' must involve the weights", e.right.loc, kind="bad-predict")
-            return theta
-
-        value = to_sympy(s.value, self._resolver("the prediction", ("param",)), dot=dot)
-        if not dots:
-            raise ModelError("the prediction must be 'x . e' (e.g. 'predict h = x . w')", s.value.loc,
-                             kind="bad-predict")
-        if not isinstance(s.value, n.Binary) or s.value.op != ".":
-            raise ModelError("the prediction must be exactly 'x . e': dmftc handles linear "
-                             "predictors of the data", s.value.loc, kind="bad-predict")
+        e = s.value
+        if not (isinstance(e, n.Binary) and e.op == "."):
+            raise ModelError("the prediction must be exactly 'x . e' (e.g. 'predict h = x . w'): dmftc "
+                             "handles linear predictors of the data", e.loc, kind="bad-predict")
+        if not (isinstance(e.left, n.Name) and e.left.id == "x"):
+            raise ModelError("the prediction is 'x . e' with the data vector x on the left",
+                             e.left.loc, kind="bad-predict")
+        theta = to_sympy(e.right, self._resolver("the weight side of 'x . e' (per coordinate)",
+                                                 ("param", "weight")))
+        if not theta.free_symbols & {w.symbol for w in self.weights}:
+            raise ModelError("'x . e' must involve the weights", e.right.loc, kind="bad-predict")
         self._define(s.name, s.name_loc, "sample", self._symbol(s.name))
-        self.out["predict_name"], self.out["theta"] = s.name, value
+        self.out["predict_name"], self.out["theta"] = s.name, theta
 
     def _LossDecl(self, s: n.LossDecl):
         if "predict_name" not in self.out:
@@ -517,13 +516,14 @@ class _Analyser:
         resolve = self._resolver("the batch", ("param",))
         args = tuple(to_sympy(a, resolve) for a in s.args)
         for a, node in zip(args, s.args):
-            if a.is_number and not a > 0:
+            if a.is_positive is False:
                 raise ModelError("batch arguments must be positive", node.loc, kind="bad-arguments")
-        if s.kind in ("fraction", "epochs") and args[0].is_number and args[0] > 1:
+        if s.kind in ("fraction", "epochs") and (args[0] - 1).is_positive:
             raise ModelError(f"the batch {s.kind} must be in (0, 1]", s.args[0].loc, kind="bad-arguments")
         self.out["batch"] = Batch(s.kind, args)
 
     def _LandscapeDecl(self, s: n.LandscapeDecl):
+        self._check_one_disorder(s, "data_kind")
         call = s.call
         if call.func not in LANDSCAPE_KINDS:
             raise ModelError(f"unknown landscape '{call.func}'", call.loc, kind="unknown-landscape",
@@ -634,7 +634,11 @@ class _Analyser:
                                  hint=did_you_mean(eq.target, [v.name for v in self.weights + self.states]))
             if eq.target in rates:
                 raise ModelError(f"d{eq.target}/dt is given twice", eq.loc, kind="duplicate-definition")
-            rates[eq.target] = self._update_expr(eq.value, env, grads, noises, with_step=False)
+            rate = self._update_expr(eq.value, env, grads, noises, with_step=False)
+            if any(sp.diff(rate, z, 2) != 0 for z in noises):
+                raise ModelError(f"d{eq.target}/dt must be linear in gauss() (white noise)", eq.loc,
+                                 kind="nonlinear-noise")
+            rates[eq.target] = rate
         self._check_all_updated(set(rates), s)
         # Euler–Maruyama step of length dt: drift * dt + (noise coefficients) * sqrt(dt)
         step_map = {}
@@ -642,9 +646,6 @@ class _Analyser:
             rate = rates.get(v.name, sp.Integer(0))
             noise_part = sum((sp.diff(rate, z) * z for z in noises), sp.Integer(0))
             drift = sp.expand(rate - noise_part) if noises else rate
-            if noises and any(sp.diff(rate, z, 2) != 0 for z in noises):
-                raise ModelError(f"d{v.name}/dt must be linear in gauss() (white noise)",
-                                 s.loc, kind="nonlinear-noise")
             step_map[v.symbol] = v.symbol + DT * drift + sp.sqrt(DT) * noise_part
         self._store_dynamics("continuous", step_map, grads, noises)
 
@@ -719,19 +720,18 @@ class _Analyser:
     def _finish(self, blocks) -> Model:
         disorder = self._disorder()
         if not blocks:
-            raise ModelError("the model has no 'update:' or 'flow:' block", Location(1, 1),
-                             kind="missing-update", hint="add 'update:' with one indented line per assignment")
+            raise ModelError("the model has no 'update:' or 'flow:' block", kind="missing-update",
+                             hint="add 'update:' with one indented line per assignment")
         if not self.out.get("uses_grad"):
             raise ModelError("the update never uses grad(): the optimizer does not see the data",
                              blocks[0].loc, kind="no-gradient")
         if disorder == GAUSSIAN_DATA:
             for key, word in (("predict_name", "predict"), ("loss", "loss")):
                 if key not in self.out:
-                    raise ModelError(f"a 'data' model needs a '{word}' statement", Location(1, 1),
-                                     kind=f"missing-{word}")
+                    raise ModelError(f"a 'data' model needs a '{word}' statement", kind=f"missing-{word}")
         if disorder == GAUSSIAN_FIELD and len(self.weights) != 1:
-            raise ModelError("a landscape model has exactly one weight vector", self.weights[1].loc
-                             if len(self.weights) > 1 else Location(1, 1), kind="bad-weights")
+            raise ModelError("a landscape model has exactly one weight vector", self.weights[1].loc,
+                             kind="bad-weights")
         if disorder == GAUSSIAN_DATA and any(w.sphere for w in self.weights):
             w = next(w for w in self.weights if w.sphere)
             raise ModelError("'on sphere' is for landscape models", w.loc, kind="misplaced-sphere")
@@ -767,12 +767,9 @@ class _Analyser:
 
     def _disorder(self) -> str:
         data, landscape = n.DataDecl in self.seen, n.LandscapeDecl in self.seen
-        if data and landscape:
-            raise ModelError("a model has either 'data' or 'landscape', not both",
-                             self.seen[n.LandscapeDecl], kind="two-disorders")
         if not data and not landscape:
             raise ModelError("the model has no disorder: add 'data gaussian(ratio = ...)' or "
-                             "'landscape gaussian_field(xi = ...)'", Location(1, 1), kind="missing-disorder")
+                             "'landscape gaussian_field(xi = ...)'", kind="missing-disorder")
         if landscape:
             for kind in (n.PredictDecl, n.LossDecl, n.LabelDecl, n.TeacherDecl, n.BatchDecl):
                 if kind in self.seen:
@@ -851,6 +848,6 @@ def _check_covariance(expr: sp.Expr, var: sp.Symbol, loc: Location, what: str):
         raise ModelError(f"{what} does not depend on {var}", loc, kind="bad-covariance")
     for term in sp.Add.make_args(sp.expand(expr)):
         coefficient, exponent = term.as_coeff_exponent(var)
-        if coefficient.has(var) or exponent.has(var) or (exponent.is_number and exponent < 0):
+        if coefficient.has(var) or exponent.has(var) or exponent.is_negative:
             raise ModelError(f"{what} must be a sum of terms c * {var}^k with c, k >= 0", loc,
                              kind="bad-covariance", hint=f"the term {term} is not of that form")

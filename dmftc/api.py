@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from pathlib import Path
 
-from .analyse import Model, load_model
+from .analyse import GAUSSIAN_DATA, Model, load_model
 from .errors import DmftcError, NotAvailableError
 
 
@@ -28,14 +30,81 @@ class DMFTModel:
         values = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
         return f"<dmftc model {self.model.name} ({self.model.disorder}) {values}>"
 
+    @functools.cached_property
+    def _derivation(self):
+        from .derive import derive
+
+        started = time.perf_counter()
+        derivation = derive(self.model)
+        self._derive_seconds = time.perf_counter() - started
+        return derivation
+
     def derive(self):
-        raise NotAvailableError("'derive' is not available yet (issue: DMFT on Gaussian data)")
+        """The effective processes, closure and kernels; prints as text, LaTeX or Markdown."""
+        return self._derivation
 
     def codegen(self):
-        raise NotAvailableError("'codegen' is not available yet (issue: DMFT on Gaussian data)")
+        """The generated solver source (:class:`~dmftc.codegen.GeneratedSource`)."""
+        self._require_data_class("codegen")
+        from .lower import generate_gaussian_data
 
-    def solve(self, **options):
-        raise NotAvailableError("'solve' is not available yet (issue: DMFT on Gaussian data)")
+        source, _ = generate_gaussian_data(self._derivation)
+        return source
 
-    def simulate(self, **options):
-        raise NotAvailableError("'simulate' is not available yet (issue: DMFT on Gaussian data)")
+    def solve(self, steps: int | None = None, samples: int | None = None, seed: int = 0,
+              dt: float | None = None, mode: str = "auto", responses: str = "auto",
+              variance_reduction: bool = True, progress: bool = False):
+        """Solve the DMFT equations; returns an ``xarray.Dataset`` (LANGUAGE.md §7).
+
+        ``mode``: ``auto`` (exact when the model is linear, else Monte Carlo), ``exact`` or
+        ``monte-carlo``; ``samples``: Monte-Carlo samples per side; ``responses``: ``auto``,
+        ``jacobian`` or ``stein``; ``variance_reduction``: antithetic, orthonormalised Gaussian
+        inputs (on by default; off gives the plain Monte-Carlo estimator).
+        """
+        self._require_data_class("solve")
+        from .solve import solve_gaussian_data
+
+        derivation = self._derivation
+        with _progress(progress) as bar:
+            return solve_gaussian_data(derivation, self.params, steps=steps, samples=samples, seed=seed,
+                                       dt=dt, mode=mode, responses=responses,
+                                       variance_reduction=variance_reduction, progress=bar,
+                                       derive_seconds=self._derive_seconds)
+
+    def simulate(self, dim: int = 1000, runs: int = 10, steps: int | None = None, seed: int = 0,
+                 dt: float | None = None, progress: bool = False):
+        """Simulate the finite-size system; means and standard errors over runs."""
+        self._require_data_class("simulate")
+        from .simulate import simulate_gaussian_data
+
+        with _progress(progress) as bar:
+            return simulate_gaussian_data(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
+                                          seed=seed, dt=dt, progress=bar)
+
+    def _require_data_class(self, what: str):
+        if self.model.disorder != GAUSSIAN_DATA:
+            raise NotAvailableError(f"'{what}' for the {self.model.disorder} class is not available yet")
+
+
+class _progress:
+    """A rich progress bar on stderr when asked for, else nothing."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                                transient=True)
+            self.bar.__enter__()
+        return self.bar
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False

@@ -70,14 +70,14 @@ class DmftcError(Exception):
         """The diagnostic as the command line prints it."""
         where = self.filename or "<model>"
         if self.location is None:
-            head = f"{where}: error: {self.message}"
-            lines = [head]
+            lines = [f"{self.filename}: error: {self.message}" if self.filename else f"error: {self.message}"]
         else:
             head = f"{where}:{self.location.line}:{self.location.column}: error: {self.message}"
             lines = [head]
             text_line = _source_line(self.source, self.location.line)
             if text_line is not None:
-                shown = text_line.expandtabs(1)
+                # one column per character, so that the caret lines up
+                shown = "".join(c if c.isprintable() else " " for c in text_line)
                 caret = " " * (self.location.column - 1) + "^"
                 lines += ["    " + shown, "    " + caret]
         if self.hint:
@@ -135,9 +135,9 @@ class NotAvailableError(DmftcError):
 def _source_line(source: str | None, line: int) -> str | None:
     if source is None:
         return None
-    lines = source.splitlines()
+    lines = source.split("\n")  # as the parser counts lines (str.splitlines also splits at \f, ...)
     if 1 <= line <= len(lines):
-        return lines[line - 1]
+        return lines[line - 1].removesuffix("\r")
     return None
 
 

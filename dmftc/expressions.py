@@ -8,6 +8,7 @@ derivative (a DiracDelta) marks an expression as not differentiable pointwise.
 
 from __future__ import annotations
 
+import decimal
 from typing import Callable
 
 import sympy as sp
@@ -97,37 +98,65 @@ def comparison(op: str, a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return sp.Piecewise((1, cond), (0, True))
 
 
-def number(text: str) -> sp.Expr:
+# A literal longer than this, or beyond 1e±300, is refused: exact rationals of such numbers (and
+# powers of them) cost unbounded time and memory, and no model needs them.
+MAX_NUMBER_CHARS = 40
+MAX_POWER_BITS = 100_000  # numeric powers whose exact value would need more bits are refused
+
+
+def number(e: n.Number) -> sp.Expr:
     """A literal as an exact rational (``0.05`` -> 1/20), so derivations print exactly."""
-    return sp.Rational(text)
+    value = decimal.Decimal(e.text)
+    if len(e.text) > MAX_NUMBER_CHARS or not -300 <= value.adjusted() <= 300:
+        raise ModelError(f"the number '{e.text[:MAX_NUMBER_CHARS]}' is out of range", e.loc,
+                         kind="bad-number", hint=f"numbers are at most {MAX_NUMBER_CHARS} characters "
+                                                 "long and between 1e-300 and 1e300 in size")
+    return sp.Rational(e.text)
+
+
+def _power(e: n.Binary, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """``base^exponent``, refusing numeric powers too large to evaluate exactly."""
+    if base.is_number and exponent.is_number:
+        bits = max(base.p.bit_length(), base.q.bit_length()) if base.is_Rational else 64
+        if abs(exponent) * bits > MAX_POWER_BITS:
+            raise ModelError(f"'{n.format_expr(e)}' is too large to evaluate exactly", e.op_loc,
+                             kind="bad-number")
+    return base**exponent
 
 
 NameResolver = Callable[[n.Name], sp.Expr]
 SpecialHandler = Callable[[n.Call | n.GradAt, Callable[[n.Expr], sp.Expr]], sp.Expr]
 
 
-def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHandler] | None = None,
-             dot: Callable[[n.Binary, Callable], sp.Expr] | None = None) -> sp.Expr:
+def to_sympy(expr: n.Expr, resolve: NameResolver,
+             special: dict[str, SpecialHandler] | None = None) -> sp.Expr:
     """Build the sympy expression of ``expr``.
 
     ``resolve`` maps a name to its value (or raises); ``special`` handles the context's special
-    calls (``grad``, ``normal``, ``train``, ...); ``dot`` handles ``x . e`` where it is allowed.
+    calls (``grad``, ``normal``, ``train``, ...). A constant part that is not a finite real
+    number (``log(0)``, ``(-1)^0.5``) is an error at the operator or call that makes it.
     """
     special = special or {}
 
     def convert(e: n.Expr) -> sp.Expr:
+        value = convert_node(e)
+        if value.is_number and (value.is_real is False or value.has(sp.nan)):
+            where = e.op_loc if isinstance(e, n.Binary) else e.loc
+            raise ModelError(f"'{n.format_expr(e)}' is not a finite real number", where,
+                             kind="bad-number")
+        return value
+
+    def convert_node(e: n.Expr) -> sp.Expr:
         match e:
             case n.Number():
-                return number(e.text)
+                return number(e)
             case n.Name():
                 return resolve(e)
             case n.Unary():
                 return -convert(e.operand)
             case n.Binary(op="."):
-                if dot is None:
-                    raise ModelError("'.' (the product with the data vector x) belongs only in "
-                                     "'predict'", e.loc, kind="misplaced-dot")
-                return dot(e, convert)
+                raise ModelError("'.' (the product with the data vector x) belongs only in "
+                                 "'predict h = x . e'", e.op_loc, kind="misplaced-dot")
             case n.Binary():
                 a, b = convert(e.left), convert(e.right)
                 if e.op == "+":
@@ -138,10 +167,10 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
                     return a * b
                 if e.op == "/":
                     if b == 0:
-                        raise ModelError("division by zero", e.loc, kind="division-by-zero")
+                        raise ModelError("division by zero", e.op_loc, kind="division-by-zero")
                     return a / b
                 if e.op == "^":
-                    return a**b
+                    return _power(e, a, b)
                 return comparison(e.op, a, b)
             case n.GradAt():
                 if e.func in special:

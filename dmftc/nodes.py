@@ -45,7 +45,8 @@ class Binary:
     op: str  # + - * / . ^ < <= > >= == !=
     left: "Expr"
     right: "Expr"
-    loc: Location = _loc()
+    loc: Location = _loc()  # where the expression starts
+    op_loc: Location = _loc()  # the operator
 
 
 @dataclass(frozen=True)

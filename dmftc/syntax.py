@@ -29,9 +29,10 @@ SPELLING.update(
     _INDENT="an indented block",
     _DEDENT="end of the indented block",
     _EQUAL="'='", _TILDE="'~'", _COMMA="','", _COLON="':'", _LPAR="'('", _RPAR="')'",
-    _PLUS="'+'", _MINUS="'-'", _STAR="'*'", _SLASH="'/'", _DOT="'.'", _CARET="'^'",
-    _LT="'<'", _LE="'<='", _GT="'>'", _GE="'>='", _EQEQ="'=='", _NE="'!='",
+    PLUS="'+'", MINUS="'-'", STAR="'*'", SLASH="'/'", DOT="'.'", CARET="'^'",
+    LT="'<'", LE="'<='", GT="'>'", GE="'>='", EQEQ="'=='", NE="'!='",
 )
+COMPARISON_TOKENS = ("LT", "LE", "GT", "GE", "EQEQ", "NE")
 SPELLING["$END"] = "end of file"
 STATEMENT_KEYWORDS = ("model param data teacher label weights state predict loss penalty batch "
                       "landscape signal observe update flow").split()
@@ -174,7 +175,12 @@ class _ToNodes(Transformer):
         return n.Name(str(items[0]), loc=_at(items[0]))
 
     def neg(self, meta, items):
-        return n.Unary("-", items[0], loc=_at(meta))
+        _, operand = items
+        return n.Unary("-", operand, loc=_at(meta))
+
+    def pos(self, meta, items):
+        _, operand = items
+        return operand
 
     def call(self, meta, items):
         func, arguments = items
@@ -201,16 +207,14 @@ class _ToNodes(Transformer):
         return n.GradAt(str(func), str(weight), point, loc=_at(func), weight_loc=_at(weight))
 
 
-def _binary(op):
-    def make(self, meta, items):
-        left, right = items
-        return n.Binary(op, left, right, loc=_at(meta))
-    return make
+@v_args(meta=True)
+def _binary(self, meta, items):
+    left, op, right = items
+    return n.Binary(str(op), left, right, loc=_at(meta), op_loc=_at(op))
 
 
-for _alias, _op in dict(add="+", sub="-", mul="*", div="/", dot=".", pow="^", lt="<", le="<=",
-                        gt=">", ge=">=", eq="==", ne="!=").items():
-    setattr(_ToNodes, _alias, v_args(meta=True)(_binary(_op)))
+for _alias in ("add", "sub", "mul", "div", "dot", "pow", "lt", "le", "gt", "ge", "eq", "ne"):
+    setattr(_ToNodes, _alias, _binary)
 
 
 def decode_model_bytes(data: bytes) -> str:
@@ -226,9 +230,10 @@ def decode_model_bytes(data: bytes) -> str:
     except UnicodeDecodeError as e:
         before = data[: e.start]
         line = before.count(b"\n") + 1
-        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1  # in characters
         raise ModelSyntaxError("this file is not UTF-8 text", Location(line, column), kind="encoding",
-                               hint="save the model file as UTF-8") from None
+                               hint="save the model file as UTF-8",
+                               source=data.decode("utf-8", errors="replace")) from None
     return text.removeprefix("\ufeff")
 
 
@@ -238,17 +243,23 @@ def parse(text: str, filename: str = "<model>") -> n.ModelFile:
     Raises :class:`ModelSyntaxError` (with file name and source attached) on malformed input.
     """
     try:
-        tree = _parser().parse(text if text.endswith("\n") else text + "\n")
-        return _ToNodes().transform(tree)
-    except VisitError as e:
-        err = e.orig_exc
-        if isinstance(err, DmftcError):
-            raise err.with_source(filename, text) from None
-        raise
+        try:
+            tree = _parser().parse(text if text.endswith("\n") else text + "\n")
+            return _ToNodes().transform(tree)
+        except VisitError as e:  # raised inside a _ToNodes method
+            raise e.orig_exc from None
     except UnexpectedInput as e:
         raise _syntax_error(e, text).with_source(filename, text) from None
+    except RecursionError:
+        raise nested_too_deeply().with_source(filename, text) from None
     except DmftcError as e:
         raise e.with_source(filename, text) from None
+
+
+def nested_too_deeply() -> ModelSyntaxError:
+    """The error for an expression deeper than Python's recursion limit."""
+    return ModelSyntaxError("an expression is nested too deeply", kind="too-deep",
+                            hint="split it with a 'param' or an update temporary")
 
 
 def parse_file(path: str | Path) -> n.ModelFile:
@@ -284,16 +295,19 @@ def _expected(e: UnexpectedInput) -> list[str]:
     return sorted({SPELLING.get(t, t) for t in names if t == "$END" or t.lstrip("_").isupper()})
 
 
-def _unclosed_paren(text: str, upto_line: int) -> Location | None:
-    """The first '(' still open at the start of line ``upto_line`` (comments skipped)."""
+def _open_parens(text: str, upto: Location) -> list[Location]:
+    """The '(' still open just before ``upto`` (comments skipped, an unmatched ')' ignored)."""
     stack = []
-    for lineno, line in enumerate(text.splitlines()[: upto_line - 1], start=1):
-        for col, ch in enumerate(line.split("#", 1)[0], start=1):
+    for lineno, line in enumerate(text.split("\n")[: upto.line], start=1):
+        code = line.split("#", 1)[0]
+        if lineno == upto.line:
+            code = code[: upto.column - 1]
+        for col, ch in enumerate(code, start=1):
             if ch == "(":
                 stack.append(Location(lineno, col))
             elif ch == ")" and stack:
                 stack.pop()
-    return stack[0] if stack else None
+    return stack
 
 
 def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
@@ -305,7 +319,7 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
         if ch in "'\"":
             hint = "the model language has no strings"
         elif not ch.isascii():
-            hint = "names are made of ASCII letters, digits and '_'"
+            hint = "outside comments a model is ASCII: names are made of ASCII letters, digits and '_'"
         elif ch == "\r":
             hint = "a carriage return must be followed by a newline"
         shown = ch if ch.isprintable() else repr(ch)[1:-1]
@@ -315,25 +329,32 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
     token_type = token.type if token is not None else "$END"
     if token_type in ("_INDENT", "_DEDENT", "_NL"):  # these borrow the position of a line break
         loc = Location(token.end_line, token.end_column)
-    if isinstance(e, UnexpectedEOF) or token_type == "$END":
-        line = len(text.splitlines()) + 1
-    paren = _unclosed_paren(text, loc.line if token_type != "$END" else line)
-    if paren is not None and (token_type in ("$END", "_DEDENT") or paren.line < loc.line):
-        return ModelSyntaxError("'(' is never closed", paren, kind="unclosed-paren",
+    at_end = isinstance(e, UnexpectedEOF) or token_type == "$END"
+    open_parens = _open_parens(text, Location(text.count("\n") + 2, 1) if at_end else Location(loc.line, 1))
+    if open_parens and (at_end or token_type == "_DEDENT" or open_parens[0].line < loc.line):
+        return ModelSyntaxError("'(' is never closed", open_parens[0], kind="unclosed-paren",
                                 hint="add the missing ')'")
+    if token_type == "_RPAR" and not _open_parens(text, loc):
+        return ModelSyntaxError("unmatched ')'", loc, kind="unmatched-paren",
+                                hint="remove it, or add the missing '(' before it")
     expected = _expected(e)
-    if isinstance(e, UnexpectedEOF) or token_type == "$END":
+    if at_end:
         return ModelSyntaxError("unexpected end of file", loc, kind="unexpected-eof",
                                 hint=_expected_hint(expected))
-    kind, what = "unexpected-token", f"'{token}'"
+    # A comparison refused right after an operand ('+' may follow, a number may not) ends another.
+    if token_type in COMPARISON_TOKENS and "'+'" in expected and "a number" not in expected:
+        return ModelSyntaxError("comparisons do not chain", loc, kind="chained-comparison",
+                                hint="write 'a < b < c' as '(a < b) * (b < c)'")
+    kind, what, hint = "unexpected-token", f"'{token}'", None
     if token_type == "_INDENT":
         kind, what = "unexpected-indent", "indentation"
+        if "\t" in token:
+            hint = "a tab counts as 8 columns: indent every line of a block the same way"
     elif token_type == "_DEDENT":
         kind, what = "unexpected-dedent", "end of the indented block"
     elif token_type == "_NL":
         kind, what = "unexpected-newline", "end of line"
-    hint = None
-    if token_type == "NAME":
+    elif token_type == "NAME":
         keywords = [k.strip("'") for k in expected if k.strip("'") in _KEYWORDS]
         hint = did_you_mean(str(token), keywords)
     if hint is None and "'model'" in expected and "'param'" in expected:

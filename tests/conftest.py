@@ -1,14 +1,12 @@
 import os
+import tempfile
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.dmft"))
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Generated solvers go to a per-run cache, never to the user's."""
-    os.environ.setdefault("DMFTC_CACHE_DIR", str(tmp_path_factory.mktemp("dmftc-cache")))
-    os.environ.setdefault("MPLBACKEND", "Agg")
+# Generated solvers go to a test cache shared by the pytest-xdist workers (and kept between
+# runs: files are named by the hash of their content, so a stale file is never reused), never
+# to the user's cache. Numba's own cache lives beside the generated files.
+os.environ.setdefault("DMFTC_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dmftc-test-cache"))
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,42 @@
+"""Closed forms used as ground truth (shared/design/MATH-GLM.md §6, shared/research/dmft-glm.md §6).
+
+Ridge regression trained by gradient descent (or flow) from w0 = m0 w* + normal(0, v0): every
+curve is an integral over the spectrum of S = X^T X (X entries N(0, 1/d), n = alpha d), which is
+alpha times a Marchenko-Pastur law of ratio 1/alpha. Only alpha > 1 is used (no atom at 0).
+"""
+
+import numpy as np
+from scipy import integrate
+
+
+def _mp_integral(f, alpha: float) -> float:
+    """∫ f(s) dμ(s) for μ the spectral law of X^T X, alpha > 1."""
+    gamma = 1 / alpha
+    lo, hi = (1 - np.sqrt(gamma)) ** 2, (1 + np.sqrt(gamma)) ** 2
+    # density sqrt((hi-x)(x-lo)) / (2 pi gamma x): integrate with the algebraic weight exactly
+    value, _ = integrate.quad(lambda x: f(alpha * x) / (2 * np.pi * gamma * x), lo, hi,
+                              weight="alg", wvar=(0.5, 0.5), epsabs=1e-14, epsrel=1e-13, limit=200)
+    return value
+
+
+def ridge_curves(alpha, lam, sigma, m0, v0, T, lr=None, dt=None):
+    """m, q, train and test loss at steps 0..T of GD (``lr``) or at times k*dt of gradient
+    flow (``dt``), teacher N(0, 1), labels hstar + sigma eps, square loss halved."""
+    assert alpha > 1
+    out = {key: [] for key in ("overlap", "sq_norm", "train_loss", "test_loss")}
+    for t in range(T + 1):
+        if lr is not None:
+            decay = lambda s: (1 - lr * (s + lam)) ** t  # noqa: E731
+        else:
+            decay = lambda s: np.exp(-(s + lam) * dt * t)  # noqa: E731
+        f = lambda s: (1 - decay(s)) / (s + lam)  # noqa: E731  response to X^T y
+        signal = lambda s: m0 * decay(s) + s * f(s)  # noqa: E731  coefficient of w*
+        m = _mp_integral(signal, alpha)
+        q = _mp_integral(lambda s: signal(s) ** 2 + v0 * decay(s) ** 2 + sigma**2 * s * f(s) ** 2, alpha)
+        residual = _mp_integral(lambda s: s * ((signal(s) - 1) ** 2 + v0 * decay(s) ** 2), alpha) / alpha
+        noise = sigma**2 * (_mp_integral(lambda s: (s * f(s) - 1) ** 2, alpha) / alpha + (1 - 1 / alpha))
+        out["overlap"].append(m)
+        out["sq_norm"].append(q)
+        out["train_loss"].append((residual + noise) / 2)
+        out["test_loss"].append((q - 2 * m + 1 + sigma**2) / 2)
+    return {key: np.array(v) for key, v in out.items()}
