@@ -9,6 +9,7 @@ derivative (a DiracDelta) marks an expression as not differentiable pointwise.
 from __future__ import annotations
 
 import decimal
+import math
 from typing import Callable
 
 import sympy as sp
@@ -104,10 +105,17 @@ MAX_NUMBER_CHARS = 40
 MAX_POWER_BITS = 100_000  # numeric powers whose exact value would need more bits are refused
 
 
+def _magnitude(text: str) -> float:
+    """The power of ten of a literal's leading digit (inf for an exponent decimal cannot hold)."""
+    try:
+        return decimal.Decimal(text).adjusted()
+    except decimal.InvalidOperation:
+        return math.inf
+
+
 def number(e: n.Number) -> sp.Expr:
     """A literal as an exact rational (``0.05`` -> 1/20), so derivations print exactly."""
-    value = decimal.Decimal(e.text)
-    if len(e.text) > MAX_NUMBER_CHARS or not -300 <= value.adjusted() <= 300:
+    if len(e.text) > MAX_NUMBER_CHARS or not -300 <= _magnitude(e.text) <= 300:
         raise ModelError(f"the number '{e.text[:MAX_NUMBER_CHARS]}' is out of range", e.loc,
                          kind="bad-number", hint=f"numbers are at most {MAX_NUMBER_CHARS} characters "
                                                  "long and between 1e-300 and 1e300 in size")

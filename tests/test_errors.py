@@ -59,6 +59,8 @@ CASES = {
     "division_by_zero": (M, "division-by-zero", 11, 19, "division by zero", None),
     "number_out_of_range": (M, "bad-number", 2, 13, "the number '1e999999999' is out of range",
                             "between 1e-300 and 1e300"),
+    "number_exponent_beyond_decimal": (M, "bad-number", 2, 13, "the number '1e999999999999999999999999999999' is "
+                                       "out of range", "between 1e-300 and 1e300"),
     "power_too_large": (M, "bad-number", 2, 14, "'9^9^9' is too large to evaluate exactly", None),
     "not_a_real_number": (M, "bad-number", 6, 27, "'log(-1)' is not a finite real number", None),
     "number_two_dots": (M, "misplaced-dot", 2, 14, "'.' (the product with the data vector x) belongs only",
