@@ -597,7 +597,6 @@ class _Analyser:
     def _UpdateBlock(self, s: n.UpdateBlock):
         self._require_optimizer_context(s)
         env: dict[str, sp.Expr] = {v.name: v.symbol for v in self.weights + self.states}
-        temporaries: dict[str, Location] = {}
         grads = _GradCollector(self)
         noises: list[sp.Symbol] = []
         assigned: set[str] = set()
@@ -610,7 +609,6 @@ class _Analyser:
                                  a.loc, kind="bad-assignment")
             if binding is None:
                 self._check_new_name(a.target, a.loc)
-                temporaries.setdefault(a.target, a.loc)
             else:
                 assigned.add(a.target)
             env[a.target] = value

@@ -49,6 +49,19 @@ def _handle_errors(command):
     return wrapper
 
 
+def _show_log(enabled: bool) -> None:
+    """Print dmftc's progress messages (compile and run times) on stderr."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("dmftc")
+    logger.handlers.clear()
+    if enabled:
+        logger.addHandler(RichHandler(console=err, show_path=False, show_time=False))
+        logger.setLevel(logging.INFO)
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, str]:
     """``["lr=0.1", "b=0.5"]`` -> ``{"lr": "0.1", "b": "0.5"}`` (numbers are checked later)."""
     overrides: dict[str, str] = {}
@@ -193,6 +206,7 @@ def solve(
     """Solve the DMFT equations of a model."""
     from .api import load
 
+    _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).solve(
         steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet)
     _finish_run(ds, output, plot)
@@ -215,6 +229,7 @@ def simulate(
     """Simulate the finite-size system of a model: means and standard errors over runs."""
     from .api import load
 
+    _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).simulate(
         dim=dim, runs=runs, steps=steps, seed=seed, dt=dt, progress=not quiet)
     _finish_run(ds, output, plot)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .analyse import GAUSSIAN_DATA, Model
+from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, Model
 from .errors import DerivationError
 from .symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
 
@@ -65,6 +65,10 @@ def derive(model: Model):
     """The effective processes of ``model`` (dispatch on the disorder class)."""
     if model.disorder == GAUSSIAN_DATA:
         return derive_gaussian_data(model)
+    if model.disorder == GAUSSIAN_FIELD:
+        from .derive_field import derive_gaussian_field  # it imports this module
+
+        return derive_gaussian_field(model)
     raise DerivationError(f"the {model.disorder} class is not available yet", kind="not-available")
 
 

@@ -64,7 +64,8 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
             if task is not None:
                 progress.update(task, completed=run + 1)
     finished = time.perf_counter()
-    log.info("simulated %d runs at d = %d in %.2f s", runs, dim, finished - compiled)
+    log.info("%s: compile %.2f s, %d runs at d = %d in %.2f s", source.filename, compiled - started,
+             runs, dim, finished - compiled)
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
     mean = stacked.mean(axis=0)

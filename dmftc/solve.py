@@ -227,10 +227,10 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
                            settings.data_method, settings.variance_reduction)
         run(module, plan, model, params, values, alpha, nodes, weights, tiny, None)
         compiled = time.perf_counter()
-        log.info("compiled %s in %.2f s (%s)", source.filename, compiled - started, settings.mode)
         arrays = run(module, plan, model, params, values, alpha, nodes, weights, settings, progress)
         finished = time.perf_counter()
-    log.info("solved %d steps in %.2f s", steps, finished - compiled)
+    log.info("%s: derive %.2f s, compile %.2f s, run %.2f s (%s, %d steps)", source.filename,
+             derive_seconds, compiled - started, finished - compiled, settings.mode, steps)
 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
