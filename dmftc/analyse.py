@@ -18,7 +18,7 @@ from .nodes import format_expr
 from .errors import DmftcError, Location, ModelError, ParameterError, did_you_mean
 from .expressions import MATH_FUNCTIONS, expect_arguments, to_sympy
 from .symbols import (
-    DT, EPS, HSTAR, OVERLAP_M, OVERLAP_Q, RESERVED_NAMES, STEP, aggregate_symbol, grad_symbol,
+    CLUSTER, DT, EPS, HSTAR, OVERLAP_M, OVERLAP_Q, RESERVED_NAMES, STEP, aggregate_symbol, grad_symbol,
     noise_symbol, random_symbol,
 )
 from .syntax import nested_too_deeply, parse, read_model_text
@@ -26,8 +26,11 @@ from .syntax import nested_too_deeply, parse, read_model_text
 GAUSSIAN_DATA = "gaussian_data"
 GAUSSIAN_FIELD = "gaussian_field"
 
-# The keyword arguments of each `data` kind: name -> required.
-DATA_KINDS = {"gaussian": {"ratio": True}}
+# The keyword arguments of each `data` kind: name -> required. mixture(ratio, var, rho): rows
+# x = c w*/d + N(0, var I/d) with cluster c = +1 or -1 with probability rho/2 each, else 0
+# (two clusters when rho = 1; Mignacco et al. 2020); the teacher is the direction of the means.
+DATA_KINDS = {"gaussian": {"ratio": True}, "mixture": {"ratio": True, "var": False, "rho": False}}
+DATA_DEFAULTS = {"mixture": {"var": sp.Integer(1), "rho": sp.Integer(1)}}
 LANDSCAPE_KINDS = {"gaussian_field": {"xi": True}}
 RANDOM_LAWS = ("normal", "uniform", "rademacher")
 AGGREGATES = ("train", "test", "mean", "energy")
@@ -133,6 +136,11 @@ class Model:
     xi: sp.Expr | None = None  # landscape covariance, in q
     signal: Variable | None = None
     strength: sp.Expr | None = None  # signal term, in m
+
+    @property
+    def latent(self) -> sp.Symbol:
+        """The per-sample variable the label depends on: h* (teacher data) or c (mixture)."""
+        return CLUSTER if self.data_kind == "mixture" else HSTAR
 
     @property
     def h(self) -> sp.Symbol:
@@ -269,8 +277,10 @@ class _Analyser:
         self.out: dict = {}
         # x, hstar, eps and loss are per-sample names only in data models; a landscape model
         # conventionally calls its weights x.
-        is_data = any(isinstance(s, n.DataDecl) for s in tree.statements)
-        self.reserved = {k: v for k, v in RESERVED_NAMES.items() if is_data or k in ("t", "dt")}
+        data = [s.call.func for s in tree.statements if isinstance(s, n.DataDecl)]
+        self.mixture = "mixture" in data
+        sample_names = (("x", "eps", "loss", "c" if self.mixture else "hstar") if data else ())
+        self.reserved = {k: v for k, v in RESERVED_NAMES.items() if k in sample_names + ("t", "dt")}
 
     # ---------------------------------------------------------------------------------- driver
     def run(self) -> Model:
@@ -399,7 +409,8 @@ class _Analyser:
             raise ModelError(f"unknown data model '{call.func}'", call.loc, kind="unknown-data",
                              hint=did_you_mean(call.func, DATA_KINDS) or "data models: " + ", ".join(DATA_KINDS))
         self.out["data_kind"] = call.func
-        self.out["data_args"] = self._keyword_args(call, DATA_KINDS[call.func], "data")
+        self.out["data_args"] = DATA_DEFAULTS.get(call.func, {}) | self._keyword_args(
+            call, DATA_KINDS[call.func], "data")
 
     def _check_one_disorder(self, s, other: str):
         if other in self.out:
@@ -439,11 +450,14 @@ class _Analyser:
         self.teacher = Variable(s.name, symbol, "teacher", law, False, s.name_loc, format_expr(s.law))
 
     def _sample_names(self) -> dict:
-        return {"hstar": HSTAR, "eps": EPS}
+        return {"c": CLUSTER, "eps": EPS} if self.mixture else {"hstar": HSTAR, "eps": EPS}
 
     def _LabelDecl(self, s: n.LabelDecl):
         if "data_kind" not in self.out:
             raise ModelError("'label' needs a 'data' statement before it", s.loc, kind="missing-data")
+        if self.mixture and self.teacher is None:
+            raise ModelError("mixture data needs a teacher: the direction of the cluster means", s.loc,
+                             kind="missing-teacher", hint="add 'teacher vstar ~ normal(0, 1)' before the label")
         if self.teacher is None and _mentions(s.value, "hstar"):
             raise ModelError("'hstar' needs a teacher", _find_name(s.value, "hstar").loc,
                              kind="missing-teacher", hint="add 'teacher wstar ~ normal(0, 1)' before the label")
@@ -500,7 +514,7 @@ class _Analyser:
         self.out["loss"] = value
 
     def _loss_extra(self, expr: n.Expr) -> dict:
-        for name in ("hstar", "eps"):
+        for name in self._sample_names():
             found = _find_name(expr, name)
             if found is not None:
                 raise ModelError(f"the loss cannot use '{name}' directly: the optimizer sees only "

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .analyse import GAUSSIAN_DATA, Model, load_model
-from .errors import DmftcError, NotAvailableError
+from .errors import DmftcError, SolverError
 
 
 def load(path: str | Path, **params) -> "DMFTModel":
@@ -45,7 +45,10 @@ class DMFTModel:
 
     def codegen(self):
         """The generated solver source (:class:`~dmftc.codegen.GeneratedSource`)."""
-        self._require_data_class("codegen")
+        if self.model.disorder != GAUSSIAN_DATA:
+            from .lower_field import generate_gaussian_field
+
+            return generate_gaussian_field(self._derivation)[0]
         from .lower import generate_gaussian_data
 
         source, _ = generate_gaussian_data(self._derivation)
@@ -53,18 +56,29 @@ class DMFTModel:
 
     def solve(self, steps: int | None = None, samples: int | None = None, seed: int = 0,
               dt: float | None = None, mode: str = "auto", responses: str = "auto",
-              variance_reduction: bool = True, progress: bool = False):
+              variance_reduction: bool = True, progress: bool = False, tmax: float | None = None):
         """Solve the DMFT equations; returns an ``xarray.Dataset`` (LANGUAGE.md §7).
 
         ``mode``: ``auto`` (exact when the model is linear, else Monte Carlo), ``exact`` or
         ``monte-carlo``; ``samples``: Monte-Carlo samples per side; ``responses``: ``auto``,
         ``jacobian`` or ``stein``; ``variance_reduction``: antithetic, orthonormalised Gaussian
         inputs (on by default; off gives the plain Monte-Carlo estimator).
+
+        gaussian_field models are solved exactly (``samples``, ``responses`` do not apply);
+        ``tmax`` solves a flow on the adaptive grid up to that time (:mod:`dmftc.solve_field`).
         """
-        self._require_data_class("solve")
+        derivation = self._derivation
+        if self.model.disorder != GAUSSIAN_DATA:
+            from .solve_field import solve_gaussian_field
+
+            with _progress(progress) as bar:
+                return solve_gaussian_field(derivation, self.params, steps=steps, samples=samples, seed=seed,
+                                            dt=dt, mode=mode, responses=responses, progress=bar,
+                                            derive_seconds=self._derive_seconds, tmax=tmax)
+        if tmax is not None:
+            raise SolverError("--tmax is for flows of the gaussian_field class", kind="bad-option")
         from .solve import solve_gaussian_data
 
-        derivation = self._derivation
         with _progress(progress) as bar:
             return solve_gaussian_data(derivation, self.params, steps=steps, samples=samples, seed=seed,
                                        dt=dt, mode=mode, responses=responses,
@@ -74,16 +88,17 @@ class DMFTModel:
     def simulate(self, dim: int = 1000, runs: int = 10, steps: int | None = None, seed: int = 0,
                  dt: float | None = None, progress: bool = False):
         """Simulate the finite-size system; means and standard errors over runs."""
-        self._require_data_class("simulate")
+        if self.model.disorder != GAUSSIAN_DATA:
+            from .simulate_field import simulate_gaussian_field
+
+            with _progress(progress) as bar:
+                return simulate_gaussian_field(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
+                                               seed=seed, dt=dt, progress=bar)
         from .simulate import simulate_gaussian_data
 
         with _progress(progress) as bar:
             return simulate_gaussian_data(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
                                           seed=seed, dt=dt, progress=bar)
-
-    def _require_data_class(self, what: str):
-        if self.model.disorder != GAUSSIAN_DATA:
-            raise NotAvailableError(f"'{what}' for the {self.model.disorder} class is not available yet")
 
 
 class _progress:

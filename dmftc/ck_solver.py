@@ -35,7 +35,7 @@ Two grids:
   Every memory integral is written as a Stieltjes integral ``∫ g d_sQ(t,s)``: the response
   varies on times of order one near the diagonal long after the grid is coarse, but its
   integral ``Q`` over a cell is what the equations need. Steps are BDF2 in ``t``, solved by
-  damped fixed-point sweeps over the new row; the two points next to the diagonal are copied
+  damped fixed-point (Jacobi) sweeps over the new row; the two points next to the diagonal are copied
   from the previous row (time-translation invariance at the shortest separations, as Kim and
   Latz do). The first window is solved on the uniform grid with Heun. Only ``T = 0`` is
   handled: at ``T > 0`` the correlation also has a fast part near the diagonal, which a coarse
@@ -177,54 +177,66 @@ def uniform_steps(n0, n1, h, c, temperature, beta0, fc, fp, sc, sp, C, R, m, mu,
 
 
 # -------------------------------------------------------------------------------- adaptive grid
+#
+# Storage on the window: C full and symmetric; QT[j, i] = Q(t_i, t_j) for i >= j (a row of QT is
+# a column of Q, read along i); DQ[j, l] = Q(t_j, t_{l+1}) - Q(t_j, t_l) for l < j.
 
 @njit(cache=True)
-def integrated_response(R, h, c, Q):
-    """Q(t_i, t_j) = ∫_{t_j}^{t_i} R(t_i, s) ds by the trapezoid rule (R(t,t) = c)."""
+def integrated_response(R, h, QT):
+    """QT[j, i] = Q(t_i, t_j) = ∫_{t_j}^{t_i} R(t_i, s) ds by the trapezoid rule (R(t,t) = c)."""
     N = R.shape[0]
     for i in range(N):
-        Q[i, i] = 0.0
+        QT[i, i] = 0.0
         acc = 0.0
         for j in range(i - 1, -1, -1):
             acc += 0.5 * h * (R[i, j] + R[i, j + 1])
-            Q[i, j] = acc
+            QT[j, i] = acc
 
 
 @njit(cache=True)
-def contract(C, Q, m, mu):
+def increments(QT, n, DQ):
+    """DQ[j, l] = Q(t_j, t_{l+1}) - Q(t_j, t_l) for l < j <= n."""
+    for j in range(n + 1):
+        for l in range(j):
+            DQ[j, l] = QT[l + 1, j] - QT[l, j]
+
+
+@njit(cache=True)
+def contract(C, QT, DQ, m, mu):
     """Keep every other time of the window: t_i <- t_{2i} for i <= N/2."""
     N = C.shape[0] - 1
     for i in range(N // 2 + 1):
-        for j in range(i + 1):
+        for j in range(N // 2 + 1):
             C[i, j] = C[2 * i, 2 * j]
-            Q[i, j] = Q[2 * i, 2 * j]
+            QT[i, j] = QT[2 * i, 2 * j]
         m[i] = m[2 * i]
         mu[i] = mu[2 * i]
+    increments(QT, N // 2, DQ)
 
 
 @njit(cache=True)
-def _adaptive_row(i, h, C, Q, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation,
-                  f1, f2, dq):
+def _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation,
+                  f1, f2, dq, weights, averages, new_c, new_q):
     """Row i of the adaptive grid (rows < i known, uniform step h). Returns (energy, sweeps);
-    sweeps = max_sweeps + 1 when the fixed point was not reached."""
+    the energy is NaN when the sweeps did not converge within max_sweeps."""
     # the shortest separations are copied from the previous row (time-translation invariance)
     for d in (1, 2):
-        C[i, i - d] = C[i - 1, i - 1 - d]
-        Q[i, i - d] = Q[i - 1, i - 1 - d]
+        C[i, i - d] = C[i - d, i] = C[i - 1, i - 1 - d]
+        QT[i - d, i] = QT[i - 1 - d, i - 1]
     C[i, i] = 1.0
-    Q[i, i] = 0.0
+    QT[i, i] = 0.0
     for j in range(i - 2):  # linear extrapolation as a first guess
-        C[i, j] = 2.0 * C[i - 1, j] - C[i - 2, j]
-        Q[i, j] = 2.0 * Q[i - 1, j] - Q[i - 2, j]
+        C[i, j] = C[j, i] = 2.0 * C[i - 1, j] - C[i - 2, j]
+        QT[j, i] = 2.0 * QT[j, i - 1] - QT[j, i - 2]
     m[i] = 2.0 * m[i - 1] - m[i - 2]
-    for l in range(i + 1):
-        f1[l] = polynomial(C[i, l], fc, fp, 1)
-        f2[l] = polynomial(C[i, l], fc, fp, 2)
-    for l in range(i):
-        dq[l] = Q[i, l + 1] - Q[i, l]
     sweeps = 0
     while True:
         sweeps += 1
+        for l in range(i + 1):
+            f1[l] = polynomial(C[i, l], fc, fp, 1)
+            f2[l] = polynomial(C[i, l], fc, fp, 2)
+        for l in range(i):
+            dq[l] = QT[l + 1, i] - QT[l, i]
         radial = 0.0
         for l in range(i):
             radial += 0.5 * (f2[l] * C[i, l] + f1[l] + f2[l + 1] * C[i, l + 1] + f1[l + 1]) * dq[l]
@@ -232,74 +244,76 @@ def _adaptive_row(i, h, C, Q, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, r
         mu[i] = c * (-radial + m[i] * field)
         # BDF2: (3 X_i - 4 X_{i-1} + X_{i-2}) / 2h = right side; the part of the last memory
         # cell proportional to X_i itself, c f''(1) Q(i,i-1) X_i / 2, is moved to the left
-        denominator = 1.5 / h + mu[i] - 0.5 * c * f2[i] * Q[i, i - 1]
-        change = 0.0
-        for j in range(i - 3, -1, -1):
+        denominator = 1.5 / h + mu[i] - 0.5 * c * f2[i] * QT[i - 1, i]
+        # trapezoid weights of the Stieltjes sums over u < t_i: Σ_l weights[l] g(u_l)
+        for l in range(i):
+            weights[l] = 0.5 * (dq[l] + (dq[l - 1] if l > 0 else 0.0)) * f2[l]
+            averages[l] = 0.5 * (f1[l] + f1[l + 1])
+        for j in range(i - 2):
             # C: -∫_0^t f''(C(t,u)) C(u,t') d_uQ(t,u) - ∫_0^t' f'(C(t,u)) d_uQ(t',u) + f_s' m(t')
             memory = 0.0
-            for l in range(i - 1):
-                a = C[l, j] if l >= j else C[j, l]
-                b = C[l + 1, j] if l + 1 >= j else C[j, l + 1]
-                memory += 0.5 * (f2[l] * a + f2[l + 1] * b) * dq[l]
-            memory += 0.5 * f2[i - 1] * C[i - 1, j] * dq[i - 1]
+            for l in range(i):
+                memory += weights[l] * C[j, l]
             noise = 0.0
             for l in range(j):
-                noise += 0.5 * (f1[l] + f1[l + 1]) * (Q[j, l + 1] - Q[j, l])
+                noise += averages[l] * DQ[j, l]
             rhs = (4.0 * C[i - 1, j] - C[i - 2, j]) / (2.0 * h) + c * (-memory - noise + field * m[j])
-            new_c = rhs / denominator
+            new_c[j] = rhs / denominator
             # Q: ∫_t'^t f''(C(t,u)) Q(u,t') d_uQ(t,u), split at the midpoint u_mid: near t the
             # response Q(t,.) varies fast (plain Stieltjes sum); near t' it is Q(.,t') that varies
             # fast, so integrate by parts against Φ(u) = ∫_{u_mid}^u f''(C(t,v)) d_vQ(t,v)
             mid = (i + j) // 2
             memory = 0.0
             for l in range(mid, i - 1):
-                memory += 0.5 * (f2[l] * Q[l, j] + f2[l + 1] * Q[l + 1, j]) * dq[l]
-            memory += 0.5 * f2[i - 1] * Q[i - 1, j] * dq[i - 1]
+                memory += 0.5 * (f2[l] * QT[j, l] + f2[l + 1] * QT[j, l + 1]) * dq[l]
+            memory += 0.5 * f2[i - 1] * QT[j, i - 1] * dq[i - 1]
             phi = 0.0
             for l in range(mid - 1, j - 1, -1):
                 phi_next = phi - 0.5 * (f2[l] + f2[l + 1]) * dq[l]
-                memory -= 0.5 * (phi + phi_next) * (Q[l + 1, j] - Q[l, j])
+                memory -= 0.5 * (phi + phi_next) * (QT[j, l + 1] - QT[j, l])
                 phi = phi_next
-            rhs = (4.0 * Q[i - 1, j] - Q[i - 2, j]) / (2.0 * h) + c - c * memory
-            new_q = rhs / denominator
-            change = max(change, abs(new_c - C[i, j]), abs(new_q - Q[i, j]))
-            C[i, j] += relaxation * (new_c - C[i, j])
-            Q[i, j] += relaxation * (new_q - Q[i, j])
-            f1[j] = polynomial(C[i, j], fc, fp, 1)
-            f2[j] = polynomial(C[i, j], fc, fp, 2)
-            dq[j] = Q[i, j + 1] - Q[i, j]
-            if j > 0:
-                dq[j - 1] = Q[i, j] - Q[i, j - 1]
+            rhs = (4.0 * QT[j, i - 1] - QT[j, i - 2]) / (2.0 * h) + c - c * memory
+            new_q[j] = rhs / denominator
         memory = 0.0
         for l in range(i - 1):
             memory += 0.5 * (f2[l] * m[l] + f2[l + 1] * m[l + 1]) * dq[l]
         memory += 0.5 * f2[i - 1] * m[i - 1] * dq[i - 1]
         new_m = ((4.0 * m[i - 1] - m[i - 2]) / (2.0 * h) + c * (field - memory)) / denominator
-        change = max(change, abs(new_m - m[i]))
+        # damped Jacobi update of the row (undamped sweeps oscillate once h is large)
+        change = abs(new_m - m[i])
         m[i] += relaxation * (new_m - m[i])
-        if not finite(change):
+        for j in range(i - 2):
+            change = max(change, abs(new_c[j] - C[i, j]), abs(new_q[j] - QT[j, i]))
+            C[i, j] = C[j, i] = C[i, j] + relaxation * (new_c[j] - C[i, j])
+            QT[j, i] += relaxation * (new_q[j] - QT[j, i])
+        if not finite(change) or sweeps > max_sweeps:
             return math.nan, sweeps
         if change < tolerance:
             break
-        if sweeps > max_sweeps:
-            return math.nan, sweeps
+    for l in range(i):
+        DQ[i, l] = QT[l + 1, i] - QT[l, i]
     energy = 0.0
     for l in range(i):
-        energy += 0.5 * (f1[l] + f1[l + 1]) * dq[l]
+        energy += 0.5 * (polynomial(C[i, l], fc, fp, 1) + polynomial(C[i, l + 1], fc, fp, 1)) * DQ[i, l]
     return energy - polynomial(m[i], sc, sp, 0), sweeps
 
 
 @njit(cache=True)
 def adaptive_stage(i0, h, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation,
-                   C, Q, m, mu, energies, sweeps):
+                   C, QT, DQ, m, mu, energies, sweeps):
     """Rows i0..N of the window at step h. Returns -1, or the first row that failed."""
     N = C.shape[0] - 1
     f1 = np.empty(N + 1)
     f2 = np.empty(N + 1)
     dq = np.empty(N)
+    weights = np.empty(N)
+    averages = np.empty(N)
+    new_c = np.empty(N)
+    new_q = np.empty(N)
     for i in range(i0, N + 1):
-        energies[i], sweeps[i] = _adaptive_row(i, h, C, Q, m, mu, c, fc, fp, sc, sp, tolerance,
-                                               max_sweeps, relaxation, f1, f2, dq)
+        energies[i], sweeps[i] = _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance,
+                                               max_sweeps, relaxation, f1, f2, dq, weights, averages,
+                                               new_c, new_q)
         if not (finite(energies[i]) and finite(mu[i]) and finite(m[i])):
             return i
     return -1

@@ -199,6 +199,9 @@ def solve(
     seed: SeedOpt = 0,
     dt: DtOpt = None,
     mode: Annotated[str, typer.Option("--mode", help="auto, exact or monte-carlo.")] = "auto",
+    tmax: Annotated[Optional[float], typer.Option(
+        "--tmax", min=1e-12, help="Solve a flow of the gaussian_field class up to this time on the "
+        "adaptive grid (the step starts at --dt and doubles; replaces --steps).")] = None,
     output: OutOpt = None,
     plot: PlotOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -208,7 +211,7 @@ def solve(
 
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).solve(
-        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet)
+        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet, tmax=tmax)
     _finish_run(ds, output, plot)
 
 

@@ -21,7 +21,7 @@ from . import __version__
 from .errors import CodegenError
 from .expressions import relu, sigmoid, softplus
 from .resources import resource_dir
-from .symbols import DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP
+from .symbols import CLUSTER, DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP
 
 # Names a model symbol may not take in generated code: Python keywords and builtins, the modules
 # and helpers of the generated file, and the argument names of generated functions.
@@ -201,6 +201,7 @@ def standard_names(table: NameTable, model) -> None:
     table.add(DATA_FIELD, "Xtg")
     table.add(SELECTION, "sel")
     table.add(HSTAR, "hstar")
+    table.add(CLUSTER, "c")
     table.add(EPS, "eps")
     table.add(STEP, "t")
     table.add(DT, "dt")

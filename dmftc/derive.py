@@ -95,9 +95,9 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     loss_grad = SELECTION * sp.diff(model.loss, h)
     loss_grad_dh = sp.diff(loss_grad, h)
     label = model.label
-    if label is not None:
+    if label is not None and model.data_kind == "gaussian":
         loss_grad_dhstar = sp.diff(loss_grad, y).subs(y, label) * sp.diff(label, HSTAR)
-    else:
+    else:  # no teacher field: mixture data couples to the teacher through E[c g] instead
         loss_grad_dhstar = sp.Integer(0)
 
     noises = tuple(model.noises)
@@ -107,7 +107,7 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     param_deterministic = all(not (e.free_symbols & random) for e in
                               list(jacobian_z) + list(jacobian_q) + list(theta_query_grad))
     data_smooth = not loss_grad_dh.has(sp.DiracDelta)
-    label_smooth = not loss_grad_dhstar.has(sp.DiracDelta)
+    label_smooth = model.data_kind == "gaussian" and not loss_grad_dhstar.has(sp.DiracDelta)
 
     reasons = _not_exact_because(model, site_map, z, theta_query, theta_obs, loss_grad, param_deterministic)
     return DataDerivation(
@@ -154,6 +154,8 @@ def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_g
         reasons.append("the label is not affine in hstar and eps")
     if model.batch is not None:
         reasons.append("mini-batch selection is random")
+    if model.data_kind == "mixture":
+        reasons.append("the cluster of a sample is not Gaussian")
     primitives = [p.symbol for p in model.primitives]
     teacher = [model.teacher.symbol] if model.teacher else []
     for v in model.coordinates + ((model.teacher,) if model.teacher else ()):

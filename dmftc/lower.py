@@ -37,6 +37,7 @@ class DataPlan:
     exact: bool
     uses_eps: bool  # the label or an integrand depends on eps
     test_smooth: bool  # every test() and train() integrand has pointwise derivatives
+    mixture: bool  # Gaussian-mixture data (the latent variable is the cluster)
 
 
 def runtime_parameters(model) -> list[tuple[sp.Symbol, str]]:
@@ -57,9 +58,10 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     z = list(d.coordinates)
     prims = [p.symbol for p in m.primitives]
     wstar = m.teacher.symbol if m.teacher else sp.Symbol("wstar_in", real=True)
-    names.add(wstar, "wstar")
+    teacher_name = names.add(wstar, "wstar")
     h, y = m.h, m.y
     label = d.label if d.label is not None else sp.Integer(0)
+    mixture = m.data_kind == "mixture"
 
     def unpack_z(exprs) -> list[str]:
         used = set().union(*(sp.sympify(e).free_symbols for e in exprs)) if exprs else set()
@@ -96,7 +98,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     teacher_law = m.teacher.init if m.teacher else sp.Integer(0)
     scalar("teacher", ["prim", "params"], "The teacher's value at one coordinate.", teacher_law, unpack_prim)
     inits = [v.init for v in m.coordinates]
-    vector("initial_state", ["prim", "wstar", "params", "z"], "Initial values of the coordinates.",
+    vector("initial_state", ["prim", teacher_name, "params", "z"], "Initial values of the coordinates.",
            "z", inits, [f"{v.name}(0) = {sp.sstr(v.init)}" for v in m.coordinates], unpack_prim)
     scalar("theta_query", ["z", "params"], "The predictor's weight where the gradient is taken.",
            d.theta_query, unpack_z)
@@ -122,14 +124,15 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
 
     # -- data side
     names.add(SELECTION, "sel")
-    scalar("label", ["hstar", "eps", "params"], "The label of a sample.", label)
+    latent = names[m.latent]  # hstar, or c for mixture data
+    scalar("label", [latent, "eps", "params"], "The label of a sample.", label)
     scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.",
-           _rename_sample(d.loss_grad, h, y))
+           d.loss_grad)
     if d.data_smooth:
-        scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", _rename_sample(d.loss_grad_dh, h, y))
+        scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", d.loss_grad_dh)
     if d.label_smooth:
         scalar("loss_grad_dhstar", ["h", "hstar", "eps", "sel", "params"],
-               "∂g/∂hstar at fixed h (through the label).", _rename_sample(d.loss_grad_dhstar, h, y))
+               "∂g/∂hstar at fixed h (through the label).", d.loss_grad_dhstar)
 
     # -- observables
     aggregates = [a for o in m.observables for a in o.aggregates]
@@ -138,10 +141,10 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     test = [a for a in aggregates if a.kind == "test"]
     mean = [a for a in aggregates if a.kind == "mean"]
     for kind, items in (("train", train), ("test", test)):
-        exprs = [_rename_sample(a.expr, h, y) for a in items] or []
-        vector(f"{kind}_integrands", ["h", "y", "hstar", "eps", "params", "out"],
+        exprs = [a.expr for a in items]
+        vector(f"{kind}_integrands", ["h", "y", latent, "eps", "params", "out"],
                f"Integrands of the {kind}() observables at one sample.", "out", exprs, None)
-    vector("mean_integrands", ["z", "wstar", "params", "out"],
+    vector("mean_integrands", ["z", teacher_name, "params", "out"],
            "Integrands of the mean() observables at one coordinate.", "out", [a.expr for a in mean],
            None, unpack_z)
     agg_symbols = {a.symbol: sp.Symbol(f"agg[{index[a.symbol]}]") for a in aggregates}
@@ -171,9 +174,11 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         label_smooth=d.label_smooth,
         exact=d.exact,
         uses_eps=label.has(EPS) or any(a.expr.has(EPS) for a in train + test),
-        test_smooth=all(_smooth_in(a.expr.subs(y, label), [h, HSTAR, EPS]) for a in train + test),
+        # the cluster of mixture data is summed over exactly, not integrated
+        test_smooth=all(_smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS])
+                        for a in train + test),
+        mixture=mixture,
     )
-    all_exprs = [e for f in functions for e in []]  # helpers are detected from the printed text
     text = render(
         "gaussian_data.py.j2",
         model=m,
@@ -183,13 +188,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         helpers=[name for name in ("sigmoid", "softplus", "relu", "heaviside")
                  if any(f"{name}(" in line for f in functions for line in f.lines if not line.startswith("#"))],
     )
-    del all_exprs
     return GeneratedSource(m.name, text), plan
-
-
-def _rename_sample(expr: sp.Expr, h: sp.Symbol, y: sp.Symbol) -> sp.Expr:
-    """Sample expressions are printed with the model's own names for h and y."""
-    return expr
 
 
 def _smooth_in(expr: sp.Expr, variables) -> bool:

@@ -96,9 +96,16 @@ def render_data_derivation(d, fmt: str) -> str:
     sections: list[tuple[str, list[Line]]] = []
 
     alpha = m.data_args["ratio"]
-    setting = [
-        Line("n / d", r"n/d", alpha, "samples per dimension; rows x ~ N(0, I/d)"),
-    ]
+    mixture = m.data_kind == "mixture"
+    setting = [Line("n / d", r"n/d", alpha, "samples per dimension; rows x ~ N(0, I/d)")]
+    if mixture:
+        delta, rho = m.data_args["var"], m.data_args["rho"]
+        teacher = m.teacher.name
+        setting = [
+            Line("n / d", r"n/d", alpha, f"samples per dimension; rows x = c {teacher}/d + N(0, Δ I/d)"),
+            Line("Δ", r"\Delta", delta, "variance of the clusters"),
+            Line("P(c = ±1)", r"P(c=\pm 1)", rho / 2, "each; c = 0 otherwise"),
+        ]
     if m.teacher:
         setting.append(Line(f"{m.teacher.name}", m.teacher.name, m.teacher.init,
                             f"teacher law, written {m.teacher.init_text}"))
@@ -122,10 +129,16 @@ def render_data_derivation(d, fmt: str) -> str:
     ]
     if d.has_look_ahead:
         param.append(Line("Θ(t)", r"\Theta_t", d.theta_obs, "the predictor's weights at the iterate (observables)"))
-    param.append(Line("Xᵀg(t)", r"(X^{\top} g)_t", Notation(
-        "ν(t) + α Σ_{s≤t} R_g(t,s) θ(s) + α R_g(t,*) wstar,   ν ~ GP(0, α C_g)",
-        r"\nu_t + \alpha \sum_{s\le t} R_g(t,s)\,\theta_s + \alpha R_g(t,*)\, w^{*},"
-        r"\quad \nu \sim \mathcal{GP}(0, \alpha C_g)")))
+    if mixture:  # shared/research/dmft-glm.md §3.1
+        param.append(Line("Xᵀg(t)", r"(X^{\top} g)_t", Notation(
+            f"ν(t) + α Δ Σ_{{s≤t}} R_g(t,s) θ(s) + α E[c g(t)] {m.teacher.name},   ν ~ GP(0, α Δ C_g)",
+            r"\nu_t + \alpha\Delta \sum_{s\le t} R_g(t,s)\,\theta_s + \alpha\,\mathbb{E}[c\,g_t]\, v^{*},"
+            r"\quad \nu \sim \mathcal{GP}(0, \alpha\Delta C_g)")))
+    else:
+        param.append(Line("Xᵀg(t)", r"(X^{\top} g)_t", Notation(
+            "ν(t) + α Σ_{s≤t} R_g(t,s) θ(s) + α R_g(t,*) wstar,   ν ~ GP(0, α C_g)",
+            r"\nu_t + \alpha \sum_{s\le t} R_g(t,s)\,\theta_s + \alpha R_g(t,*)\, w^{*},"
+            r"\quad \nu \sim \mathcal{GP}(0, \alpha C_g)")))
     for w, g in d.gradients.items():
         param.append(Line(f"grad({w})", rf"\nabla_{{{sp.latex(w)}}}", g))
     for zk in z:
@@ -135,19 +148,25 @@ def render_data_derivation(d, fmt: str) -> str:
     param.append(Line("∂F/∂Xᵀg", r"\partial F/\partial (X^{\top}g)", d.jacobian_q))
     sections.append(("Parameter side (one coordinate)", param))
 
-    data = [
-        Line("(ω*, ω(0..T))", r"(\omega_*, \omega_0, \dots, \omega_T)",
-             Notation("GP(0, C_θ),  hstar = ω*,  eps ~ N(0, 1)",
-                      r"\mathcal{GP}(0, C_\theta),\quad h^{*} = \omega_*,\quad \varepsilon \sim \mathcal{N}(0,1)")),
-    ]
+    if mixture:
+        data = [Line("ω(0..T)", r"(\omega_0, \dots, \omega_T)",
+                     Notation("GP(0, Δ C_θ), independent of the cluster c,  eps ~ N(0, 1)",
+                              r"\mathcal{GP}(0, \Delta C_\theta),\quad \varepsilon \sim \mathcal{N}(0,1)"))]
+        field = Notation(f"c m(t) + ω(t) + Δ Σ_{{s<t}} R_θ(t,s) g(s),   m(t) = E[θ(t) {m.teacher.name}]",
+                         r"c\,m_t + \omega_t + \Delta\sum_{s<t} R_\theta(t,s)\, g_s")
+    else:
+        data = [Line("(ω*, ω(0..T))", r"(\omega_*, \omega_0, \dots, \omega_T)",
+                     Notation("GP(0, C_θ),  hstar = ω*,  eps ~ N(0, 1)",
+                              r"\mathcal{GP}(0, C_\theta),\quad h^{*} = \omega_*,\quad \varepsilon \sim \mathcal{N}(0,1)"))]
+        field = Notation("ω(t) + Σ_{s<t} R_θ(t,s) g(s)", r"\omega_t + \sum_{s<t} R_\theta(t,s)\, g_s")
     if d.label is not None:
         data.append(Line(m.label_name, sp.latex(m.y), d.label, "label"))
-    data.append(Line(f"{m.predict_name}(t)", rf"{sp.latex(m.h)}_t", Notation(
-        "ω(t) + Σ_{s<t} R_θ(t,s) g(s)", r"\omega_t + \sum_{s<t} R_\theta(t,s)\, g_s"),
-        "Onsager memory term"))
+    data.append(Line(f"{m.predict_name}(t)", rf"{sp.latex(m.h)}_t", field, "Onsager memory term"))
     data.append(Line("g(t)", "g_t", d.loss_grad, "s̃ = 1 without mini-batches"))
     data.append(Line("∂g/∂h", r"\partial g/\partial h", d.loss_grad_dh))
-    data.append(Line("∂g/∂hstar", r"\partial g/\partial h^{*}", d.loss_grad_dhstar, "at fixed h, through the label"))
+    if not mixture:
+        data.append(Line("∂g/∂hstar", r"\partial g/\partial h^{*}", d.loss_grad_dhstar,
+                         "at fixed h, through the label"))
     sections.append(("Data side (one sample)", data))
 
     closure = [
@@ -158,9 +177,13 @@ def render_data_derivation(d, fmt: str) -> str:
         Line("C_g(t,s)", r"C_g(t,s)", Notation("E[g(t) g(s)]", r"\mathbb{E}[g_t g_s]")),
         Line("R_g(t,s)", r"R_g(t,s)", Notation("E[∂g(t)/∂ω(s)],  s ≤ t  (total derivative)",
                                                 r"\mathbb{E}[\partial g_t/\partial\omega_s],\ s\le t")),
-        Line("R_g(t,*)", r"R_g(t,*)", Notation("E[∂g(t)/∂ω*]  (ω(0..T) fixed, the label moves)",
-                                                r"\mathbb{E}[\partial g_t/\partial\omega_*]")),
     ]
+    if mixture:
+        closure.append(Line("E[c g(t)]", r"\mathbb{E}[c\,g_t]", Notation(
+            "the force along the cluster direction", r"\text{force along the cluster direction}")))
+    else:
+        closure.append(Line("R_g(t,*)", r"R_g(t,*)", Notation(
+            "E[∂g(t)/∂ω*]  (ω(0..T) fixed, the label moves)", r"\mathbb{E}[\partial g_t/\partial\omega_*]")))
     sections.append(("Closure (MATH-GLM.md §2)", closure))
 
     method = []
@@ -178,7 +201,8 @@ def render_data_derivation(d, fmt: str) -> str:
                   else "Stein's lemma (the site map has no pointwise derivative)")
     data_resp = "Jacobian propagation" if d.data_smooth else "Stein's lemma (∂g/∂h has a delta)"
     teacher_resp = ("Jacobian" if d.label_smooth else "Stein's lemma on ω* (the label has no pointwise derivative)")
-    for lhs, text in (("R_θ", param_resp), ("R_g", data_resp), ("R_g(·,*)", teacher_resp)):
+    responses = [("R_θ", param_resp), ("R_g", data_resp)] + ([] if mixture else [("R_g(·,*)", teacher_resp)])
+    for lhs, text in responses:
         method.append(Line(lhs, lhs.replace("θ", r"\theta").replace("·", r"\cdot"),
                            Notation(text, r"\text{" + _latex_text(text) + "}")))
     sections.append(("Solution method", method))

@@ -18,7 +18,8 @@ from .errors import SolverError
 from .jit import load_module
 from .lower import generate_gaussian_data
 from .results import make_dataset, run_attributes
-from .solve import DEFAULT_FLOW_DT, data_ratio, primitives, quadrature_rule, runtime_values, selection_weights
+from .solve import (DEFAULT_FLOW_DT, clusters, data_constants, primitives, quadrature_rule, runtime_values,
+                    selection_weights)
 
 log = logging.getLogger("dmftc")
 
@@ -35,20 +36,22 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
     source, plan = generate_gaussian_data(derivation)
     module = load_module(source)
     values = runtime_values(derivation, plan, params, dt)
-    alpha = data_ratio(derivation, params)
-    n = max(1, round(alpha * dim))
+    data = data_constants(derivation, params)
+    n = max(1, round(data.alpha * dim))
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
     task = progress.add_task(f"simulating {model.name} (d = {dim})", total=runs) if progress else None
 
     def one_run(run: int, dim: int, n: int) -> np.ndarray:
         rng = np.random.default_rng([seed, run])
-        X = rng.standard_normal((n, dim)) / np.sqrt(dim)
+        X = rng.standard_normal((n, dim)) * np.sqrt(data.delta / dim)
+        CLUSTER = clusters(rng, data.rho, n, antithetic=False) if plan.mixture else np.zeros(n)
         PRIM = primitives(rng, plan.primitive_laws, dim, antithetic=False)
         EPS = rng.standard_normal(n)
         SEL = selection_weights(model, params, steps, n, rng, dt)
         NOISE = rng.standard_normal((steps + 1, dim, plan.n_noise))
         OBS = np.zeros((steps + 1, len(plan.observables)))
-        status = module.simulate_run(X, PRIM, EPS, SEL, NOISE, nodes, weights, values, steps, OBS)
+        status = module.simulate_run(X, CLUSTER, PRIM, EPS, SEL, NOISE, data.delta, data.rho, nodes, weights,
+                                     values, steps, OBS)
         if status >= 0:
             raise SolverError(f"the simulation of {model.name} diverges: values stop being finite at "
                               f"step {status} (run {run})", kind="diverged",
@@ -56,7 +59,7 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
         return OBS
 
     with threadpool_limits(limits=1, user_api="blas"):
-        one_run(0, 4, max(1, round(alpha * 4)))  # compile on a tiny system
+        one_run(0, 4, max(1, round(data.alpha * 4)))  # compile on a tiny system
         compiled = time.perf_counter()
         results = []
         for run in range(runs):

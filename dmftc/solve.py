@@ -51,13 +51,35 @@ def runtime_values(derivation: DataDerivation, plan: DataPlan, params: dict, dt:
     return np.array([dt if name == "dt" else params[name] for name in plan.parameters], dtype=np.float64)
 
 
-def data_ratio(derivation: DataDerivation, params: dict) -> float:
+@dataclass(frozen=True)
+class DataConstants:
+    """The data model's numbers: samples per dimension, noise variance and, for a mixture, the
+    fraction of samples in the outer clusters (teacher data: delta = rho = 1)."""
+
+    alpha: float
+    delta: float = 1.0
+    rho: float = 1.0
+
+
+def data_constants(derivation: DataDerivation, params: dict) -> DataConstants:
     m = derivation.model
-    ratio = m.data_args["ratio"].subs({p.symbol: params[p.name] for p in m.params})
-    alpha = float(ratio)
-    if not alpha > 0:
-        raise SolverError(f"the data ratio must be positive, got {alpha}", kind="bad-parameter")
-    return alpha
+    values = {name: float(arg.subs({p.symbol: params[p.name] for p in m.params}))
+              for name, arg in m.data_args.items()}
+    data = DataConstants(values["ratio"], values.get("var", 1.0), values.get("rho", 1.0))
+    if not data.alpha > 0:
+        raise SolverError(f"the data ratio must be positive, got {data.alpha}", kind="bad-parameter")
+    if not data.delta > 0:
+        raise SolverError(f"the data variance must be positive, got {data.delta}", kind="bad-parameter")
+    if not 0 <= data.rho <= 1:
+        raise SolverError(f"the mixture's rho must be in [0, 1], got {data.rho}", kind="bad-parameter")
+    return data
+
+
+def clusters(rng: np.random.Generator, rho: float, n: int, antithetic: bool) -> np.ndarray:
+    """Cluster of each sample of mixture data: +1 or -1 with probability rho/2 each, else 0."""
+    half = n // 2 if antithetic else n
+    c = np.where(rng.random(half) < rho, rng.choice([-1.0, 1.0], size=half), 0.0)
+    return np.concatenate([c, -c]) if antithetic else c
 
 
 def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, samples: int,
@@ -217,7 +239,7 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     settings = choose_settings(derivation, plan, steps=steps, samples=samples, seed=seed, dt=dt,
                                mode=mode, responses=responses, variance_reduction=variance_reduction)
     values = runtime_values(derivation, plan, params, settings.dt)
-    alpha = data_ratio(derivation, params)
+    data = data_constants(derivation, params)
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
     run = _run_exact if settings.mode == "exact" else _run_monte_carlo
     # The generated code is serial; its matrix-vector products are fastest on one BLAS thread.
@@ -225,9 +247,9 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
         # compile on a tiny problem first, so that compile and run times are reported apart
         tiny = RunSettings(2, 4, 0, settings.dt, settings.mode, settings.param_method,
                            settings.data_method, settings.variance_reduction)
-        run(module, plan, model, params, values, alpha, nodes, weights, tiny, None)
+        run(module, plan, model, params, values, data, nodes, weights, tiny, None)
         compiled = time.perf_counter()
-        arrays = run(module, plan, model, params, values, alpha, nodes, weights, settings, progress)
+        arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
         finished = time.perf_counter()
     log.info("%s: derive %.2f s, compile %.2f s, run %.2f s (%s, %d steps)", source.filename,
              derive_seconds, compiled - started, finished - compiled, settings.mode, steps)
@@ -235,7 +257,10 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
     observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
-    series = {"C_theta_teacher": arrays["C_th"][1:, 0], "R_g_teacher": arrays["R_gs"]}
+    # the teacher column: its response (teacher data) or the force E[c g] along the cluster
+    # direction (mixture data)
+    series = {"C_theta_teacher": arrays["C_th"][1:, 0],
+              ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"]}
     two_time = {"C_theta": arrays["C_th"][1:, 1:], "R_theta": arrays["R_th"],
                 "C_g": arrays["C_g"], "R_g": arrays["R_g"]}
     setting_attrs = {"steps": steps, "mode": settings.mode, "seed": seed, "dt": settings.dt,
@@ -273,7 +298,8 @@ def _progress_task(progress, model, steps):
     return progress.add_task(f"solving {model.name}", total=steps + 1)
 
 
-def _run_monte_carlo(module, plan, model, params, values, alpha, nodes, weights, s: RunSettings, progress):
+def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, nodes, weights,
+                     s: RunSettings, progress):
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng(s.seed)
@@ -297,7 +323,7 @@ def _run_monte_carlo(module, plan, model, params, values, alpha, nodes, weights,
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
     packed = M * (T + 1) * (T + 2) // 2
     a = dict(
-        Z=np.zeros((M, k)), Z_NEXT=np.zeros((M, k)), WSTAR=np.zeros(M), HSTAR=np.zeros(M),
+        Z=np.zeros((M, k)), Z_NEXT=np.zeros((M, k)), WSTAR=np.zeros(M), LATENT=np.zeros(M),
         Y=np.zeros(M), TH=np.zeros((T + 1, M)), G=np.zeros((T + 1, M)), H=np.zeros(M), H_OBS=np.zeros(M),
         C_th=np.zeros((T + 2, T + 2)), L_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)),
         L_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)), R_g=np.zeros((T + 1, T + 1)),
@@ -309,12 +335,15 @@ def _run_monte_carlo(module, plan, model, params, values, alpha, nodes, weights,
         DGS=np.zeros((T + 1, M) if s.data_method == 0 else (1, 1)),
         AGG=np.zeros((T + 1, n_agg)), OBS=np.zeros((T + 1, len(plan.observables))),
     )
-    module.initialize(PRIM, XI_D[0], EPS, values, a["Z"], a["WSTAR"], a["HSTAR"], a["Y"], a["C_th"], a["L_th"])
+    CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)
+    module.initialize(PRIM, XI_D[0], CLUSTER, EPS, values, a["Z"], a["WSTAR"], a["LATENT"], a["Y"],
+                      a["C_th"], a["L_th"])
     task = _progress_task(progress, model, T)
     for t0, t1 in _chunks(T):
         status = module.forward_pass(
-            t0, t1, values, alpha, s.param_method, s.data_method, XI_P, XI_D, XI_O, EPS, SEL, NOISE,
-            nodes, weights, a["Z"], a["Z_NEXT"], a["WSTAR"], a["HSTAR"], a["Y"], a["TH"], a["G"],
+            t0, t1, values, data.alpha, data.delta, data.rho, s.param_method, s.data_method,
+            XI_P, XI_D, XI_O, EPS, SEL, NOISE,
+            nodes, weights, a["Z"], a["Z_NEXT"], a["WSTAR"], a["LATENT"], a["Y"], a["TH"], a["G"],
             a["H"], a["H_OBS"], a["C_th"], a["L_th"], a["C_g"], a["L_g"], a["R_th"], a["R_g"], a["R_gs"],
             a["R_obs"], a["DZ"], a["DTH"], a["dz"], a["dth"], a["DG"], a["DGS"], a["AGG"], a["OBS"])
         _check(status, model, list(plan.observables), a["OBS"])
@@ -323,7 +352,8 @@ def _run_monte_carlo(module, plan, model, params, values, alpha, nodes, weights,
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
 
 
-def _run_exact(module, plan, model, params, values, alpha, nodes, weights, s: RunSettings, progress):
+def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings,
+               progress):
     T = s.steps
     k = len(plan.coordinates)
     laws = plan.primitive_laws
@@ -351,7 +381,7 @@ def _run_exact(module, plan, model, params, values, alpha, nodes, weights, s: Ru
     task = _progress_task(progress, model, T)
     for t0, t1 in _chunks(T):
         status = module.forward_pass_exact(
-            t0, t1, values, alpha, G0, prim_mean, nodes, weights, ZC, WSC, a["THC"], a["TOC"],
+            t0, t1, values, data.alpha, G0, prim_mean, nodes, weights, ZC, WSC, a["THC"], a["TOC"],
             a["GC"], a["C_th"], a["C_g"], a["R_th"], a["R_g"], a["R_gs"], a["AGG"], a["OBS"])
         _check(status, model, list(plan.observables), a["OBS"])
         if task is not None:

@@ -10,6 +10,7 @@ STEP = sp.Symbol("t", integer=True, nonnegative=True)  # the step counter of upd
 DT = sp.Symbol("dt", positive=True)  # the time step of flow:
 HSTAR = sp.Symbol("hstar", real=True)  # teacher field of a sample, x . wstar
 EPS = sp.Symbol("eps", real=True)  # per-sample label noise, N(0, 1)
+CLUSTER = sp.Symbol("c", real=True)  # cluster of a sample of mixture data: -1, 0 or +1
 OVERLAP_Q = sp.Symbol("q", real=True)  # argument of the landscape covariance xi(q)
 OVERLAP_M = sp.Symbol("m", real=True)  # argument of the signal strength(m)
 
@@ -21,6 +22,7 @@ RESERVED_NAMES = {
     "t": "the step counter",
     "dt": "the time step of a flow",
     "loss": "the per-sample loss",
+    "c": "the cluster of a sample (mixture data)",
 }
 
 

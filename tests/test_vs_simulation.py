@@ -25,6 +25,7 @@ from .conftest import ROOT
 ISSUE3 = ["ridge_gd", "ridge_heavy_ball", "ridge_nesterov", "ridge_flow", "logistic_gd",
           "logistic_heavy_ball", "logistic_nesterov", "hinge_gd"]
 OPTIMIZERS = ["sgd_logistic", "langevin_ridge", "adam_logistic", "diagonal_network"]
+MIXTURES = ["mixture_logistic", "mixture3_logistic"]
 MC_ALLOWANCE = 0.03
 
 
@@ -44,12 +45,12 @@ def assert_agrees(name: str, steps: int, dim: int, samples: int, runs: int = 16)
     assert not failures, f"{name} (d = {dim}): " + "; ".join(failures)
 
 
-@pytest.mark.parametrize("name", ISSUE3)
+@pytest.mark.parametrize("name", ISSUE3 + MIXTURES)
 def test_small_system_agrees(name):
     assert_agrees(name, steps=8, dim=300, samples=20000)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ISSUE3 + OPTIMIZERS)
+@pytest.mark.parametrize("name", ISSUE3 + OPTIMIZERS + MIXTURES)
 def test_large_system_agrees(name):
     assert_agrees(name, steps=30, dim=2000, samples=40000)
