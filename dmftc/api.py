@@ -85,6 +85,15 @@ class DMFTModel:
                                        variance_reduction=variance_reduction, progress=bar,
                                        derive_seconds=self._derive_seconds)
 
+    def sweep(self, grid: dict, client=None, output: str | Path | None = None, progress: bool = False,
+              **solve_options):
+        """Solve at every point of ``grid`` (name -> list of values; a number fixes a parameter)
+        with Dask: a local cluster, or ``client`` (a ``distributed.Client`` or a scheduler
+        address). ``output`` is written, and resumed from. See :mod:`dmftc.sweep`."""
+        from .sweep import run_sweep
+
+        return run_sweep(self, grid, client=client, output=output, progress=progress, **solve_options)
+
     def simulate(self, dim: int = 1000, runs: int = 10, steps: int | None = None, seed: int = 0,
                  dt: float | None = None, progress: bool = False):
         """Simulate the finite-size system; means and standard errors over runs."""

@@ -238,6 +238,74 @@ def simulate(
     _finish_run(ds, output, plot)
 
 
+@app.command()
+@_handle_errors
+def sweep(
+    model: ModelArg,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "-p", "--param", metavar="NAME=VALUES",
+        help="Sweep a parameter over a:b:n (n values from a to b) or v1,v2,...; a single value fixes "
+        "it (repeatable; the swept ones are the result's dimensions, in this order).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Address of a running Dask scheduler (default: a local cluster, one "
+        "worker process per core).")] = None,
+    steps: StepsOpt = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", "-M", min=2,
+                                                   help="Monte-Carlo samples per side.")] = None,
+    seed: SeedOpt = 0,
+    dt: DtOpt = None,
+    mode: Annotated[str, typer.Option("--mode", help="auto, exact or monte-carlo.")] = "auto",
+    output: Annotated[Optional[Path], typer.Option(
+        "-o", "--output", help="Write the results (netCDF); a second run with the same file "
+        "solves only the points missing from it.")] = None,
+    plot: PlotOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+):
+    """Solve a model over a grid of parameter values with Dask, into one result."""
+    from .api import load
+    from .sweep import parse_grid
+
+    _show_log(not quiet)
+    grid = parse_grid(parse_overrides(param))
+    ds = load(model).sweep(grid, client=scheduler, output=output, progress=not quiet, steps=steps,
+                           samples=samples, seed=seed, dt=dt, mode=mode)
+    _print_sweep_summary(ds)
+    if output is not None:
+        err.print(f"wrote {output}", markup=False)
+    if plot is not None:
+        from .plot import plot_sweep
+
+        plot_sweep(ds, plot)
+        err.print(f"wrote {plot}", markup=False)
+
+
+MAX_FAILURES_SHOWN = 20
+
+
+def _print_sweep_summary(ds) -> None:
+    """How many points were solved, and the parameters and message of each failed one."""
+    from .sweep import swept_dims
+
+    dims = swept_dims(ds)
+    failed = ds["status"].values == "failed"
+    shape = " × ".join(f"{name} ({ds.sizes[name]})" for name in dims)
+    out.print(f"sweep of {ds.attrs['model']} over {shape}: {failed.size - failed.sum()} solved, "
+              f"{failed.sum()} failed", markup=False)
+    if not failed.any():
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in dims:
+        table.add_column(name, justify="right")
+    table.add_column("error")
+    for index in list(zip(*failed.nonzero()))[:MAX_FAILURES_SHOWN]:
+        values = [f"{ds[name].values[i]:g}" for name, i in zip(dims, index)]
+        table.add_row(*values, str(ds["error"].values[index]))
+    out.print(table)
+    if failed.sum() > MAX_FAILURES_SHOWN:
+        out.print(f"... and {failed.sum() - MAX_FAILURES_SHOWN} more (variable 'error' of the result)",
+                  markup=False)
+
+
 def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
     from .plot import plot_observables
     from .results import print_final_values, write
@@ -249,6 +317,31 @@ def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
     if plot is not None:
         plot_observables([ds], plot)
         err.print(f"wrote {plot}", markup=False)
+
+
+@app.command()
+@_handle_errors
+def verify(
+    model: ModelArg,
+    against: Annotated[Optional[Path], typer.Option(
+        "--against", help="A file of published equations (name = expression a line) to compare "
+                          "the derivation with.")] = None,
+    param: ParamOpt = None,
+):
+    """Check the derivation: published forms, limits, causality, resolvents, generated code."""
+    from .api import load
+    from .verify import FAIL, verify as run_checks
+
+    checks = run_checks(load(model, **parse_overrides(param)), against)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("check", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    colours = {"pass": "green", "fail": "red", "n/a": "dim"}
+    for c in checks:
+        table.add_row(c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
+    out.print(table)
+    if any(c.status == FAIL for c in checks):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -284,11 +284,11 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
         sections.append(("Continuous time (Cugliandolo–Kurchan, MATH-FIELD.md §2), t > t'", _ck_lines(d)))
 
     observe = []
-    energy = _kernel(d.xi_d1, q, "C_xy(t,s)")
+    energy = _kernel(d.xi_d1, q, "C_{xy}(t,s)")
     energy_text = f"-Σ_{{s<t}} [{sp.sstr(energy)}] R_x(t,s)"
     energy_latex = rf"-\sum_{{s<t}} \left[{sp.latex(energy)}\right] R_x(t,s)"
     if d.has_signal:
-        fs = _kernel(d.strength, OVERLAP_M, "m_x(t)")
+        fs = _kernel(d.strength, OVERLAP_M, "m_{x}(t)")
         energy_text += f" - [{sp.sstr(fs)}]"
         energy_latex += rf" - \left[{sp.latex(fs)}\right]"
     observe.append(Line("energy()", r"\text{energy}()", Notation(energy_text, energy_latex),

@@ -226,6 +226,15 @@ Statement = (
 
 
 @dataclass(frozen=True)
+class Equation:
+    """``name = value`` in a file of published equations (``dmftc verify --against``)."""
+
+    name: str
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
 class ModelFile:
     statements: tuple[Statement, ...]
 

@@ -73,7 +73,7 @@ class _BlockIndenter(Indenter):
 def _parser() -> Lark:
     grammar = (resource_dir("grammars") / "dmft.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=_BlockIndenter(),
-                propagate_positions=True, maybe_placeholders=True)
+                propagate_positions=True, maybe_placeholders=True, start=["start", "equations"])
 
 
 def _at(meta_or_token) -> Location:
@@ -86,6 +86,13 @@ class _ToNodes(Transformer):
 
     def start(self, meta, items):
         return n.ModelFile(tuple(items))
+
+    def equations(self, meta, items):
+        return tuple(items)
+
+    def equation(self, meta, items):
+        name, value = items
+        return n.Equation(str(name), value, loc=_at(name))
 
     # statements
     def model_decl(self, meta, items):
@@ -237,14 +244,16 @@ def decode_model_bytes(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def parse(text: str, filename: str = "<model>") -> n.ModelFile:
-    """Parse model source text into a :class:`~dmftc.nodes.ModelFile`.
+def parse(text: str, filename: str = "<model>", start: str = "start"):
+    """Parse model source text into a :class:`~dmftc.nodes.ModelFile` (or, with
+    ``start="equations"``, a file of published equations into a tuple of
+    :class:`~dmftc.nodes.Equation`).
 
     Raises :class:`ModelSyntaxError` (with file name and source attached) on malformed input.
     """
     try:
         try:
-            tree = _parser().parse(text if text.endswith("\n") else text + "\n")
+            tree = _parser().parse(text if text.endswith("\n") else text + "\n", start=start)
             return _ToNodes().transform(tree)
         except VisitError as e:  # raised inside a _ToNodes method
             raise e.orig_exc from None
