@@ -15,6 +15,7 @@ import sympy as sp
 
 from . import nodes as n
 from .nodes import format_expr
+from .analyse_linear import LINEAR_SYSTEM, LinearStatements
 from .errors import DmftcError, Location, ModelError, ParameterError, did_you_mean
 from .expressions import MATH_FUNCTIONS, expect_arguments, to_sympy
 from .symbols import (
@@ -35,7 +36,7 @@ LANDSCAPE_KINDS = {"gaussian_field": {"xi": True}}
 RANDOM_LAWS = ("normal", "uniform", "rademacher")
 AGGREGATES = ("train", "test", "mean", "energy")
 # Names of dataset variables that observables may not take.
-OUTPUT_NAMES = {"step", "step2", "time", "C_theta", "R_theta", "C_g", "R_g", "C", "R"}
+OUTPUT_NAMES = {"step", "step2", "time", "C_theta", "R_theta", "C_g", "R_g", "C", "R", "m", "mu"}
 
 
 # --------------------------------------------------------------------------- the analysed model
@@ -136,6 +137,8 @@ class Model:
     xi: sp.Expr | None = None  # landscape covariance, in q
     signal: Variable | None = None
     strength: sp.Expr | None = None  # signal term, in m
+    # linear_system (dmftc/analyse_linear.py)
+    system: object | None = None
 
     @property
     def latent(self) -> sp.Symbol:
@@ -248,18 +251,19 @@ _KIND_WORDS = {
     "signal": "the signal (per coordinate)",
     "sample": "per sample",
     "temporary": "a temporary of the update",
+    "matrix": "the random matrix",
 }
 _SINGLETONS = (n.ModelDecl, n.DataDecl, n.TeacherDecl, n.LabelDecl, n.PredictDecl, n.LossDecl,
-               n.PenaltyDecl, n.BatchDecl, n.LandscapeDecl, n.SignalDecl)
+               n.PenaltyDecl, n.BatchDecl, n.LandscapeDecl, n.SignalDecl, n.MatrixDecl)
 _STATEMENT_WORD = {
     n.ModelDecl: "model", n.DataDecl: "data", n.TeacherDecl: "teacher", n.LabelDecl: "label",
     n.PredictDecl: "predict", n.LossDecl: "loss", n.PenaltyDecl: "penalty", n.BatchDecl: "batch",
-    n.LandscapeDecl: "landscape", n.SignalDecl: "signal", n.UpdateBlock: "update",
+    n.LandscapeDecl: "landscape", n.SignalDecl: "signal", n.MatrixDecl: "matrix", n.UpdateBlock: "update",
     n.FlowBlock: "flow",
 }
 
 
-class _Analyser:
+class _Analyser(LinearStatements):
     def __init__(self, tree: n.ModelFile, source: str, filename: str):
         self.tree = tree
         self.source = source
@@ -719,7 +723,8 @@ class _Analyser:
         def grad(call, convert) -> sp.Expr:
             return grads.add(call, env, convert)
 
-        return to_sympy(expr, resolve, {"grad": grad, "gauss": gauss})
+        products = self.out.setdefault("products", [])
+        return to_sympy(expr, resolve, {"grad": grad, "gauss": gauss, ".": self._matrix_product(products, env)})
 
     def _store_dynamics(self, time: str, step_map: dict, grads: "_GradCollector", noises: list):
         self.out["time"] = time
@@ -734,7 +739,9 @@ class _Analyser:
         if not blocks:
             raise ModelError("the model has no 'update:' or 'flow:' block", kind="missing-update",
                              hint="add 'update:' with one indented line per assignment")
-        if not self.out.get("uses_grad"):
+        if disorder == LINEAR_SYSTEM:
+            self.out["system"] = self._check_linear_system(blocks[0])
+        elif not self.out.get("uses_grad"):
             raise ModelError("the update never uses grad(): the optimizer does not see the data",
                              blocks[0].loc, kind="no-gradient")
         if disorder == GAUSSIAN_DATA:
@@ -775,13 +782,16 @@ class _Analyser:
             xi=self.out.get("xi"),
             signal=self.signal,
             strength=self.out.get("strength"),
+            system=self.out.get("system"),
         )
 
     def _disorder(self) -> str:
         data, landscape = n.DataDecl in self.seen, n.LandscapeDecl in self.seen
+        if n.MatrixDecl in self.seen:
+            return self._linear_system_disorder()
         if not data and not landscape:
-            raise ModelError("the model has no disorder: add 'data gaussian(ratio = ...)' or "
-                             "'landscape gaussian_field(xi = ...)'", kind="missing-disorder")
+            raise ModelError("the model has no disorder: add 'data gaussian(ratio = ...)', "
+                             "'landscape gaussian_field(xi = ...)' or 'matrix M ~ goe()'", kind="missing-disorder")
         if landscape:
             for kind in (n.PredictDecl, n.LossDecl, n.LabelDecl, n.TeacherDecl, n.BatchDecl):
                 if kind in self.seen:

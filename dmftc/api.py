@@ -6,8 +6,8 @@ import functools
 import time
 from pathlib import Path
 
-from .analyse import GAUSSIAN_DATA, Model, load_model
-from .errors import DmftcError, SolverError
+from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM, Model, load_model
+from .errors import CodegenError, DmftcError, SolverError
 
 
 def load(path: str | Path, **params) -> "DMFTModel":
@@ -45,6 +45,9 @@ class DMFTModel:
 
     def codegen(self):
         """The generated solver source (:class:`~dmftc.codegen.GeneratedSource`)."""
+        if self.model.disorder == LINEAR_SYSTEM:
+            raise CodegenError("the linear_system class has no generated code: its solver is plain numpy "
+                               "(dmftc/solve_linear.py)", kind="not-available")
         if self.model.disorder != GAUSSIAN_DATA:
             from .lower_field import generate_gaussian_field
 
@@ -56,7 +59,8 @@ class DMFTModel:
 
     def solve(self, steps: int | None = None, samples: int | None = None, seed: int = 0,
               dt: float | None = None, mode: str = "auto", responses: str = "auto",
-              variance_reduction: bool = True, progress: bool = False, tmax: float | None = None):
+              variance_reduction: bool = True, progress: bool = False, tmax: float | None = None,
+              method: str = "auto", average_over=None, euler: bool = False):
         """Solve the DMFT equations; returns an ``xarray.Dataset`` (LANGUAGE.md §7).
 
         ``mode``: ``auto`` (exact when the model is linear, else Monte Carlo), ``exact`` or
@@ -66,8 +70,18 @@ class DMFTModel:
 
         gaussian_field models are solved exactly (``samples``, ``responses`` do not apply);
         ``tmax`` solves a flow on the adaptive grid up to that time (:mod:`dmftc.solve_field`).
+
+        linear_system models: ``method`` ``auto``, ``dmft`` or ``spectral``; ``euler``: the
+        spectral solver takes the Euler step of a flow (:mod:`dmftc.solve_linear`).
+        ``average_over``: sources of randomness to average the predictor over (``"init,noise"``):
+        adds ``<name>_bias`` and ``<name>_variance`` (exact closures of linear models only).
         """
         derivation = self._derivation
+        if self.model.disorder == LINEAR_SYSTEM:
+            from .solve_linear import solve_linear_system
+
+            return solve_linear_system(derivation, self.params, steps=steps, dt=dt, method=method,
+                                       average_over=average_over, euler=euler, derive_seconds=self._derive_seconds)
         if self.model.disorder != GAUSSIAN_DATA:
             from .solve_field import solve_gaussian_field
 
@@ -97,6 +111,12 @@ class DMFTModel:
     def simulate(self, dim: int = 1000, runs: int = 10, steps: int | None = None, seed: int = 0,
                  dt: float | None = None, progress: bool = False):
         """Simulate the finite-size system; means and standard errors over runs."""
+        if self.model.disorder == LINEAR_SYSTEM:
+            from .simulate_linear import simulate_linear_system
+
+            with _progress(progress) as bar:
+                return simulate_linear_system(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
+                                              seed=seed, dt=dt, progress=bar)
         if self.model.disorder != GAUSSIAN_DATA:
             from .simulate_field import simulate_gaussian_field
 

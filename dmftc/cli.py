@@ -368,11 +368,21 @@ def plot(
         "--two-time", help="Draw this two-time function (e.g. C_theta) as a heat map instead.")] = None,
     variables: Annotated[Optional[list[str]], typer.Option(
         "--var", help="Observables to draw (repeatable; default: all).")] = None,
+    at_step: Annotated[Optional[int], typer.Option(
+        "--at-step", min=0, help="Sweeps over two parameters: the step drawn (default: the last).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(
+        "--select", metavar="NAME=VALUE", help="Sweeps: fix a swept parameter at (the grid value "
+        "nearest to) VALUE (repeatable).")] = None,
 ):
-    """Draw observables against time (several files overlaid), or a two-time heat map."""
+    """Draw observables against time (several files overlaid), or a two-time heat map.
+
+    A sweep is drawn as curves per value (one swept parameter) or as heat maps of the values at
+    one step over two swept parameters (a phase diagram).
+    """
     from .plot import plot_files
 
-    plot_files(files, output, two_time=two_time, variables=variables)
+    plot_files(files, output, two_time=two_time, variables=variables, at_step=at_step,
+               select=dict(item.partition("=")[::2] for item in select or ()))
     err.print(f"wrote {output}", markup=False)
 
 

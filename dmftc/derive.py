@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, Model
+from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM, Model
 from .errors import DerivationError
 from .symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
 
@@ -69,6 +69,10 @@ def derive(model: Model):
         from .derive_field import derive_gaussian_field  # it imports this module
 
         return derive_gaussian_field(model)
+    if model.disorder == LINEAR_SYSTEM:
+        from .derive_linear import derive_linear_system
+
+        return derive_linear_system(model)
     raise DerivationError(f"the {model.disorder} class is not available yet", kind="not-available")
 
 

@@ -162,6 +162,8 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
                 return resolve(e)
             case n.Unary():
                 return -convert(e.operand)
+            case n.Binary(op=".") if "." in special:  # the matrix product of a linear system
+                return special["."](e, convert)
             case n.Binary(op="."):
                 raise ModelError("'.' (the product with the data vector x) belongs only in "
                                  "'predict h = x . e'", e.op_loc, kind="misplaced-dot")

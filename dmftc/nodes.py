@@ -162,7 +162,7 @@ class PenaltyDecl:
 
 @dataclass(frozen=True)
 class BatchDecl:
-    kind: str  # fraction | epochs | persistent
+    kind: str  # fraction | epochs | persistent | size
     args: tuple[Expr, ...]
     loc: Location = _loc()
 
@@ -178,6 +178,16 @@ class SignalDecl:
     name: str
     strength: Expr
     sphere: bool = False
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class MatrixDecl:
+    """``matrix M ~ ensemble(...)``: the random matrix of a linear system."""
+
+    name: str
+    law: Call
     loc: Location = _loc()
     name_loc: Location = _loc()
 
@@ -221,7 +231,7 @@ class FlowBlock:
 Statement = (
     ModelDecl | ParamDecl | DataDecl | TeacherDecl | LabelDecl | WeightsDecl | StateDecl
     | PredictDecl | LossDecl | PenaltyDecl | BatchDecl | LandscapeDecl | SignalDecl
-    | ObserveDecl | UpdateBlock | FlowBlock
+    | MatrixDecl | ObserveDecl | UpdateBlock | FlowBlock
 )
 
 
@@ -317,6 +327,8 @@ def format_statement(s: Statement) -> str:
             return f"landscape {f(s.call)}"
         case SignalDecl():
             return f"signal {s.name}{sphere if s.sphere else ''}, strength = {f(s.strength)}"
+        case MatrixDecl():
+            return f"matrix {s.name} ~ {f(s.law)}"
         case ObserveDecl():
             return f"observe {s.name} = {f(s.value)}"
         case UpdateBlock():

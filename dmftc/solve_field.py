@@ -315,37 +315,39 @@ def _run_adaptive(module, plan, derivation, params, values, options, progress) -
     N, h, tmax = options["window"], options["dt"], options["tmax"]
     if N < 8 or N % 2:
         raise SolverError(f"the window of the adaptive grid must be even and at least 8, got {N}", kind="bad-option")
-    # the first window on the uniform grid
+    # the first window on the uniform grid; the grid ends at the first time >= tmax
     C, R = np.zeros((N + 1, N + 1)), np.zeros((N + 1, N + 1))
     m, mu, e = np.zeros(N + 1), np.zeros(N + 1), np.zeros(N + 1)
     ck_solver.uniform_start(c, 0.0, 0.0, fc, fp, sc, sp_, options["initial_overlap"], C, R, m, mu, e)
-    status = ck_solver.uniform_steps(0, N, h, c, 0.0, 0.0, fc, fp, sc, sp_, C, R, m, mu, e)
+    last = min(N, math.ceil(tmax / h - 1e-9))
+    status = ck_solver.uniform_steps(0, last, h, c, 0.0, 0.0, fc, fp, sc, sp_, C, R, m, mu, e)
     if status >= 0:
         raise _diverged(model, status, status * h, "")
+    times, energies = [np.arange(last + 1) * h], [e[: last + 1].copy()]
+    multipliers, overlaps = [mu[: last + 1].copy()], [m[: last + 1].copy()]
     C = np.tril(C) + np.tril(C, -1).T
     QT, DQ = np.zeros_like(R), np.zeros_like(R)
     ck_solver.integrated_response(R, h, QT)
     ck_solver.increments(QT, N, DQ)
-    times, energies, multipliers, overlaps = [np.arange(N + 1) * h], [e.copy()], [mu.copy()], [m.copy()]
-    stages = max(0, math.ceil(math.log2(tmax / (N * h))))
+    stages = max(0, math.ceil(math.log2(tmax / (N * h)) - 1e-9))
     task = _progress_task(progress, model, stages)
     sweeps = np.zeros(N + 1, dtype=np.int64)
     for stage in range(stages):
         ck_solver.contract(C, QT, DQ, m, mu)
         h *= 2
-        first = N // 2 + 1
-        status = ck_solver.adaptive_stage(first, h, c, fc, fp, sc, sp_, ADAPTIVE_TOLERANCE, ADAPTIVE_SWEEPS,
+        first, last = N // 2 + 1, min(N, math.ceil(tmax / h - 1e-9))
+        status = ck_solver.adaptive_stage(first, last, h, c, fc, fp, sc, sp_, ADAPTIVE_TOLERANCE, ADAPTIVE_SWEEPS,
                                           ADAPTIVE_RELAXATION, C, QT, DQ, m, mu, e, sweeps)
         if status >= 0:
             why = (f"no fixed point after {ADAPTIVE_SWEEPS} sweeps" if sweeps[status] > ADAPTIVE_SWEEPS
                    else "values are not finite")
             raise SolverError(f"the adaptive grid of {model.name} failed at time {status * h:g} "
                               f"(step {h:g}): {why}", kind="diverged", hint="start with a smaller dt")
-        times.append(np.arange(first, N + 1) * h)
-        energies.append(e[first:].copy())
-        multipliers.append(mu[first:].copy())
-        overlaps.append(m[first:].copy())
-        log.debug("adaptive stage %d: step %g, at most %d sweeps per time", stage, h, sweeps[first:].max())
+        times.append(np.arange(first, last + 1) * h)
+        energies.append(e[first: last + 1].copy())
+        multipliers.append(mu[first: last + 1].copy())
+        overlaps.append(m[first: last + 1].copy())
+        log.debug("adaptive stage %d: step %g, at most %d sweeps per time", stage, h, sweeps[first: last + 1].max())
         if task is not None:
             progress.update(task, completed=stage + 1)
     energy, overlap = np.concatenate(energies), np.concatenate(overlaps)

@@ -10,10 +10,11 @@ point holds NaN. The attributes ``sweep_dims`` and ``sweep_options`` (JSON) say 
 and how every point was solved.
 
 With an output file every finished point is written at once, atomically, to ``<output>.parts/``
-(one netCDF file per point); at the end the points are merged into the output and the folder is
-removed. A run with the same output and the same options takes the points found in both and
-computes only the others (failed points are tried again), so an interrupted sweep (Ctrl-C, a
-killed process) loses no finished point.
+(one netCDF file per batch of points that finished together, laid out as a sweep over
+``point``); at the end the points are merged into the output and the folder is removed. A run
+with the same output and the same options takes the points found in both and computes only the
+others (failed points are tried again), so an interrupted sweep (Ctrl-C, a killed process)
+loses no finished point.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,8 +70,9 @@ def parse_values(name: str, text: str) -> float | list[float]:
             return [float(v) for v in text.split(",")]
         return float(text)
     except ValueError:
-        raise ParameterError(f"parameter '{name}': expected a number, a list v1,v2,... or a range "
-                             f"a:b:n with n >= 2, got '{text}'", kind="bad-sweep") from None
+        raise ParameterError(f"parameter '{name}': expected a number, a list like 0.1,0.2 or a range "
+                             f"like 0.5:4:8 (8 values from 0.5 to 4), got '{text}'",
+                             kind="bad-sweep") from None
 
 
 def parse_grid(texts: dict[str, str]) -> dict[str, float | list[float]]:
@@ -98,31 +101,32 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
     points = [DMFTModel(model.model, base | dict(zip(swept, values)))
               for values in itertools.product(*swept.values())]
     keys = [_key(point.params) for point in points]
-    if len(set(keys)) < len(keys):
-        raise ParameterError("two grid points have the same parameter values", kind="bad-sweep")
-
+    if output is not None and not Path(output).parent.is_dir():
+        raise DmftcError(f"cannot write: directory '{Path(output).parent}' does not exist", kind="io",
+                         hint="create the directory first", filename=str(output))
     parts = None if output is None else Path(f"{output}.parts")
+    attrs = {"kind": "dmft", "model": model.model.name, "model_path": str(model.model.path),
+             "model_source": model.model.source, "content_hash": content_hash, "sweep_options": options_json}
     outcomes = {} if output is None else _finished_points(Path(output), parts, content_hash, options_json)
     outcomes = {key: outcomes[key] for key in keys if key in outcomes}
     todo = [point for point, key in zip(points, keys) if key not in outcomes]
-    log.info("sweep of %s: %d points, %d already in %s, %d to solve", model.model.name, len(points),
-             len(outcomes), output, len(todo))
+    log.info("sweep of %s: %d points%s", model.model.name, len(points),
+             f", {len(outcomes)} of them found in {output}" if output is not None else "")
     if todo:
-        _warm_up(todo[0], options)
         with _client(client) as dask_client, _progress(progress) as bar:
+            _prepare_workers(dask_client, model.model)
+            _warm_up(todo[0], options)
             task = bar.add_task(f"sweep {model.model.name}", total=len(points),
-                                completed=len(outcomes)) if bar else None
-            for key, outcome in _solve_all(dask_client, model.model, todo, options):
-                outcomes[key] = outcome
-                if parts is not None and isinstance(outcome, xr.Dataset):
-                    _save_part(parts, key, outcome.assign_attrs(sweep_options=options_json))
-                if bar:
-                    bar.advance(task)
+                                completed=len(outcomes)) if bar is not None else None
+            for batch in _solve_all(dask_client, model.model, todo, options):
+                outcomes |= batch
+                solved = {key: outcome for key, outcome in batch.items() if isinstance(outcome, xr.Dataset)}
+                if parts is not None and solved:
+                    _save_part(parts, solved, attrs)
+                if bar is not None:
+                    bar.advance(task, len(batch))
 
-    attrs = {"kind": "dmft", "model": model.model.name, "model_path": str(model.model.path),
-             "model_source": model.model.source, "content_hash": content_hash,
-             "sweep_dims": json.dumps(list(swept)), "sweep_options": options_json}
-    ds = _merge(swept, keys, outcomes, attrs)
+    ds = _merge(swept, keys, outcomes, attrs | {"sweep_dims": json.dumps(list(swept))})
     if output is not None:
         results.write(ds, output)
         shutil.rmtree(parts, ignore_errors=True)
@@ -142,9 +146,11 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         try:
             values = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
-            raise ParameterError(f"parameter '{name}' needs numbers, got {values!r}", kind="bad-sweep") from None
+            raise ParameterError(f"parameter '{name}' needs numbers, got {values!r}",
+                                 kind="bad-sweep") from None
         if values.ndim != 1 or values.size == 0:
-            raise ParameterError(f"parameter '{name}' needs a flat, non-empty list of values", kind="bad-sweep")
+            raise ParameterError(f"parameter '{name}' needs a flat, non-empty list of values",
+                                 kind="bad-sweep")
         if np.unique(values).size < values.size:
             raise ParameterError(f"parameter '{name}' has a value twice", kind="bad-sweep")
         swept[name] = values
@@ -155,16 +161,17 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
 
 
 def _solve_options(options: dict) -> dict:
-    """Every keyword of :meth:`DMFTModel.solve` (defaults filled in): the same for every point."""
+    """The keywords of :meth:`DMFTModel.solve` for every point, less those equal to their default
+    (so that a sweep is resumed however its options were spelled)."""
     defaults = {name: p.default for name, p in inspect.signature(DMFTModel.solve).parameters.items()
-                if name not in ("self", "progress", "tmax")}
+                if name not in ("self", "progress")}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown solve options: {sorted(unknown)}")
     if options.get("tmax") is not None:
         raise SolverError("--tmax cannot be swept over: each point would have its own time grid",
                           kind="bad-option")
-    unknown = set(options) - set(defaults) - {"tmax"}
-    if unknown:
-        raise TypeError(f"unknown solve options: {sorted(unknown)}")
-    return defaults | {name: value for name, value in options.items() if name != "tmax"}
+    return {name: value for name, value in options.items() if value != defaults[name]}
 
 
 def _key(params: dict) -> tuple:
@@ -195,22 +202,31 @@ def _client(client):
     from distributed import Client, LocalCluster
 
     if client is None:
-        with LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, dashboard_address=None) as cluster, \
-                Client(cluster) as local:
+        cluster = LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, dashboard_address=None)
+        with cluster, Client(cluster) as local:
             yield local
     elif isinstance(client, str):
         try:
             remote = Client(client, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as e:
-            raise DmftcError(f"cannot reach the Dask scheduler at '{client}': {e}", kind="scheduler") from None
+        except (OSError, ValueError) as e:  # unreachable (a timeout is an OSError), malformed
+            raise DmftcError(f"cannot reach the Dask scheduler at '{client}': {e}",
+                             kind="scheduler") from None
         with remote:
             yield remote
     else:
         yield client
 
 
+def _prepare_workers(client, model: Model) -> None:
+    """Have every worker import dmftc and analyse the model while this process compiles."""
+    from distributed import fire_and_forget
+
+    for address in client.scheduler_info()["workers"]:
+        fire_and_forget(client.submit(_analysed, model.source, str(model.path), workers=address, pure=False))
+
+
 def _solve_all(client, model: Model, points: list[DMFTModel], options: dict):
-    """Submit every point; yield (key, Dataset or Failure) as they finish."""
+    """Submit every point; yield batches of finished ones, {key: Dataset or Failure}."""
     from distributed import as_completed
 
     cache_root = str(jit.cache_dir().parent)
@@ -218,12 +234,15 @@ def _solve_all(client, model: Model, points: list[DMFTModel], options: dict):
                          path=str(model.path), options=options, cache_root=cache_root, pure=False)
     key_of = {future.key: _key(point.params) for future, point in zip(futures, points)}
     try:
-        for future in as_completed(futures):
-            try:
-                outcome = future.result()
-            except Exception as e:  # the task raised (a bug) or its worker died
-                outcome = Failure(f"{type(e).__name__}: {e}", _now())
-            yield key_of[future.key], outcome
+        for finished in as_completed(futures).batches():
+            batch = {}
+            for future in finished:
+                try:
+                    batch[key_of[future.key]] = future.result()
+                except Exception as e:  # the task raised (a bug) or its worker died
+                    batch[key_of[future.key]] = Failure(f"{type(e).__name__}: {e}", _now())
+                future.release()  # the worker's copy is no longer needed
+            yield batch
     finally:
         client.cancel(futures)
 
@@ -254,9 +273,12 @@ def _analysed(source: str, path: str) -> Model:
 # ------------------------------------------------------------------------- storing, resuming
 
 
-def _save_part(parts: Path, key: tuple, ds: xr.Dataset) -> None:
+def _save_part(parts: Path, solved: dict, attrs: dict) -> None:
+    """Write solved points (key -> Dataset) to a new file of the parts folder: a sweep over
+    ``point``. Points arrive faster than files can be written one by one, so they are batched."""
     parts.mkdir(exist_ok=True)
-    results.write(ds, parts / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:20]}.nc")
+    ds = _merge({"point": np.arange(len(solved))}, list(solved), solved, attrs | {"sweep_dims": '["point"]'})
+    results.write(ds, parts / f"{uuid.uuid4().hex}.nc")
 
 
 def _finished_points(output: Path, parts: Path, content_hash: str, options_json: str) -> dict:
@@ -267,10 +289,9 @@ def _finished_points(output: Path, parts: Path, content_hash: str, options_json:
         _check_same_sweep(ds.attrs, output, content_hash, options_json)
         found |= _points_of(ds)
     for path in sorted(parts.glob("*.nc")) if parts.is_dir() else ():
-        ds = results.read(path)
+        ds = _read_sweep(path)
         _check_same_sweep(ds.attrs, path, content_hash, options_json)
-        del ds.attrs["sweep_options"]
-        found[_key(json.loads(ds.attrs["parameters"]))] = ds
+        found |= _points_of(ds)
     return found
 
 
@@ -280,7 +301,8 @@ def _read_sweep(path: Path) -> xr.Dataset:
     except (OSError, ValueError) as e:
         raise DmftcError(f"cannot read: not a netCDF file ({e})", kind="io", filename=str(path),
                          hint="choose another output file or remove this one") from None
-    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
+    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value
+                for key, value in ds.attrs.items()}
     return ds
 
 
@@ -288,13 +310,15 @@ def _check_same_sweep(attrs: dict, path: Path, content_hash: str, options_json: 
     """Refuse to resume from a file of another sweep (or no sweep at all)."""
     hint = "choose another output file or remove this one"
     if "sweep_options" not in attrs:
-        raise DmftcError("the output file exists and is not a sweep", kind="io", filename=str(path), hint=hint)
+        raise DmftcError("the output file exists and is not a sweep", kind="io", filename=str(path),
+                         hint=hint)
     if attrs.get("content_hash") != content_hash:
         raise DmftcError("the output file holds a sweep of another model (or another version of it)",
                          kind="io", filename=str(path), hint=hint)
     if attrs["sweep_options"] != options_json:
-        raise DmftcError(f"the output file holds a sweep solved with other options: {attrs['sweep_options']}, "
-                         f"here {options_json}", kind="io", filename=str(path), hint=hint)
+        raise DmftcError(f"the output file holds a sweep solved with other options: "
+                         f"{attrs['sweep_options']}, here {options_json}", kind="io", filename=str(path),
+                         hint=hint)
 
 
 def _points_of(ds: xr.Dataset) -> dict:
@@ -350,7 +374,8 @@ def _split_attrs(solved: list[xr.Dataset], dims: list[str]) -> tuple[dict, list[
     out: the coordinates hold it."""
     dropped = {f"param_{name}" for name in dims}
     names = list(dict.fromkeys(key for ds in solved for key in ds.attrs if key not in dropped))
-    per_point = ["parameters", "created", *(name for name in names if name.startswith("time_") and name.endswith("_s"))]
+    timings = [name for name in names if name.startswith("time_") and name.endswith("_s")]
+    per_point = ["parameters", "created", *timings]
     for name in names:
         if name not in per_point and any(ds.attrs.get(name) != solved[0].attrs.get(name) for ds in solved):
             per_point.append(name)

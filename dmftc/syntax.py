@@ -18,7 +18,7 @@ MAX_MODEL_BYTES = 1 << 20  # a model is a page of text; refuse anything much lar
 # How each terminal of grammars/dmft.lark is spelled in an error message.
 _KEYWORDS = (
     "model param data teacher label weights state predict loss penalty batch fraction epochs "
-    "persistent landscape signal strength observe update flow on sphere at"
+    "persistent size landscape signal strength matrix observe update flow on sphere at"
 ).split()
 SPELLING = {k.upper(): f"'{k}'" for k in _KEYWORDS}
 SPELLING.update(
@@ -35,7 +35,7 @@ SPELLING.update(
 COMPARISON_TOKENS = ("LT", "LE", "GT", "GE", "EQEQ", "NE")
 SPELLING["$END"] = "end of file"
 STATEMENT_KEYWORDS = ("model param data teacher label weights state predict loss penalty batch "
-                      "landscape signal observe update flow").split()
+                      "landscape signal matrix observe update flow").split()
 
 
 class _BlockIndenter(Indenter):
@@ -144,6 +144,13 @@ class _ToNodes(Transformer):
 
     def batch_persistent(self, meta, items):
         return n.BatchDecl("persistent", (items[2], items[3]), loc=_at(meta))
+
+    def batch_size(self, meta, items):
+        return n.BatchDecl("size", (items[2],), loc=_at(meta))
+
+    def matrix_decl(self, meta, items):
+        _, name, law = items
+        return n.MatrixDecl(str(name), law, loc=_at(meta), name_loc=_at(name))
 
     def landscape_decl(self, meta, items):
         return n.LandscapeDecl(items[1], loc=_at(meta))

@@ -79,6 +79,7 @@ def test_simulation_of_a_model_without_exact_recursion(tmp_path):
     path.write_text((MODELS / "pspin3_gd.dmft").read_text()
                     .replace("weights x ~ normal(0, 1) on sphere", "weights x ~ normal(0, 1)\npenalty x^4 / 4"))
     m = dmftc.load(path, lr=0.02)
+    assert "not available (the exact recursion needs a linear process)" in m.derive().render()
     with pytest.raises(SolverError, match="not affine"):
         m.solve(steps=5)
     ds = m.simulate(dim=40, runs=2, steps=5)
