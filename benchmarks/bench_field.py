@@ -77,6 +77,8 @@ def main():
         "# gaussian_field solver benchmarks",
         "",
         f"Machine: {machine()}. Command: `python benchmarks/bench_field.py`.",
+        "Load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        + " (the machine is shared: a load above nproc slows every case).",
         "Warm: the generated module is in the cache (second process); cold compile: empty cache",
         "(the continuous-time solver is plain numba in dmftc/ck_solver.py, cached by numba itself).",
         "Run = the solver; total = derive + render + load + compile check + run, in-process.",

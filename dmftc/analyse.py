@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import nodes as n
 from .nodes import format_expr
-from .analyse_linear import LINEAR_SYSTEM, LinearStatements
+from .analyse_linear import LINEAR_SYSTEM, MATRIX_SGD, LinearStatements  # noqa: F401 (MATRIX_SGD: re-export)
 from .errors import DmftcError, Location, ModelError, ParameterError, did_you_mean
 from .expressions import MATH_FUNCTIONS, expect_arguments, to_sympy
 from .symbols import (
@@ -30,7 +30,8 @@ GAUSSIAN_FIELD = "gaussian_field"
 # The keyword arguments of each `data` kind: name -> required. mixture(ratio, var, rho): rows
 # x = c w*/d + N(0, var I/d) with cluster c = +1 or -1 with probability rho/2 each, else 0
 # (two clusters when rho = 1; Mignacco et al. 2020); the teacher is the direction of the means.
-DATA_KINDS = {"gaussian": {"ratio": True}, "mixture": {"ratio": True, "var": False, "rho": False}}
+DATA_KINDS = {"gaussian": {"ratio": True}, "mixture": {"ratio": True, "var": False, "rho": False},
+              "online": {"dim": True}}  # online: the matrix family of dmftc/analyse_linear.py
 DATA_DEFAULTS = {"mixture": {"var": sp.Integer(1), "rho": sp.Integer(1)}}
 LANDSCAPE_KINDS = {"gaussian_field": {"xi": True}}
 RANDOM_LAWS = ("normal", "uniform", "rademacher")
@@ -472,7 +473,8 @@ class _Analyser(LinearStatements):
         self.out["label_text"] = format_expr(s.value)
 
     def _WeightsDecl(self, s: n.WeightsDecl):
-        law = self._law(s.law, s.name, ("teacher",))
+        # a warm start may use the teacher (data) or the signal (landscape): m0 * xstar + ...
+        law = self._law(s.law, s.name, ("teacher", "signal"))
         symbol = self._symbol(s.name)
         self._define(s.name, s.name_loc, "weight", symbol)
         self.weights.append(Variable(s.name, symbol, "weight", law, s.sphere, s.name_loc,
@@ -484,7 +486,7 @@ class _Analyser(LinearStatements):
             # in terms of the initial laws, so every initial value is a function of primitives
             init = init.subs({v.symbol: v.init for v in self.weights + self.states})
         else:
-            init = self._law(s.init, s.name, ("teacher",))
+            init = self._law(s.init, s.name, ("teacher", "signal"))
         symbol = self._symbol(s.name)
         self._define(s.name, s.name_loc, "state", symbol)
         self.states.append(Variable(s.name, symbol, "state", init, False, s.name_loc,
@@ -702,6 +704,9 @@ class _Analyser(LinearStatements):
             if binding is not None and binding.kind in ("teacher", "signal"):
                 raise ModelError(f"the optimizer cannot see {_KIND_WORDS[binding.kind].split(' (')[0]} "
                                  f"'{node.id}'", node.loc, kind="wrong-kind")
+            if binding is not None and binding.kind == "matrix":
+                raise ModelError(f"the matrix '{node.id}' enters an update only as a product, '{node.id} . x'",
+                                 node.loc, kind="wrong-kind", hint=f"e.g. dx/dt = -({node.id} . x)")
             if binding is not None:
                 raise ModelError(f"'{node.id}' is {_KIND_WORDS[binding.kind]} and cannot be used in "
                                  f"{where}", node.loc, kind="wrong-kind",
@@ -789,6 +794,8 @@ class _Analyser(LinearStatements):
         data, landscape = n.DataDecl in self.seen, n.LandscapeDecl in self.seen
         if n.MatrixDecl in self.seen:
             return self._linear_system_disorder()
+        if self.out.get("data_kind") == "online":
+            return self._online_disorder()
         if not data and not landscape:
             raise ModelError("the model has no disorder: add 'data gaussian(ratio = ...)', "
                              "'landscape gaussian_field(xi = ...)' or 'matrix M ~ goe()'", kind="missing-disorder")

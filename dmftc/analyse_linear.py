@@ -1,4 +1,6 @@
-"""Analysis of the ``linear_system`` class: ``matrix M ~ ensemble(...)`` and the product ``M . e``.
+"""Analysis of the random-matrix classes: ``linear_system`` (``matrix M ~ ensemble(...)`` and
+the product ``M . e``) and ``matrix_sgd`` (``data online(dim = N)``: a weight matrix trained by
+mini-batch SGD on fresh samples; its eigenvalues follow Dyson Brownian motion).
 
 A linear system is ``dx/dt = -(M + z) x + noise`` (or a discrete update) with ``M`` an N x N
 random matrix (shared/research/dmft-dln-rmt.md §b.2-b.3). The model file declares the matrix
@@ -8,6 +10,8 @@ and uses it in the flow as a matrix-vector product::
     matrix M ~ ginibre()             # i.i.d. M_ij ~ N(0, var/N): circular law of radius √var
     matrix M ~ wishart(ratio = a)    # Ψᵀ Ψ / P, Ψ in R^{P x N} i.i.d. N(0, 1), P = a N (§b.3)
     matrix M ~ spectrum(uniform(0, 2))   # O diag(λ) Oᵀ, O Haar, λ of the given law
+    matrix M ~ rf_drive(features = p, samples = a)   # F = FᵀF/P times S = XᵀX/n, P = p N, n = a N
+    matrix M ~ rf_drive_hermitian(features = p, samples = a)   # F^(1/2) S F^(1/2): same spectrum
     ...
     flow:
         dx/dt = -(M + z) . x + sqrt(2 * temp) * gauss()
@@ -34,9 +38,12 @@ from .expressions import expect_arguments, to_sympy
 from .symbols import STEP
 
 LINEAR_SYSTEM = "linear_system"
+MATRIX_SGD = "matrix_sgd"
 
 # ensemble -> keyword arguments (name -> required); spectrum() takes one positional law instead
-ENSEMBLES = {"goe": {"var": False}, "ginibre": {"var": False}, "wishart": {"ratio": True}, "spectrum": {}}
+ENSEMBLES = {"goe": {"var": False}, "ginibre": {"var": False}, "wishart": {"ratio": True}, "spectrum": {},
+             "rf_drive": {"features": True, "samples": True},
+             "rf_drive_hermitian": {"features": True, "samples": True}}
 ENSEMBLE_DEFAULTS = {"goe": {"var": sp.Integer(1)}, "ginibre": {"var": sp.Integer(1)}}
 EIGENVALUE_LAWS = ("normal", "uniform", "rademacher", "atoms")
 # statements of data models that a linear system does not have
@@ -69,7 +76,7 @@ class MatrixLaw:
     @property
     def normal(self) -> bool:
         """M commutes with Mᵀ (with probability one): its spectrum fixes the dynamics."""
-        return self.ensemble != "ginibre"
+        return self.ensemble not in ("ginibre", "rf_drive")
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,11 @@ class LinearStatements:
                 raise ModelError(f"the left of '.' must be affine in the matrix '{law.name}' "
                                  f"(a * {law.name} + b)", e.left.loc, kind="bad-product")
             right = convert(e.right)
+            if products and sp.simplify(products[0][0] - right) != 0:
+                raise ModelError(f"one product with '{law.name}' per step: every '{law.name} . e' of a step "
+                                 "must have the same e", e.op_loc, kind="two-products",
+                                 hint=f"the first product of the step is on line {products[0][1].line}; "
+                                      "as there is one gradient evaluation per step")
             coordinates = [v.symbol for v in self.weights + self.states]
             if not all(sp.diff(right, z, 2) == 0 for z in coordinates) or any(
                     sp.diff(right, z).free_symbols & set(coordinates) for z in coordinates):
@@ -188,16 +200,39 @@ class LinearStatements:
             if right.free_symbols - set(coordinates) - {p.symbol for p in self.params}:
                 raise ModelError(f"the right of '{law.name} . e' may use the weight, states and parameters "
                                  "only", e.right.loc, kind="bad-product")
-            if products and sp.simplify(products[0][0] - right) != 0:
-                raise ModelError(f"one product with '{law.name}' per step: every '{law.name} . e' of a step "
-                                 f"must have the same e (here {right}, before {products[0][0]})", e.op_loc,
-                                 kind="two-products")
             products.append((right, e.op_loc))
             return a * matrix_field_symbol(law.name) + b * right
 
         return product
 
-    # ---------------------------------------------------------------------- the class
+    # ------------------------------------------------------------------- the classes
+    def _online_disorder(self) -> str:
+        """``data online(dim = N)``: the matrix family (dmft-dln-rmt.md §c.4). The weight is an
+        N x N matrix W and ``predict h = x . W`` is h = W x; x ~ N(0, I_N) is drawn fresh for
+        every sample of every step; the teacher W* is diagonal with entries of the teacher's law
+        (``teacher Wstar ~ 1``: W* = I) and ``hstar = W* x``; the loss is summed over the N outputs
+        and averaged over the batch (``batch size B``; one sample a step without it); the law of
+        ``weights W ~ ...`` is per entry (``Wstar`` there is the entry of W*)."""
+        for present, word, where in ((self.out.get("time") == "continuous", "flow:", self.seen.get("block")),
+                                     (n.PenaltyDecl in self.seen, "penalty", self.seen.get(n.PenaltyDecl))):
+            if present:
+                raise ModelError(f"'{word}' is not available for online data (the matrix family: one "
+                                 "mini-batch of fresh samples per step of update:)", where, kind="wrong-class")
+        for key, word in (("predict_name", "predict"), ("loss", "loss")):
+            if key not in self.out:
+                raise ModelError(f"a 'data' model needs a '{word}' statement", kind=f"missing-{word}")
+        batch = self.out.get("batch")
+        if batch is not None and batch.kind != "size":
+            raise ModelError("online data takes 'batch size B' (fresh samples every step)", self.seen[n.BatchDecl],
+                             kind="bad-batch")
+        if len(self.weights) != 1:
+            raise ModelError("the matrix family has one weight matrix", self.weights[1].loc, kind="bad-weights")
+        for o in self.observables:
+            if any(a.kind != "mean" for a in o.aggregates):
+                raise ModelError(f"observable '{o.name}': the matrix family observes mean() over the entries "
+                                 "(the eigenvalues of WᵀW are recorded always)", o.loc, kind="bad-observable")
+        return MATRIX_SGD
+
     def _linear_system_disorder(self) -> str:
         """The class when a 'matrix' is declared, after checking the model fits it."""
         for statement, word in _DATA_STATEMENTS.items():
@@ -235,6 +270,6 @@ class LinearStatements:
             for a in o.aggregates:
                 if a.kind == "mean" and not (a.expr.is_polynomial(*z) and sp.Poly(a.expr, *z).total_degree() <= 2):
                     raise ModelError(f"observable '{o.name}': mean() of a linear system must be a polynomial of "
-                                     "degree at most 2 in the weight and states (the process is Gaussian only "
-                                     "given its inputs)", o.loc, kind="bad-observable")
+                                     "degree at most 2 in the weight and states (the closure gives first and "
+                                     "second moments)", o.loc, kind="bad-observable")
         return LinearSystem(law, product, products[0][0])

@@ -6,7 +6,7 @@ import functools
 import time
 from pathlib import Path
 
-from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM, Model, load_model
+from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM, MATRIX_SGD, Model, load_model
 from .errors import CodegenError, DmftcError, SolverError
 
 
@@ -43,18 +43,25 @@ class DMFTModel:
         """The effective processes, closure and kernels; prints as text, LaTeX or Markdown."""
         return self._derivation
 
+    def derive_sde(self):
+        """The small-step diffusion limit of mini-batch SGD (:mod:`dmftc.sde`)."""
+        from .sde import derive_sde
+
+        try:
+            return derive_sde(self.model)
+        except DmftcError as e:
+            raise e.with_source(self.model.path, self.model.source) from None
+
     def codegen(self):
         """The generated solver source (:class:`~dmftc.codegen.GeneratedSource`)."""
-        if self.model.disorder == LINEAR_SYSTEM:
+        if self.model.disorder in (LINEAR_SYSTEM, MATRIX_SGD):
             raise CodegenError("the linear_system class has no generated code: its solver is plain numpy "
                                "(dmftc/solve_linear.py)", kind="not-available")
         if self.model.disorder != GAUSSIAN_DATA:
             from .lower_field import generate_gaussian_field
 
             return generate_gaussian_field(self._derivation)[0]
-        from .lower import generate_gaussian_data
-
-        source, _ = generate_gaussian_data(self._derivation)
+        source, _ = self._derivation.generated
         return source
 
     def solve(self, steps: int | None = None, samples: int | None = None, seed: int = 0,
@@ -82,6 +89,14 @@ class DMFTModel:
 
             return solve_linear_system(derivation, self.params, steps=steps, dt=dt, method=method,
                                        average_over=average_over, euler=euler, derive_seconds=self._derive_seconds)
+        if method != "auto":
+            raise SolverError("--method is for linear systems (models with a 'matrix')", kind="bad-option")
+        if self.model.disorder == MATRIX_SGD:
+            from .matrix_sgd import predict_matrix_sgd
+
+            return predict_matrix_sgd(self.model, self.params, steps=steps)
+        if average_over is not None and self.model.disorder != GAUSSIAN_DATA:
+            raise SolverError("--average-over is for linear models of data and linear systems", kind="bad-option")
         if self.model.disorder != GAUSSIAN_DATA:
             from .solve_field import solve_gaussian_field
 
@@ -97,7 +112,7 @@ class DMFTModel:
             return solve_gaussian_data(derivation, self.params, steps=steps, samples=samples, seed=seed,
                                        dt=dt, mode=mode, responses=responses,
                                        variance_reduction=variance_reduction, progress=bar,
-                                       derive_seconds=self._derive_seconds)
+                                       derive_seconds=self._derive_seconds, average_over=average_over)
 
     def sweep(self, grid: dict, client=None, output: str | Path | None = None, progress: bool = False,
               **solve_options):
@@ -111,6 +126,11 @@ class DMFTModel:
     def simulate(self, dim: int = 1000, runs: int = 10, steps: int | None = None, seed: int = 0,
                  dt: float | None = None, progress: bool = False):
         """Simulate the finite-size system; means and standard errors over runs."""
+        if self.model.disorder == MATRIX_SGD:  # N is the model's: data online(dim = N)
+            from .matrix_sgd import simulate_matrix_sgd
+
+            with _progress(progress) as bar:
+                return simulate_matrix_sgd(self.model, self.params, runs=runs, steps=steps, seed=seed, progress=bar)
         if self.model.disorder == LINEAR_SYSTEM:
             from .simulate_linear import simulate_linear_system
 

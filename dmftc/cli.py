@@ -127,6 +127,8 @@ def _print_summary(m) -> None:
         table.add_row("teacher", model.teacher.name, model.teacher.init_text)
     if model.label is not None:
         table.add_row("label", model.label_name, model.label_text)
+    if model.system is not None:
+        table.add_row("matrix", model.system.matrix.name, model.system.matrix.text)
     if model.xi is not None:
         table.add_row("landscape", "xi(q)", str(model.xi))
     if model.signal is not None:
@@ -152,11 +154,14 @@ def derive(
     model: ModelArg,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     param: ParamOpt = None,
+    sde: Annotated[bool, typer.Option("--sde", help="Print the small-step diffusion limit of mini-batch SGD "
+                                      "(models with 'batch size B') instead.")] = False,
 ):
     """Print the effective processes, the closure and the memory kernels."""
     from .api import load
 
-    derivation = load(model, **parse_overrides(param)).derive()
+    loaded = load(model, **parse_overrides(param))
+    derivation = loaded.derive_sde() if sde else loaded.derive()
     out.print(derivation.render(format.value), markup=False, soft_wrap=True)
 
 
@@ -202,6 +207,12 @@ def solve(
     tmax: Annotated[Optional[float], typer.Option(
         "--tmax", min=1e-12, help="Solve a flow of the gaussian_field class up to this time on the "
         "adaptive grid (the step starts at --dt and doubles; replaces --steps).")] = None,
+    method: Annotated[str, typer.Option("--method", help="Linear systems: auto, dmft (the cavity closure) or "
+                                        "spectral (integrals over the spectrum, exact in time).")] = "auto",
+    average_over: Annotated[Optional[str], typer.Option(
+        "--average-over", metavar="SOURCES", help="Linear models: average the predictor over these sources "
+        "(comma-separated: label-noise, init, data, noise; linear systems: init, noise, matrix) and add "
+        "<name>_bias and <name>_variance.")] = None,
     output: OutOpt = None,
     plot: PlotOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -211,7 +222,8 @@ def solve(
 
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).solve(
-        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet, tmax=tmax)
+        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet, tmax=tmax,
+        method=method, average_over=average_over)
     _finish_run(ds, output, plot)
 
 

@@ -16,11 +16,12 @@ The result is a :class:`DataDerivation`, which prints as text, LaTeX or Markdown
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy as sp
 
-from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM, Model
+from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM, MATRIX_SGD, Model
 from .errors import DerivationError
 from .symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
 
@@ -48,6 +49,13 @@ class DataDerivation:
     exact: bool  # the exact Gaussian closure applies
     not_exact_because: tuple[str, ...]
 
+    @functools.cached_property
+    def generated(self):
+        """The generated solver module's source and its plan (rendered once per derivation)."""
+        from .lower import generate_gaussian_data
+
+        return generate_gaussian_data(self)
+
     @property
     def has_look_ahead(self) -> bool:
         return sp.simplify(self.theta_query - self.theta_obs) != 0
@@ -73,6 +81,10 @@ def derive(model: Model):
         from .derive_linear import derive_linear_system
 
         return derive_linear_system(model)
+    if model.disorder == MATRIX_SGD:  # no DMFT: its derivation is the SGD diffusion limit
+        from .sde import derive_sde
+
+        return derive_sde(model)
     raise DerivationError(f"the {model.disorder} class is not available yet", kind="not-available")
 
 

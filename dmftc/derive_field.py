@@ -60,6 +60,10 @@ class FieldDerivation:
     not_ck_because: str
     mobility: sp.Expr  # c
     temperature: sp.Expr  # T = b^2 / 2
+    # initial laws with the signal's part taken out, and the weight's initial overlap with the
+    # signal after the projection on the sphere: a law a xstar + r gives a / sqrt(a^2 + E[r^2])
+    initial_laws: tuple[sp.Expr, ...] = ()
+    initial_overlap: sp.Expr = sp.Integer(0)
 
     @property
     def has_signal(self) -> bool:
@@ -92,13 +96,50 @@ def derive_gaussian_field(model: Model) -> FieldDerivation:
     strength = model.strength if model.strength is not None else sp.Integer(0)
     reasons = _not_linear_because(model, site_map, z, query)
     ck_form, not_ck, mobility, temperature = _ck_form(model, site_map, x)
+    initial_laws, initial_overlap = _initial_overlap(model)
     return FieldDerivation(
         model=model, coordinates=z, weight=x, sphere=weight_var.sphere, query=query,
         gradient=gradient, site_map=site_map, xi=xi, xi_d1=sp.powsimp(sp.diff(xi, q)),
         xi_d2=sp.powsimp(sp.diff(xi, q, 2)), strength=strength, strength_d1=sp.powsimp(sp.diff(strength, m)),
         linear=not reasons, not_linear_because=tuple(reasons),
         ck_form=ck_form, not_ck_because=not_ck, mobility=mobility, temperature=temperature,
+        initial_laws=initial_laws, initial_overlap=initial_overlap,
     )
+
+
+def _initial_overlap(model: Model) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
+    """Split each initial law into its signal part a xstar and the rest r (independent of the
+    signal); the weight starts on the sphere with overlap a / sqrt(a^2 + E[r^2])."""
+    if model.signal is None:
+        return tuple(v.init for v in model.coordinates), sp.Integer(0)
+    xstar = model.signal.symbol
+    rests = tuple(v.init.subs(xstar, 0) for v in model.coordinates)
+    law = model.weights[0].init
+    if not law.has(xstar):
+        return rests, sp.Integer(0)
+    a = sp.diff(law, xstar)
+    if a.has(xstar) or any(a.has(p.symbol) for p in model.primitives) or not is_affine(
+            rests[0], [p.symbol for p in model.primitives]):
+        raise DerivationError(f"the initial law of {model.weights[0].name} must be a xstar + r with "
+                              "r affine in its random inputs", model.weights[0].loc, kind="bad-law")
+    second = _second_moment(rests[0], model.primitives)
+    # the solvers and the simulator build x(0) = m0 x* + sqrt(1 - m0^2) r: r must have unit
+    # second moment (the weight and its copies, state x_prev = x), or |x(0)|^2 != N
+    unit = rests[0] / sp.sqrt(second)
+    rests = tuple(unit if sp.simplify(r - rests[0]) == 0 else r for r in rests)
+    return rests, a / sp.sqrt(a**2 + second)
+
+
+def _second_moment(expr: sp.Expr, primitives) -> sp.Expr:
+    """E[expr^2] for expr affine in independent primitives."""
+    c0 = expr.subs({p.symbol: 0 for p in primitives})
+    moment = c0**2
+    coefficients = [(sp.diff(expr, p.symbol), p) for p in primitives]
+    for i, (ci, pi) in enumerate(coefficients):
+        moment += 2 * c0 * ci * pi.mean + ci**2 * pi.second_moment
+        for cj, pj in coefficients[i + 1:]:
+            moment += 2 * ci * cj * pi.mean * pj.mean
+    return moment
 
 
 def _check_single_assignment(model: Model, name: str):
@@ -147,8 +188,9 @@ def _not_linear_because(model: Model, site_map: dict, z, query) -> list[str]:
     if not is_affine(query, z):
         reasons.append("the gradient's point is not affine in the coordinates")
     primitives = [p.symbol for p in model.primitives]
+    signal = [model.signal.symbol] if model.signal else []
     for v in model.coordinates:
-        if not is_affine(v.init, primitives):
+        if not is_affine(v.init, primitives + signal):
             reasons.append(f"the initial law of {v.name} is not affine in its random inputs")
     per_coordinate = list(z) + ([model.signal.symbol] if model.signal else [])
     for o in model.observables:

@@ -97,6 +97,10 @@ _DENSITY = {
             r"\rho(\lambda) = \frac{\sqrt{4v - \lambda^2}}{2\pi v}"),
     "ginibre": ("circular law: uniform on the disc |λ| ≤ sqrt(var) (not normal: the spectrum fixes R, not C)",
                 r"\text{circular law on } |\lambda|\le\sqrt{v}\ \text{(not normal: fixes } R\text{, not } C)"),
+    "rf_drive": ("free product of two Marchenko–Pastur laws (not tabulated); F S is not normal",
+                 r"\text{free product of two Marchenko--Pastur laws; } FS \text{ is not normal}"),
+    "rf_drive_hermitian": ("free product of two Marchenko–Pastur laws (not tabulated)",
+                           r"\text{free product of two Marchenko--Pastur laws}"),
     "wishart": ("Marchenko–Pastur, q = 1/ratio: (1 - ratio)_+ δ(λ) + sqrt((λ+ - λ)(λ - λ-)) / (2 π q λ), "
                 "λ± = (1 ± sqrt(q))^2",
                 r"(1-\alpha)_+\delta(\lambda) + \frac{\sqrt{(\lambda_+-\lambda)(\lambda-\lambda_-)}}{2\pi q\lambda},"
@@ -195,9 +199,10 @@ def render_linear_derivation(d: LinearDerivation, fmt: str) -> str:
     method = [Line("dmft", r"\text{dmft}", _text(
         "coefficient vectors over (1, initial inputs | fields u(0..T) | kicks | noises); C = u' G u with "
         "G = the second moments of the inputs; one causal O(T^3) pass, no sampling"
-        if law.ensemble in _CAVITY else "not available for spectrum(): the cavity memory of a general "
-        "rotation-invariant matrix is a series of its free cumulants; use the spectral solver"))]
+        if law.ensemble in _CAVITY else "not available: the cavity memory of a general rotation-invariant "
+        "matrix is a series of its free cumulants"))]
     method.append(Line("spectral", r"\text{spectral}", _text(
+        "not available (no tabulated density): dmftc simulate" if law.ensemble.startswith("rf_drive") else
         "exact integrals over ρ (Gauss rules), exact in time for flows" if law.normal else
         "R only (C of a non-normal matrix is not a function of its spectrum)")))
     if m.time == "continuous":

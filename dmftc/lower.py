@@ -8,6 +8,7 @@ them is fixed text in ``templates/gaussian_data.py.j2``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import sympy as sp
@@ -49,8 +50,23 @@ def runtime_parameters(model) -> list[tuple[sp.Symbol, str]]:
     return out
 
 
+def parallel_threads() -> int:
+    """Numba threads for the parallel loops over samples, or 0 (serial, the default).
+
+    Parallel loops are opt-in (``DMFTC_PARALLEL=1``): on an idle 2-core machine they halve the
+    Jacobian passes, but on a loaded one numba's thread pool ran 5-25x slower than one thread,
+    and compiled parallel code loaded from the cache under another thread count crashed (numba
+    0.68). The thread count is therefore written into the generated file, hence its hash."""
+    if os.environ.get("DMFTC_PARALLEL", "0") in ("", "0"):
+        return 0
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan]:
     m = d.model
+    threads = parallel_threads()
     names = NameTable()
     standard_names(names, m)
     runtime = runtime_parameters(m)
@@ -187,6 +203,8 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         functions=functions,
         helpers=[name for name in ("sigmoid", "softplus", "relu", "heaviside")
                  if any(f"{name}(" in line for f in functions for line in f.lines if not line.startswith("#"))],
+        numba_threads=threads,
+        parallel_decorator="@njit(cache=True, parallel=True)" if threads else "@njit(cache=True)",
     )
     return GeneratedSource(m.name, text), plan
 

@@ -31,7 +31,6 @@ class FieldPlan:
     observables: tuple[str, ...]
     linear: bool
     sphere: bool
-    signal: bool
     query_is_weight: bool
 
 
@@ -84,7 +83,8 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
 
     # -- one coordinate: initial value, query point, site map (used by the simulator)
     vector("initial_state", ["prim", "params", "z"], "Initial values of the coordinates.", "z",
-           [v.init for v in m.coordinates], [f"{v.name}(0) = {sp.sstr(v.init)}" for v in m.coordinates], PRIM)
+           list(d.initial_laws), [f"{v.name}(0) = {sp.sstr(law)}" for v, law in zip(m.coordinates, d.initial_laws)],
+           PRIM)
     scalar("query_point", ["z", "params"], "y: where the gradient is taken.", d.query, Z)
     site = [d.site_map[s] for s in z]
     vector("site_step", ["z", force_name, "noise", t_name, "params", "z_next"],
@@ -118,7 +118,6 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
         observables=tuple(o.name for o in m.observables),
         linear=d.linear,
         sphere=d.sphere,
-        signal=d.has_signal,
         query_is_weight=d.query_is_weight,
     )
     text = render("gaussian_field.py.j2", model=m, model_hash=source_hash(m.source), plan=plan,
@@ -138,11 +137,11 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
 
     # initial values: rows z_1..z_k over the basis (1, prim_1..prim_P)
     entries, targets = [], []
-    for i, v in enumerate(m.coordinates):
-        entries.append(v.init.subs({p: 0 for p in prims}))
+    for i, law in enumerate(d.initial_laws):
+        entries.append(law.subs({p: 0 for p in prims}))
         targets.append(f"E[{i}, 0]")
         for j, p in enumerate(prims):
-            entries.append(sp.diff(v.init, p))
+            entries.append(sp.diff(law, p))
             targets.append(f"E[{i}, {j + 1}]")
     function("initial_affine", ["params", "E"], "Rows z_1..z_k as affine maps of (1, prim_1, ..., prim_P).",
              targets, entries)

@@ -13,6 +13,7 @@ A result has the dimension ``step`` (integer coordinate ``0..T``) with the float
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from rich.table import Table
 from .errors import DmftcError
 
 ENGINE = "h5netcdf"
-KINDS = ("dmft", "simulation")
+KINDS = ("dmft", "simulation", "theory")  # theory: a closed-form prediction (dmftc/matrix_sgd.py)
 VERSIONED_PACKAGES = ("numpy", "numba", "sympy", "scipy", "xarray", "lark", "jinja2")
 # Settings shown in the header of print_final_values, in this order.
 MAIN_SETTINGS = ("steps", "dt", "mode", "samples", "dim", "runs", "seed")
@@ -139,6 +140,7 @@ def _dmftc_version() -> str:
     return __version__
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for package in VERSIONED_PACKAGES:

@@ -16,7 +16,6 @@ from threadpoolctl import threadpool_limits
 from .derive import DataDerivation
 from .errors import SolverError
 from .jit import load_module
-from .lower import generate_gaussian_data
 from .results import make_dataset, run_attributes
 from .solve import (DEFAULT_FLOW_DT, clusters, data_constants, primitives, quadrature_rule, runtime_values,
                     selection_weights)
@@ -33,7 +32,7 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
     elif dt is not None:
         raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
     started = time.perf_counter()
-    source, plan = generate_gaussian_data(derivation)
+    source, plan = derivation.generated
     module = load_module(source)
     values = runtime_values(derivation, plan, params, dt)
     data = data_constants(derivation, params)

@@ -28,7 +28,7 @@ from .jit import load_module
 from .lower_field import generate_gaussian_field
 from .results import make_dataset, run_attributes
 from .solve import DEFAULT_FLOW_DT, primitives
-from .solve_field import DEFAULT_STEPS, copies_of_weight, power_series, runtime_values
+from .solve_field import DEFAULT_STEPS, copies_of_weight, model_initial_overlap, power_series, runtime_values
 from .symbols import OVERLAP_Q
 
 log = logging.getLogger("dmftc")
@@ -69,8 +69,10 @@ class Landscape:
 
 def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
                             steps: int | None = None, seed: int = 0, dt: float | None = None, progress=None,
-                            initial_overlap: float = 0.0):
+                            initial_overlap: float | None = None):
     model = derivation.model
+    if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
+        initial_overlap = model_initial_overlap(derivation, params)
     steps = DEFAULT_STEPS if steps is None else steps
     if model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt

@@ -17,10 +17,11 @@ import numpy as np
 from scipy.stats import norm, qmc
 from threadpoolctl import threadpool_limits
 
+from . import bias_variance
 from .derive import DataDerivation
 from .errors import SolverError
 from .jit import load_module
-from .lower import DataPlan, generate_gaussian_data
+from .lower import DataPlan
 from .results import make_dataset, run_attributes
 
 log = logging.getLogger("dmftc")
@@ -173,6 +174,13 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
         return np.ones((T + 1, n))
     values = [float(a.subs({p.symbol: params[p.name] for p in model.params})) for a in batch.args]
     b = values[0]
+    if batch.kind == "size":  # B samples a step, uniformly with replacement, each weighted n/B
+        size = round(b)
+        if size < 1 or abs(size - b) > 1e-9:
+            raise SolverError(f"the batch size must be a positive integer, got {b:g}", kind="bad-parameter")
+        picks = rng.integers(0, n, size=(T + 1, size))
+        counts = np.stack([np.bincount(row, minlength=n) for row in picks])
+        return counts * (n / size)
     if not 0 < b <= 1:
         raise SolverError(f"the batch fraction must be in (0, 1], got {b}", kind="bad-parameter")
     if batch.kind == "fraction":
@@ -228,19 +236,29 @@ def quadrature_rule(uses_eps: bool, smooth: bool) -> tuple[np.ndarray, np.ndarra
 def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int | None = None,
                         samples: int | None = None, seed: int = 0, dt: float | None = None,
                         mode: str = "auto", responses: str = "auto", variance_reduction: bool = True,
-                        progress=None, derive_seconds: float = 0.0):
-    """Solve the DMFT of a gaussian_data model; returns an ``xarray.Dataset``."""
+                        progress=None, derive_seconds: float = 0.0, average_over=None):
+    """Solve the DMFT of a gaussian_data model; returns an ``xarray.Dataset``.
+
+    ``average_over`` (exact mode): sources to average the predictor over, adding
+    ``<name>_bias`` and ``<name>_variance`` (:mod:`dmftc.bias_variance`)."""
     model = derivation.model
+    if model.batch is not None and model.batch.kind == "size":
+        raise SolverError("a batch of fixed size B has no DMFT limit at fixed lr (the gradient noise of a "
+                          "coordinate grows with n/B)", kind="not-available",
+                          hint="'dmftc derive --sde' gives its small-step diffusion limit; 'dmftc simulate' runs it")
     steps = 50 if steps is None else steps
     samples = 4000 if samples is None else samples
     started = time.perf_counter()
-    source, plan = generate_gaussian_data(derivation)
+    source, plan = derivation.generated
     module = load_module(source)
     settings = choose_settings(derivation, plan, steps=steps, samples=samples, seed=seed, dt=dt,
                                mode=mode, responses=responses, variance_reduction=variance_reduction)
     values = runtime_values(derivation, plan, params, settings.dt)
     data = data_constants(derivation, params)
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
+    sources = bias_variance.parse_sources(average_over, bias_variance.DATA_SOURCES)
+    if sources and settings.mode != "exact":
+        raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
     run = _run_exact if settings.mode == "exact" else _run_monte_carlo
     # The generated code is serial; its matrix-vector products are fastest on one BLAS thread.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -257,6 +275,9 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
     observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
+    if sources:
+        observables |= bias_variance.split(observables, bias_variance.mean_predictor(
+            module, plan, model, values, data, nodes, weights, arrays, sources))
     # the teacher column: its response (teacher data) or the force E[c g] along the cluster
     # direction (mixture data)
     series = {"C_theta_teacher": arrays["C_th"][1:, 0],
@@ -264,6 +285,7 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     two_time = {"C_theta": arrays["C_th"][1:, 1:], "R_theta": arrays["R_th"],
                 "C_g": arrays["C_g"], "R_g": arrays["R_g"]}
     setting_attrs = {"steps": steps, "mode": settings.mode, "seed": seed, "dt": settings.dt,
+                     "average_over": ",".join(sources) or None,
                      "teacher_second_moment": float(arrays["C_th"][0, 0])}
     if settings.mode == "monte-carlo":
         setting_attrs |= {"samples": settings.samples, "variance_reduction": settings.variance_reduction,
@@ -376,14 +398,16 @@ def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, 
     a = dict(THC=np.zeros((T + 1, B)), TOC=np.zeros(B), GC=np.zeros((T + 1, D)),
              C_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)),
              R_g=np.zeros((T + 1, T + 1)), R_gs=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
-             OBS=np.zeros((T + 1, len(plan.observables))))
+             OBS=np.zeros((T + 1, len(plan.observables))), ZH=np.zeros((T + 1, k, B)))
     a["C_th"][0, 0] = WSC[:P1] @ G0 @ WSC[:P1]
     task = _progress_task(progress, model, T)
     for t0, t1 in _chunks(T):
         status = module.forward_pass_exact(
             t0, t1, values, data.alpha, G0, prim_mean, nodes, weights, ZC, WSC, a["THC"], a["TOC"],
-            a["GC"], a["C_th"], a["C_g"], a["R_th"], a["R_g"], a["R_gs"], a["AGG"], a["OBS"])
+            a["GC"], a["C_th"], a["C_g"], a["R_th"], a["R_g"], a["R_gs"], a["AGG"], a["OBS"], a["ZH"])
         _check(status, model, list(plan.observables), a["OBS"])
         if task is not None:
             progress.update(task, completed=t1)
-    return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
+    # the coefficient histories too, for averages over subsets of the inputs (dmftc/bias_variance.py)
+    return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs", "THC", "GC", "ZH")} | {
+        "WSC": WSC, "G0": G0, "prim_mean": prim_mean}

@@ -80,9 +80,15 @@ def input_moments(laws: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return G0, prim_mean
 
 
+def model_initial_overlap(derivation: FieldDerivation, params: dict) -> float:
+    """The overlap with the signal that the model's initial law gives the weight."""
+    values = {p.symbol: params[p.name] for p in derivation.model.params}
+    return float(derivation.initial_overlap.subs(values))
+
+
 def copies_of_weight(derivation: FieldDerivation) -> list[int]:
     """Coordinates whose initial law is the weight's (the weight itself, ``state x_prev = x``)."""
-    laws = [v.init for v in derivation.model.coordinates]
+    laws = list(derivation.initial_laws)
     return [c for c, law in enumerate(laws) if sp.simplify(law - laws[0]) == 0]
 
 
@@ -131,13 +137,15 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
                          samples: int | None = None, seed: int = 0, dt: float | None = None,
                          mode: str = "auto", responses: str = "auto", variance_reduction: bool = True,
                          progress=None, derive_seconds: float = 0.0, tmax: float | None = None,
-                         window: int = ADAPTIVE_WINDOW, initial_overlap: float = 0.0,
+                         window: int = ADAPTIVE_WINDOW, initial_overlap: float | None = None,
                          initial_temperature: float | None = None):
     """Solve the DMFT of a gaussian_field model; returns an ``xarray.Dataset``.
 
     ``seed`` and ``variance_reduction`` do not apply (nothing is sampled). ``tmax`` selects the
     adaptive grid of a flow (``window`` times per window, first step ``dt``)."""
     model = derivation.model
+    if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
+        initial_overlap = model_initial_overlap(derivation, params)
     check_options(derivation, steps=steps, samples=samples, dt=dt, mode=mode, responses=responses,
                   tmax=tmax, initial_overlap=initial_overlap, initial_temperature=initial_temperature)
     steps = DEFAULT_STEPS if steps is None else steps
@@ -243,8 +251,8 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
 # ------------------------------------------------------------------ Cugliandolo–Kurchan solvers
 
 
-def _ck_inputs(module, plan, derivation, params, values, options):
-    """Mobility, temperature, f and f_s as power series, and the initial overlap."""
+def _ck_inputs(module, plan, derivation, params, values):
+    """Mobility, temperature, and f and f_s as power series; checks the initial law."""
     model = derivation.model
     G0, prim_mean = input_moments(plan.primitive_laws)
     E = np.zeros((len(plan.coordinates), G0.shape[0]))
@@ -285,7 +293,7 @@ def _observables(module, plan, values, energy, overlap):
 
 def _run_uniform(module, plan, derivation, params, values, options, progress) -> dict:
     model = derivation.model
-    c, temperature, fc, fp, sc, sp_ = _ck_inputs(module, plan, derivation, params, values, options)
+    c, temperature, fc, fp, sc, sp_ = _ck_inputs(module, plan, derivation, params, values)
     T0 = options["initial_temperature"]
     beta0 = 0.0 if T0 is None else 1.0 / T0
     N, h = options["steps"], options["dt"]
@@ -307,7 +315,7 @@ def _run_uniform(module, plan, derivation, params, values, options, progress) ->
 
 def _run_adaptive(module, plan, derivation, params, values, options, progress) -> dict:
     model = derivation.model
-    c, temperature, fc, fp, sc, sp_ = _ck_inputs(module, plan, derivation, params, values, options)
+    c, temperature, fc, fp, sc, sp_ = _ck_inputs(module, plan, derivation, params, values)
     if temperature != 0:
         raise SolverError(f"the adaptive grid handles gradient flow (T = 0), here T = {temperature:g}: "
                           "at T > 0 the correlation varies fast near the diagonal",

@@ -34,10 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 from scipy.linalg import expm
+from threadpoolctl import threadpool_limits
 
 from . import spectra
+from .bias_variance import parse_sources, split
 from .derive_linear import LinearDerivation
-from .errors import SolverError, did_you_mean
+from .errors import SolverError
 from .results import make_dataset, run_attributes
 from .solve import DEFAULT_FLOW_DT
 from .symbols import DT
@@ -48,6 +50,7 @@ DEFAULT_STEPS = 50
 METHODS = ("auto", "dmft", "spectral")
 SOURCES = ("init", "noise", "matrix")
 DMFT_ENSEMBLES = ("goe", "ginibre", "wishart")
+SIMULATED_ONLY = ("rf_drive", "rf_drive_hermitian")  # products of two Wishart matrices
 
 
 @dataclass(frozen=True)
@@ -108,20 +111,6 @@ def coefficients(d: LinearDerivation, params: dict, dt: float | None) -> Coeffic
         ratio=float(law.args["ratio"].subs(values)) if "ratio" in law.args else 1.0)
 
 
-def parse_sources(average_over, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """``"init,noise"`` or a sequence -> a tuple of known source names."""
-    if average_over is None:
-        return ()
-    items = average_over.split(",") if isinstance(average_over, str) else list(average_over)
-    out = []
-    for item in (i.strip() for i in items):
-        if item not in allowed:
-            raise SolverError(f"unknown noise source '{item}'", kind="bad-option",
-                              hint=did_you_mean(item, allowed) or "sources: " + ", ".join(allowed))
-        out.append(item)
-    return tuple(dict.fromkeys(out))
-
-
 # ------------------------------------------------------------------------------------ DMFT
 
 
@@ -163,8 +152,8 @@ def _second_moments(cf: Coefficients, shared_init: bool) -> np.ndarray:
 
 def dmft_pass(cf: Coefficients, T: int) -> dict:
     """The exact causal pass of the closure (module docstring). Returns the coefficient
-    history ``Z`` (T+1, k, B), ``TH`` (T+1, B), the closure ``C_theta``, ``chi``, the data side
-    ``H`` (wishart), the field covariance ``field`` and the basis."""
+    histories ``Z`` (T+1, k, B) and ``TH`` (T+1, B), the row side ``H`` (wishart: h(t) over
+    ω(0..T)), the covariance ``field`` of the field and the basis."""
     k = cf.A.shape[0]
     basis = _Basis(cf.init.shape[1] - 1, T, cf.S.shape[1])
     Z = np.zeros((T + 1, k, basis.size))
@@ -203,7 +192,7 @@ def dmft_pass(cf: Coefficients, T: int) -> dict:
         Z[t + 1, :, 0] += cf.c
         Z[t + 1, :, basis.noise + t * basis.n_noise: basis.noise + (t + 1) * basis.n_noise] += cf.S
         Z[t + 1, 0, basis.kick + t + 1] += 1.0
-    return {"Z": Z, "TH": TH, "C_theta": C, "chi": chi, "H": H, "field": field, "basis": basis}
+    return {"Z": Z, "TH": TH, "H": H, "field": field, "basis": basis}
 
 
 def _moments(cf: Coefficients, Z: np.ndarray, G, basis: _Basis) -> tuple[np.ndarray, np.ndarray]:
@@ -247,9 +236,8 @@ def _mode_steps(cf: Coefficients, lam: np.ndarray, dt: float | None, euler: bool
     """Per eigenvalue: the one-step map P (n, k, k), the forcing f (n, k) along the all-ones
     direction and the noise covariance Q (n, k, k) added per step."""
     k = cf.A.shape[0]
-    outer = np.outer(cf.b, cf.c_theta)
     if cf.rates is None or euler:
-        P = cf.A[None] + lam[:, None, None] * outer[None]
+        P = mode_map(cf, lam, dt, euler)
         f = cf.c[None] + lam[:, None] * (cf.b * cf.c0)[None]
         Q = np.broadcast_to(cf.S @ cf.S.T, (lam.size, k, k)).copy()
         return P, f, Q
@@ -306,14 +294,24 @@ def spectral_pass(cf: Coefficients, rule: spectra.Quadrature, T: int, dt: float 
     return {"mean": mean, "second": second, "C": C, "R": R}
 
 
-def spectral_response(cf: Coefficients, rule: spectra.Quadrature, T: int, dt: float | None,
+def mode_map(cf: Coefficients, lam: np.ndarray, dt: float | None, euler: bool = False) -> np.ndarray:
+    """P(λ) (n, k, k): one step of the eigen-direction of each eigenvalue (complex allowed)."""
+    if cf.rates is None or euler:
+        return cf.A[None] + lam[:, None, None] * np.outer(cf.b, cf.c_theta)[None]
+    L, ell = cf.rates[:2]
+    return expm(dt * (L[None] + lam[:, None, None] * np.outer(ell, cf.c_theta)[None]))
+
+
+def spectral_response(cf: Coefficients, nodes: np.ndarray, weights: np.ndarray, T: int, dt: float | None,
                       euler: bool = False) -> np.ndarray:
-    """R(t, t - lag) for lag = 0..T: ∫ ρ [P(λ)^lag]_xx (for Ginibre, the value at λ = 0)."""
-    P, _, _ = _mode_steps(cf, rule.nodes, dt, euler)
+    """R(t, t - lag) for lag = 0..T: Σ_j w_j [P(λ_j)^lag]_xx. With a quadrature of ρ this is the
+    spectral response (for Ginibre, the value at λ = 0); with the N eigenvalues of one matrix
+    and weights 1/N it is (1/N) Tr [𝒫^lag]_xx of that matrix, normal or not."""
+    P = mode_map(cf, nodes, dt, euler)
     out = np.zeros(T + 1)
-    power = np.broadcast_to(np.eye(P.shape[1]), P.shape).copy()
+    power = np.broadcast_to(np.eye(P.shape[1]), P.shape).astype(P.dtype)
     for lag in range(T + 1):
-        out[lag] = rule.weights @ power[:, 0, 0]
+        out[lag] = np.real(weights @ power[:, 0, 0])
         power = P @ power
     return out
 
@@ -325,6 +323,10 @@ def choose_method(d: LinearDerivation, method: str) -> str:
     if method not in METHODS:
         raise SolverError(f"unknown method '{method}' (auto, dmft or spectral)", kind="bad-option")
     ensemble = d.law.ensemble
+    if ensemble in SIMULATED_ONLY:
+        raise SolverError(f"{ensemble}() has neither a DMFT closure nor a spectral law in dmftc yet (its "
+                          "spectrum is the free product of two Marchenko–Pastur laws)", kind="not-available",
+                          hint="'dmftc simulate' runs it")
     if method == "auto":
         return "dmft" if ensemble in DMFT_ENSEMBLES else "spectral"
     if method == "dmft" and ensemble not in DMFT_ENSEMBLES:
@@ -373,6 +375,22 @@ def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int | None 
         raise SolverError("--average-over needs the DMFT closure (--method dmft)", kind="bad-option")
     started = time.perf_counter()
     cf = coefficients(d, params, dt)
+    with threadpool_limits(limits=1, user_api="blas"):  # small products: one thread is fastest
+        observables, C, R = _solve(d, cf, params, steps, dt, method, sources, euler)
+    finished = time.perf_counter()
+    log.info("%s: %s solve of %d steps in %.2f s", model.name, method, steps, finished - started)
+    settings = {"steps": steps, "dt": dt, "method": method + (" (euler)" if euler and method == "spectral" else ""),
+                "average_over": ",".join(sources) or None}
+    attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
+                           params=params, settings=settings,
+                           timings={"derive": derive_seconds, "run": finished - started})
+    time_step = dt if model.time == "continuous" else 1.0
+    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time={"C": C, "R": R}, attrs=attrs)
+
+
+def _solve(d, cf, params, steps, dt, method, sources, euler) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Observables (with ``_bias``, ``_variance``), C and R by the chosen method."""
+    model = d.model
     if method == "dmft":
         run = dmft_pass(cf, steps)
         basis = run["basis"]
@@ -391,16 +409,5 @@ def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int | None 
         if not np.all(np.isfinite(values)):
             raise _diverged(int(np.argmax(~np.isfinite(values))))
     if sources:
-        bias = _observables(d, cf, params, *cross_moments(cf, run, sources))
-        for name in list(observables):
-            observables[f"{name}_bias"] = bias[name]
-            observables[f"{name}_variance"] = observables[name] - bias[name]
-    finished = time.perf_counter()
-    log.info("%s: %s solve of %d steps in %.2f s", model.name, method, steps, finished - started)
-    settings = {"steps": steps, "dt": dt, "method": method + (" (euler)" if euler and method == "spectral" else ""),
-                "average_over": ",".join(sources) or None}
-    attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings=settings,
-                           timings={"derive": derive_seconds, "run": finished - started})
-    time_step = dt if model.time == "continuous" else 1.0
-    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time={"C": C, "R": R}, attrs=attrs)
+        observables |= split(observables, _observables(d, cf, params, *cross_moments(cf, run, sources)))
+    return observables, C, R

@@ -118,13 +118,19 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
             _warm_up(todo[0], options)
             task = bar.add_task(f"sweep {model.model.name}", total=len(points),
                                 completed=len(outcomes)) if bar is not None else None
-            for batch in _solve_all(dask_client, model.model, todo, options):
-                outcomes |= batch
-                solved = {key: outcome for key, outcome in batch.items() if isinstance(outcome, xr.Dataset)}
-                if parts is not None and solved:
-                    _save_part(parts, solved, attrs)
-                if bar is not None:
-                    bar.advance(task, len(batch))
+            try:
+                for batch in _solve_all(dask_client, model.model, todo, options):
+                    outcomes |= batch
+                    solved = {key: value for key, value in batch.items() if isinstance(value, xr.Dataset)}
+                    if parts is not None and solved:
+                        _save_part(parts, solved, attrs)
+                    if bar is not None:
+                        bar.advance(task, len(batch))
+            except KeyboardInterrupt:
+                if parts is not None:
+                    log.warning("interrupted: the points solved so far are saved in %s; the same command "
+                                "goes on from there", parts)
+                raise
 
     ds = _merge(swept, keys, outcomes, attrs | {"sweep_dims": json.dumps(list(swept))})
     if output is not None:
@@ -155,7 +161,7 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
             raise ParameterError(f"parameter '{name}' has a value twice", kind="bad-sweep")
         swept[name] = values
     if not swept:
-        raise ParameterError("nothing to sweep: give a parameter several values (a:b:n or v1,v2,...)",
+        raise ParameterError("nothing to sweep: give a parameter several values (like 0.5:4:8 or 0.1,0.2)",
                              kind="bad-sweep")
     return swept, fixed
 
@@ -198,16 +204,19 @@ def _warm_up(point: DMFTModel, options: dict) -> None:
 
 @contextmanager
 def _client(client):
-    """The given client, one for a scheduler address, or a local cluster (closed after)."""
+    """The given client, one for a scheduler address, or a local cluster (closed after). Those
+    made here leave dask's default scheduler alone."""
     from distributed import Client, LocalCluster
 
     if client is None:
-        cluster = LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, dashboard_address=None)
-        with cluster, Client(cluster) as local:
+        cluster = LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1,
+                               dashboard_address="127.0.0.1:0",  # no fixed port to collide on
+                               silence_logs=logging.ERROR)  # not the warnings of cancelled tasks
+        with cluster, Client(cluster, set_as_default=False) as local:
             yield local
     elif isinstance(client, str):
         try:
-            remote = Client(client, timeout="10s")
+            remote = Client(client, timeout="10s", set_as_default=False)
         except (OSError, ValueError) as e:  # unreachable (a timeout is an OSError), malformed
             raise DmftcError(f"cannot reach the Dask scheduler at '{client}': {e}",
                              kind="scheduler") from None
@@ -234,7 +243,7 @@ def _solve_all(client, model: Model, points: list[DMFTModel], options: dict):
                          path=str(model.path), options=options, cache_root=cache_root, pure=False)
     key_of = {future.key: _key(point.params) for future, point in zip(futures, points)}
     try:
-        for finished in as_completed(futures).batches():
+        for finished in as_completed(futures, loop=client.loop).batches():
             batch = {}
             for future in finished:
                 try:

@@ -16,7 +16,7 @@ import sympy as sp
 from scipy import integrate
 
 from . import nodes as n
-from .analyse import GAUSSIAN_DATA
+from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM
 from .errors import DmftcError, ModelError, did_you_mean
 from .expressions import to_sympy
 from .symbols import CLUSTER, DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP, grad_symbol
@@ -41,6 +41,10 @@ def verify(dm, against: Path | None = None) -> list[Check]:
                causal_closure(dm)]
     if dm.model.disorder == GAUSSIAN_DATA:
         checks += [resolvent(dm), generated_code(dm)]
+    if dm.model.disorder == LINEAR_SYSTEM:
+        from .verify_linear import linear_system_checks  # it imports this module
+
+        checks += linear_system_checks(dm)
     return checks
 
 
@@ -70,7 +74,8 @@ def momentum_reduces_to_gd(dm) -> Check:
     failures = []
     for w in model.weights:
         update = model.step_map[w.symbol].subs(beta, 0)
-        expected = w.symbol - lr * grad_symbol(w.name)
+        # a linear system's "gradient" is its matrix product (dmftc/analyse_linear.py)
+        expected = w.symbol - lr * (model.system.product if model.system else grad_symbol(w.name))
         point = {k: v.subs(beta, 0) for k, v in model.grad_point.items()}
         if not _simplifies_to_zero(update - expected):
             failures.append(f"{w.name}(t+1) = {sp.sstr(update)}, expected {sp.sstr(expected)}")
@@ -252,11 +257,11 @@ def generated_code(dm, points: int = 20) -> Check:
     generated code and sympy agree to 1e-10 relative."""
     name = "the generated code matches the derived equations"
     from .jit import load_module
-    from .lower import generate_gaussian_data, runtime_parameters
+    from .lower import runtime_parameters
 
     d = dm.derive()
     model = dm.model
-    source, plan = generate_gaussian_data(d)
+    source, plan = d.generated
     module = load_module(source)
     runtime = runtime_parameters(model)
     values = {sym: (dm.params[nm] if nm in dm.params else 0.05) for sym, nm in runtime}

@@ -10,3 +10,6 @@ MODELS = sorted((ROOT / "models").glob("*.dmft"))
 # to the user's cache. Numba's own cache lives beside the generated files.
 os.environ.setdefault("DMFTC_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dmftc-test-cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest-xdist runs one worker per core: numba's own threads (used by modules generated with
+# DMFTC_PARALLEL=1) would oversubscribe the cores.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")

@@ -142,6 +142,21 @@ CASES = {
                         "the update", None),
     "flow_undefined_target": (M, "bad-assignment", 12, 5, "dv/dt: 'v' is not defined", None),
     "flow_nonlinear_noise": (M, "nonlinear-noise", 12, 5, "dw/dt must be linear in gauss()", None),
+    # linear systems (matrix M ~ ...)
+    "unknown_matrix_ensemble": (M, "unknown-ensemble", 4, 12, "unknown matrix ensemble 'gue'", "did you mean 'goe'?"),
+    "wishart_without_ratio": (M, "bad-arguments", 3, 12, "matrix wishart() needs 'ratio = ...'", None),
+    "spectrum_two_laws": (M, "bad-spectrum", 3, 21, "the eigenvalue law must use exactly one of", "spectrum(uniform(0, 2))"),
+    "matrix_without_product": (M, "wrong-kind", 6, 14, "the matrix 'M' enters an update only as a product",
+                               "dx/dt = -(M . x)"),
+    "two_matrix_products": (M, "two-products", 8, 26, "one product with 'M' per step",
+                            "the first product of the step is on line 7"),
+    "product_not_affine": (M, "bad-product", 6, 19, "the right of 'M . e' must be affine", None),
+    "penalty_in_linear_system": (M, "wrong-class", 5, 1, "'penalty' does not belong to a linear system", None),
+    "grad_in_linear_system": (M, "grad-in-linear-system", 5, 1, "a linear system has no loss to differentiate", None),
+    "nonlinear_linear_system": (M, "not-linear", 5, 1, "the rule of 'x' is not linear with constant coefficients",
+                                None),
+    "cubic_observable_of_linear_system": (M, "bad-observable", 7, 9, "mean() of a linear system must be a polynomial "
+                                          "of degree at most 2", None),
 }
 
 

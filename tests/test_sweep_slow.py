@@ -51,15 +51,15 @@ def scheduler(tmp_path_factory):
     processes = []
     try:
         processes.append(subprocess.Popen(
-            [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", address_file], stdout=logs, stderr=logs))
+            [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", address_file], stdout=logs, stderr=logs))
         _wait_for(address_file.exists, "scheduler file")
         address = json.loads(address_file.read_text())["address"]
         processes.append(subprocess.Popen(
             [BIN / "dask", "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-             "--no-dashboard"], stdout=logs, stderr=logs,
+             "--dashboard-address", "127.0.0.1:0"], stdout=logs, stderr=logs,
             env=os.environ | {"DMFTC_CACHE_DIR": str(worker_cache)}))
-        with Client(address, timeout=f"{STARTUP_S}s") as client:
+        with Client(address, timeout=f"{STARTUP_S}s", set_as_default=False) as client:
             client.wait_for_workers(1, timeout=STARTUP_S)
             yield client, worker_cache
     finally:
