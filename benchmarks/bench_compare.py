@@ -10,7 +10,13 @@ M = 20 000 samples per side, warm cache. Reported:
   (dgemm on one core) and memory bandwidth (a large dot product on one core). The pass is a
   stream of matrix-vector products over the sample histories (two flops per 8-byte double), so
   its ceiling is bandwidth, not arithmetic;
-* the run time of benchmarks/numpy_reference.py (the same equations in vectorised NumPy);
+* the run time of benchmarks/numpy_reference.py (the same equations in vectorised NumPy),
+  measured in the same process as dmftc, the two interleaved, best of REPEATS (wall clock and
+  CPU time: on a shared machine the CPU time is the steadier of the two). The load average
+  before and after is part of the table;
+* whether float32 samples would keep the accuracy: the same NumPy pass with every per-sample
+  array (inputs, θ, g, Jacobian histories) in float32 and the small two-time matrices in
+  float64, against the float64 pass on the same seed, next to the DMFT spread over seeds;
 * the time the finite-size simulation (d = 2000) needs to reach the statistical error of one
   DMFT run on the final test loss, from measured spreads over seeds and runs.
 """
@@ -34,6 +40,7 @@ from numpy_reference import logistic_gd_forward_pass  # noqa: E402
 
 MODEL = HERE.parent / "models" / "logistic_gd.dmft"
 T, M = 50, 20000
+REPEATS = 5
 
 
 def forward_pass_cost(T: int, M: int) -> tuple[float, float]:
@@ -53,34 +60,118 @@ def forward_pass_cost(T: int, M: int) -> tuple[float, float]:
 
 
 def machine_peak() -> tuple[float, float]:
-    """dgemm GFLOP/s and streaming-read GB/s on one core."""
+    """dgemm GFLOP/s and streaming-read GB/s on one core (best of 3)."""
     with threadpool_limits(limits=1, user_api="blas"):
         a = np.random.default_rng(0).standard_normal((2000, 2000))
         a @ a
-        started = time.perf_counter()
-        a @ a
-        gflops = 2 * 2000**3 / (time.perf_counter() - started) / 1e9
         x = np.ones(2**26)  # 512 MiB
         x @ x
-        started = time.perf_counter()
+        gemm, read = [], []
         for _ in range(3):
+            started = time.perf_counter()
+            a @ a
+            gemm.append(time.perf_counter() - started)
+            started = time.perf_counter()
             x @ x
-        gbs = 3 * x.nbytes / (time.perf_counter() - started) / 1e9
-    return gflops, gbs
+            read.append(time.perf_counter() - started)
+    return 2 * 2000**3 / min(gemm) / 1e9, x.nbytes / min(read) / 1e9
+
+
+def reference_pass(dtype, alpha=3.0, lr=0.5, lam=0.1, T=50, M=20000, seed=0):
+    """benchmarks/numpy_reference.py with the per-sample arrays (inputs, θ, g and the Jacobian
+    history) in ``dtype`` and the two-time matrices in float64: the same random numbers, so the
+    difference from the float64 pass is the rounding of the samples alone. Returns the test loss."""
+    rng = np.random.default_rng(seed)
+    wstar = rng.standard_normal(M).astype(dtype)
+    xi_data = rng.standard_normal((T + 2, M)).astype(dtype)
+    xi_param = rng.standard_normal((T + 1, M)).astype(dtype)
+    w = np.zeros(M, dtype)
+    C_th, L_th = np.zeros((T + 2, T + 2)), np.zeros((T + 2, T + 2))
+    C_g, L_g = np.zeros((T + 1, T + 1)), np.zeros((T + 1, T + 1))
+    R_th, R_g, R_gs = np.zeros((T + 1, T + 1)), np.zeros((T + 1, T + 1)), np.zeros(T + 1)
+    TH, G = np.zeros((T + 1, M), dtype), np.zeros((T + 1, M), dtype)
+    DG = np.zeros((T + 1, T + 1, M), dtype)  # ∂g(r)/∂ω(s)
+    dth = np.zeros((T + 1, T + 1))
+    C_th[0, 0] = wstar @ wstar / M
+    L_th[0, 0] = np.sqrt(C_th[0, 0])
+    y = np.sign(L_th[0, 0] * xi_data[0])
+    test_loss = np.zeros(T + 1)
+
+    def extend(C, L, i, scale):
+        for j in range(i):
+            L[i, j] = (scale * C[i, j] - L[i, :j] @ L[j, :j]) / L[j, j] if L[j, j] > 0 else 0.0
+        d = scale * C[i, i] - L[i, :i] @ L[i, :i]
+        L[i, i] = np.sqrt(d) if d > 1e-6 * scale * C[i, i] and d > 0 else 0.0
+
+    def f(v):  # a coefficient vector in the samples' precision
+        return np.asarray(v, dtype)
+
+    for t in range(T + 1):
+        TH[t] = w
+        C_th[t + 1, 1: t + 2] = C_th[1: t + 2, t + 1] = TH[: t + 1] @ TH[t] / M
+        C_th[t + 1, 0] = C_th[0, t + 1] = wstar @ TH[t] / M
+        extend(C_th, L_th, t + 1, 1.0)
+        R_th[t, :t] = dth[t, :t]
+        h = f(L_th[t + 1, : t + 2]) @ xi_data[: t + 2] + f(R_th[t, :t]) @ G[:t]
+        sig = 1 / (1 + np.exp(y * h))
+        G[t] = -y * sig
+        gh = sig * (1 - sig)
+        C_g[t, : t + 1] = C_g[: t + 1, t] = G[: t + 1] @ G[t] / M
+        for s in range(t + 1):
+            DG[t, s] = gh * ((s == t) + f(R_th[t, s:t]) @ DG[s:t, s])
+        R_g[t, : t + 1] = DG[t, : t + 1].mean(axis=1, dtype=np.float64)
+        R_gs[t] = (G[t] @ xi_data[0] / M - R_g[t, : t + 1] @ L_th[1: t + 2, 0]) / L_th[0, 0]
+        extend(C_g, L_g, t, alpha)
+        # test loss by Monte Carlo over a fresh pair (h, h*), in float64 for both precisions
+        q, m, rho = C_th[t + 1, t + 1], C_th[t + 1, 0], C_th[0, 0]
+        fresh, fresh_star = xi_data[-1].astype(np.float64), xi_param[0].astype(np.float64)
+        hs = np.sqrt(rho) * fresh_star
+        hf = m / np.sqrt(rho) * fresh_star + np.sqrt(max(q - m * m / rho, 0)) * fresh
+        test_loss[t] = np.mean(np.log1p(np.exp(-np.sign(hs) * hf)))
+        if t == T:
+            break
+        nu = f(L_g[t, : t + 1]) @ xi_param[: t + 1]
+        q_field = nu + alpha * (f(R_g[t, : t + 1]) @ TH[: t + 1]) + dtype(alpha * R_gs[t]) * wstar
+        for s in range(t + 1):
+            dq = (s == t) + alpha * R_g[t, s + 1: t + 1] @ dth[s + 1: t + 1, s]
+            dth[t + 1, s] = (1 - lr * lam) * dth[t, s] - lr * dq
+        w = dtype(1 - lr * lam) * w - dtype(lr) * q_field
+    return test_loss
 
 
 def main():
     m = dmftc.load(MODEL)
     m.solve(steps=2, samples=200)  # compile or load from the cache
-    runs = [m.solve(steps=T, samples=M, seed=seed) for seed in range(4)]
-    dmft_time = min(ds.attrs["time_run_s"] for ds in runs)
-    dmft_spread = float(np.std([ds.test_loss.values[-1] for ds in runs], ddof=1))
-
     with threadpool_limits(limits=1, user_api="blas"):
         logistic_gd_forward_pass(T=3, M=200)
-        started = time.perf_counter()
-        reference_loss = logistic_gd_forward_pass(T=T, M=M)
-        numpy_time = time.perf_counter() - started
+    load_before = os.getloadavg()
+    # dmftc and the NumPy reference interleaved in one process, best of REPEATS (wall and CPU)
+    runs, dmft_wall, dmft_cpu, numpy_wall, numpy_cpu = [], [], [], [], []
+    for seed in range(REPEATS):
+        cpu = time.process_time()
+        runs.append(m.solve(steps=T, samples=M, seed=seed))
+        dmft_cpu.append(time.process_time() - cpu)
+        dmft_wall.append(runs[-1].attrs["time_run_s"])
+        with threadpool_limits(limits=1, user_api="blas"):
+            cpu, started = time.process_time(), time.perf_counter()
+            reference_loss = logistic_gd_forward_pass(T=T, M=M)
+            numpy_wall.append(time.perf_counter() - started)
+            numpy_cpu.append(time.process_time() - cpu)
+    load_after = os.getloadavg()
+    dmft_time, numpy_time = min(dmft_wall), min(numpy_wall)
+    dmft_spread = float(np.std([ds.test_loss.values[-1] for ds in runs], ddof=1))
+
+    # float32 samples: the same pass, same seed, in both precisions
+    with threadpool_limits(limits=1, user_api="blas"):
+        single_wall, double_wall = [], []
+        for _ in range(2):
+            started = time.perf_counter()
+            loss32 = reference_pass(np.float32, T=T, M=M)
+            single_wall.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            loss64 = reference_pass(np.float64, T=T, M=M)
+            double_wall.append(time.perf_counter() - started)
+    float32_error = float(np.max(np.abs(loss32 - loss64)))
 
     sim = m.simulate(dim=2000, runs=6, steps=T)
     per_run = sim.attrs["time_run_s"] / sim.attrs["runs"]
@@ -92,15 +183,20 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "?"
     rows = [
-        ("dmftc forward pass (run time, best of 4 seeds)", f"{dmft_time:.2f} s"),
+        (f"dmftc forward pass (run time, best of {REPEATS} seeds)", f"{dmft_time:.2f} s wall, "
+                                                                    f"{min(dmft_cpu):.2f} s CPU"),
         ("work: flops / bytes moved", f"{flops / 1e9:.2f} GFLOP / {bytes_ / 1e9:.2f} GB"),
         ("achieved", f"{flops / dmft_time / 1e9:.2f} GFLOP/s, {bytes_ / dmft_time / 1e9:.1f} GB/s"),
         ("machine, one core: dgemm peak / streaming read", f"{peak_gflops:.1f} GFLOP/s / {peak_gbs:.1f} GB/s"),
         ("fraction of the bandwidth ceiling", f"{bytes_ / dmft_time / 1e9 / peak_gbs:.0%}"),
-        ("NumPy reference (benchmarks/numpy_reference.py)", f"{numpy_time:.2f} s "
-                                                             f"({numpy_time / dmft_time:.1f}x dmftc)"),
+        (f"NumPy reference (benchmarks/numpy_reference.py, best of {REPEATS}, interleaved with dmftc)",
+         f"{numpy_time:.2f} s wall ({numpy_time / dmft_time:.1f}x dmftc), "
+         f"{min(numpy_cpu):.2f} s CPU ({min(numpy_cpu) / min(dmft_cpu):.1f}x dmftc)"),
         ("test loss at T: dmftc / NumPy reference", f"{runs[0].test_loss.values[-1]:.4f} / {reference_loss[-1]:.4f}"),
         ("DMFT spread over seeds (test loss at T)", f"{dmft_spread:.2e}"),
+        ("float32 samples: largest change of the test loss (same seed), run time float32 / float64",
+         f"{float32_error:.1e} ({float32_error / dmft_spread:.0e} of the spread), "
+         f"{min(single_wall):.2f} s / {min(double_wall):.2f} s"),
         ("simulation d = 2000: spread over runs, time per run", f"{run_spread:.2e}, {per_run:.2f} s"),
         ("simulation runs for the DMFT's error, and their time", f"{runs_needed:.0f} runs, "
                                                                  f"{runs_needed * per_run:.0f} s "
@@ -109,7 +205,11 @@ def main():
     lines = ["# dmftc against the machine, NumPy and the simulation", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}. "
              "Command: `python benchmarks/bench_compare.py`.",
-             f"Case: models/logistic_gd.dmft, T = {T}, M = {M} samples per side, warm cache.", "",
+             f"Case: models/logistic_gd.dmft, T = {T}, M = {M} samples per side, warm cache, "
+             "NUMBA_NUM_THREADS=" + os.environ.get("NUMBA_NUM_THREADS", "(unset)") + ".",
+             f"Load average (1, 5, 15 min) before / after the timed runs: "
+             f"{', '.join(f'{x:.1f}' for x in load_before)} / {', '.join(f'{x:.1f}' for x in load_after)} "
+             f"on {os.cpu_count()} cores (a shared machine: wall times are noisy, CPU times steadier).", "",
              "| quantity | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows]
     (HERE / "results_compare.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

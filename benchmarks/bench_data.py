@@ -22,17 +22,17 @@ MODELS = HERE.parent / "models"
 
 CASE = r"""
 import json, resource, time, dmftc
-m = dmftc.load({model!r})
-started = time.perf_counter()
+m = dmftc.load({model!r}, **{params!r})
+started, cpu = time.perf_counter(), time.process_time()
 ds = m.solve(**{options!r})
-total = time.perf_counter() - started
-print(json.dumps(dict(compile=ds.attrs["time_compile_s"], run=ds.attrs["time_run_s"], total=total,
+total, cpu = time.perf_counter() - started, time.process_time() - cpu
+print(json.dumps(dict(compile=ds.attrs["time_compile_s"], run=ds.attrs["time_run_s"], total=total, cpu=cpu,
                       rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
 
 
-def run_case(model: str, options: dict, cache: str) -> dict:
-    code = CASE.format(model=str(MODELS / f"{model}.dmft"), options=options)
+def run_case(model: str, options: dict, cache: str, params: dict | None = None) -> dict:
+    code = CASE.format(model=str(MODELS / f"{model}.dmft"), options=options, params=params or {})
     env = dict(os.environ, DMFTC_CACHE_DIR=cache)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -57,29 +57,38 @@ def main():
         ("ridge GD, exact, T = 2000", "ridge_gd", dict(steps=2000, mode="exact"), "fits in memory"),
         ("Adam, Monte Carlo, T = 200, M = 20000", "adam_logistic", dict(steps=200, samples=20000), ""),
         ("SGD (batch fraction), T = 200, M = 20000", "sgd_logistic", dict(steps=200, samples=20000), ""),
+        # per-sample Jacobian histories on the first ~9900 samples (the memory budget, solve.py)
         ("diagonal network, T = 200, M = 20000", "diagonal_network", dict(steps=200, samples=20000), ""),
     ]
+    params: dict[str, dict] = {}  # model parameters other than the file's, per model
     rows = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as warm_cache:
         for title, model, options, target in cases:
             with tempfile.TemporaryDirectory() as cold_cache:
-                cold = run_case(model, dict(options, steps=2), cold_cache)
-            run_case(model, options, warm_cache)  # warm the cache
-            warm = run_case(model, options, warm_cache)
-            rows.append((title, target, warm["run"], warm["total"], cold["compile"], warm["rss_mib"]))
-            print(f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s, cold compile "
+                cold = run_case(model, dict(options, steps=2), cold_cache, params.get(model))
+            run_case(model, options, warm_cache, params.get(model))  # warm the cache
+            warm = run_case(model, options, warm_cache, params.get(model))
+            rows.append((title, target, warm["run"], warm["total"], warm["cpu"], cold["compile"], warm["rss_mib"]))
+            print(f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s ({warm['cpu']:.2f} s CPU), cold compile "
                   f"{cold['compile']:.1f} s, peak memory {warm['rss_mib']:.0f} MiB", flush=True)
     lines = [
         "# gaussian_data solver benchmarks",
         "",
         f"Machine: {machine()}. Command: `python benchmarks/bench_data.py`.",
         "Warm: the generated module is in the cache (second process); cold compile: empty cache.",
-        "Run = the forward pass; total = derive + render + load + compile check + run, in-process.",
+        "Run = the forward pass; total = derive + render + load + compile check + run, in-process",
+        "(wall clock, and the CPU time of the same call: on a shared machine the steadier of the two).",
+        f"Load average (1, 5, 15 min) at the start / end: {', '.join(f'{x:.1f}' for x in load_before)} / "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+        f"{' (a shared machine: times are noisy)' if load_before[0] > 1 else ''}; "
+        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')}.",
         "",
-        "| case | target | run (s) | total (s) | cold compile (s) | peak memory (MiB) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| case | target | run (s) | total (s) | total CPU (s) | cold compile (s) | peak memory (MiB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {t} | {g} | {r:.2f} | {tot:.2f} | {c:.1f} | {mem:.0f} |" for t, g, r, tot, c, mem in rows]
+    lines += [f"| {t} | {g} | {r:.2f} | {tot:.2f} | {cpu:.2f} | {c:.1f} | {mem:.0f} |"
+              for t, g, r, tot, cpu, c, mem in rows]
     (HERE / "results_data.md").write_text("\n".join(lines) + "\n")
 
 

@@ -146,6 +146,12 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
            d.loss_grad)
     if d.data_smooth:
         scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", d.loss_grad_dh)
+        # the forward pass needs both at every sample: one function shares their subexpressions
+        pair = [d.loss_grad, d.loss_grad_dh]
+        f = Function("loss_grad_with_dh", ["h", "y", "sel", "params"], "g and ∂g/∂h together.", body(pair))
+        f.lines += emit.assign(["g", "g_h"], pair)
+        f.lines.append("return g, g_h")
+        functions.append(f)
     if d.label_smooth:
         scalar("loss_grad_dhstar", ["h", "hstar", "eps", "sel", "params"],
                "∂g/∂hstar at fixed h (through the label).", d.loss_grad_dhstar)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.stats import norm, qmc
 from threadpoolctl import threadpool_limits
 
@@ -26,7 +27,9 @@ from .results import make_dataset, run_attributes
 
 log = logging.getLogger("dmftc")
 
-HISTORY_BUDGET_BYTES = 3 * 2**30  # per-sample Jacobian histories larger than this use Stein
+HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
+# Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
+MIN_RESPONSE_SAMPLES = 1000
 DEFAULT_FLOW_DT = 0.01
 
 
@@ -40,6 +43,9 @@ class RunSettings:
     param_method: int  # 0 deterministic Jacobian, 1 Jacobian per sample, 2 Stein
     data_method: int  # 0 Jacobian, 1 Stein
     variance_reduction: bool = True  # antithetic, orthonormalised Gaussian inputs
+    # samples that carry per-sample Jacobian histories (the first of them; all unless the
+    # histories would not fit in HISTORY_BUDGET_BYTES)
+    response_samples: int = 0
 
 
 PARAM_METHODS = ("jacobian (deterministic)", "jacobian (per sample)", "stein")
@@ -98,7 +104,12 @@ def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, s
     if mode == "auto":
         mode = "exact" if plan.exact else "monte-carlo"
     samples += samples % 2  # antithetic pairs
-    history = samples * (steps + 1) * (steps + 2) // 2 * 8
+    # A per-sample history is packed lower-triangular, (T+1)(T+2)/2 values; the parameter and
+    # data sides have one each. Past the budget only the first samples carry them: a Jacobian
+    # response is an average of smooth derivatives, precise with a few thousand samples, where
+    # Stein's estimator on all samples is far noisier.
+    per_sample = (steps + 1) * (steps + 2) // 2 * 8
+    response_samples = min(samples, HISTORY_BUDGET_BYTES // 2 // per_sample // 2 * 2)
     if responses == "jacobian":
         if not (plan.param_smooth and plan.data_smooth):
             raise SolverError("Jacobian responses need pointwise derivatives, which this model "
@@ -109,20 +120,21 @@ def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, s
     elif responses == "stein":
         param_method, data_method = 2, 1
     else:
-        budget = HISTORY_BUDGET_BYTES
+        fits = response_samples >= min(samples, MIN_RESPONSE_SAMPLES)
         if plan.param_deterministic:
             param_method = 0
-        elif plan.param_smooth and history < budget / 2:
+        elif plan.param_smooth and fits:
             param_method = 1
         else:
             param_method = 2
-        data_method = 0 if plan.data_smooth and history < budget / 2 else 1
+        data_method = 0 if plan.data_smooth and fits else 1
     if derivation.model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt
     elif dt is not None:
         raise SolverError("--dt is for flow: models; this model has a discrete update",
                           kind="bad-option")
-    return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, variance_reduction)
+    return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, variance_reduction,
+                       max(response_samples, 2))
 
 
 # --------------------------------------------------------------------------- random inputs
@@ -142,13 +154,23 @@ def orthonormal_normals(rng: np.random.Generator, rows: int, n: int) -> np.ndarr
     """``rows`` rows of n standard normals in antithetic pairs, made exactly orthonormal over
     the samples (mean of x_i x_j = δ_ij): their sample covariance is the identity, so the
     Gaussian inputs of the forward pass carry no sampling error in their second moments.
-    Falls back to :func:`standard_normals` when there are not enough samples."""
+    Falls back to :func:`standard_normals` when there are not enough samples.
+
+    The rows are Qᵀ of the thin QR factorisation A = QR (diag R > 0) of a Gaussian block A
+    (n/2 x rows), computed as Cholesky QR applied twice: Qᵀ = L⁻¹Aᵀ with L Lᵀ = AᵀA, then the
+    same again on Qᵀ to restore orthogonality lost to rounding. With n/2 ≥ 2 rows, A has
+    condition number below 6, so this is Householder's Q to rounding, from matrix products."""
     half = n // 2
     if rows == 0 or rows > half // 2:
         return standard_normals(rng, (rows, n))
-    q, r = np.linalg.qr(rng.standard_normal((half, rows)))
-    q *= np.sign(np.diag(r)) * np.sqrt(n / 2)
-    return np.ascontiguousarray(np.concatenate([q, -q], axis=0).T)
+    qt = rng.standard_normal((half, rows)).T
+    for _ in range(2):
+        lower = np.linalg.cholesky(qt @ qt.T)
+        qt = solve_triangular(lower, qt, lower=True, check_finite=False)
+    out = np.empty((rows, n))
+    np.multiply(qt, np.sqrt(n / 2), out=out[:, :half])
+    np.negative(out[:, :half], out=out[:, half:])
+    return out
 
 
 def primitives(rng: np.random.Generator, laws: tuple[str, ...], n: int, antithetic: bool) -> np.ndarray:
@@ -264,7 +286,7 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     with threadpool_limits(limits=1, user_api="blas"):
         # compile on a tiny problem first, so that compile and run times are reported apart
         tiny = RunSettings(2, 4, 0, settings.dt, settings.mode, settings.param_method,
-                           settings.data_method, settings.variance_reduction)
+                           settings.data_method, settings.variance_reduction, 4)
         run(module, plan, model, params, values, data, nodes, weights, tiny, None)
         compiled = time.perf_counter()
         arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
@@ -290,7 +312,8 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
     if settings.mode == "monte-carlo":
         setting_attrs |= {"samples": settings.samples, "variance_reduction": settings.variance_reduction,
                           "param_responses": PARAM_METHODS[settings.param_method],
-                          "data_responses": DATA_METHODS[settings.data_method]}
+                          "data_responses": DATA_METHODS[settings.data_method],
+                          "response_samples": settings.response_samples}
     attrs = run_attributes(
         kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
         params=params, settings=setting_attrs,
@@ -343,18 +366,19 @@ def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, n
     XI_O = data_side[T + 3:] if plan.look_ahead else np.zeros((1, M))
     SEL = selection_weights(model, params, T, M, rng, s.dt)
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
-    packed = M * (T + 1) * (T + 2) // 2
+    MR = s.response_samples
+    packed = MR * (T + 1) * (T + 2) // 2
     a = dict(
         Z=np.zeros((M, k)), Z_NEXT=np.zeros((M, k)), WSTAR=np.zeros(M), LATENT=np.zeros(M),
         Y=np.zeros(M), TH=np.zeros((T + 1, M)), G=np.zeros((T + 1, M)), H=np.zeros(M), H_OBS=np.zeros(M),
         C_th=np.zeros((T + 2, T + 2)), L_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)),
         L_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)), R_g=np.zeros((T + 1, T + 1)),
         R_gs=np.zeros(T + 1), R_obs=np.zeros(T + 1),
-        DZ=np.zeros((T + 1, k, M) if s.param_method == 1 else (1, k, 1)),
+        DZ=np.zeros((T + 1, k, MR) if s.param_method == 1 else (1, k, 1)),
         DTH=np.zeros(packed if s.param_method == 1 else 1),
         dz=np.zeros((T + 1, k)), dth=np.zeros((T + 1, T + 1)),
         DG=np.zeros(packed if s.data_method == 0 else 1),
-        DGS=np.zeros((T + 1, M) if s.data_method == 0 else (1, 1)),
+        DGS=np.zeros((T + 1, MR) if s.data_method == 0 else (1, 1)),
         AGG=np.zeros((T + 1, n_agg)), OBS=np.zeros((T + 1, len(plan.observables))),
     )
     CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)

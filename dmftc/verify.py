@@ -16,7 +16,7 @@ import sympy as sp
 from scipy import integrate
 
 from . import nodes as n
-from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM
+from .analyse import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM
 from .errors import DmftcError, ModelError, did_you_mean
 from .expressions import to_sympy
 from .symbols import CLUSTER, DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP, grad_symbol
@@ -38,7 +38,7 @@ def verify(dm, against: Path | None = None) -> list[Check]:
     if against is not None:
         checks += published_form(dm, against)
     checks += [momentum_reduces_to_gd(dm), learning_rate_limit(dm), zero_learning_rate(dm),
-               causal_closure(dm)]
+               causal_closure(dm), fluctuation_dissipation(dm)]
     if dm.model.disorder == GAUSSIAN_DATA:
         checks += [resolvent(dm), generated_code(dm)]
     if dm.model.disorder == LINEAR_SYSTEM:
@@ -211,6 +211,35 @@ def causal_closure(dm) -> Check:
         if var in ds:
             upper = max(upper, float(np.max(np.abs(np.triu(ds[var].values, first_future)))))
     return Check(name, PASS if upper == 0 else FAIL, f"largest response to a later or equal time: {upper:.1e}")
+
+
+def fluctuation_dissipation(dm, steps: int = 400, dt: float = 0.01, start: float | None = None) -> Check:
+    """A Langevin flow on a landscape started in its equilibrium (MATH-FIELD.md §4): C and R
+    depend on t - s only, and R(t, s) = (1/T) dC(t, s)/ds with T = b^2 / (2 c) the temperature of
+    the stationary law exp(-H/T) of dx/dt = -c grad(x) + b gauss(). ``start`` replaces T as the
+    temperature of the initial equilibrium (another start must fail the check)."""
+    name = "fluctuation-dissipation from an equilibrium start"
+    d = dm.derive()
+    if not (dm.model.disorder == GAUSSIAN_FIELD and dm.model.time == "continuous" and d.ck_form):
+        return Check(name, NA, "needs a Langevin flow dx/dt = -c grad(x) + b gauss() on a landscape")
+    values = {p.symbol: dm.params[p.name] for p in dm.model.params}
+    temperature = float(d.temperature.subs(values) / d.mobility.subs(values))
+    if d.has_signal or not temperature > 0:
+        return Check(name, NA, "needs a positive temperature and no signal (the equilibrium start)")
+    from .solve_field import solve_gaussian_field  # it imports this module's siblings
+
+    ds = solve_gaussian_field(d, dm.params, steps=steps, dt=dt,
+                              initial_temperature=temperature if start is None else start)
+    C, R = ds.C.values, ds.R.values
+    lag, first = steps // 4, steps // 4
+    shift = max(max(abs(C[tw + lag, tw] - C[first + lag, first]), abs(R[tw + lag, tw] - R[first + lag, first]))
+                for tw in range(first, steps - lag))
+    fdt = max(abs(R[tw + lag, tw] - (C[tw + lag, tw + 1] - C[tw + lag, tw - 1]) / (2 * dt) / temperature)
+              for tw in range(first, steps - lag))
+    # Heun's scheme is second order: at dt = 0.01 both defects are ~1e-5 (tests/test_field_flow.py)
+    status = PASS if max(shift, fdt) < 1e-4 else FAIL
+    return Check(name, status, f"T = {temperature:g}, lag {lag * dt:g}: largest change of C, R along "
+                               f"t - s fixed {shift:.1e}, largest |R - (1/T) dC/ds| {fdt:.1e}")
 
 
 def resolvent(dm) -> Check:

@@ -10,6 +10,7 @@ rule: runs with the same tau = lr / b follow the same curve against the number o
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 import numpy as np
 
 import dmftc
@@ -54,7 +55,8 @@ def main():
         loss = curves[SIM_TAU, b]
         if loss is not None:
             left.plot(np.arange(len(loss)) * b, loss, label=f"lr = {SIM_TAU * b:g}, b = 1/{round(1 / b)}")
-    left.plot(flow.time.values / SIM_TAU, flow.test_loss.values, "k:", label="gradient flow (no SGD noise)")
+    # ridge_gd is a discrete model (time = step): its physical time is step * 0.01, an epoch is tau
+    left.plot(flow.step.values * 0.01 / SIM_TAU, flow.test_loss.values, "k:", label="gradient flow (no SGD noise)")
     for b, sim in sims.items():
         left.errorbar(sim.step.values[::round(1 / b)] * b, at_whole_epochs(sim.test_loss.values, b),
                       yerr=at_whole_epochs(sim.test_loss_sem.values, b), fmt="o", ms=3, capsize=2,
@@ -69,7 +71,9 @@ def main():
             if curves[tau, b] is None:
                 right.axvline(tau * b, color=line.get_color(), ls="--", lw=0.8)
     right.set(xscale="log", xlabel="lr (b = lr / tau)", ylabel=f"test loss after {EPOCHS} epochs",
-              title="flat = linear scaling holds; dashed: SGD diverges")
+              ylim=(0.08, 0.11), title="flat = linear scaling holds; dashed: SGD diverges")
+    right.xaxis.set_major_formatter(ScalarFormatter())
+    right.xaxis.set_minor_formatter(NullFormatter())
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(HERE / "linear_scaling.png", dpi=120)

@@ -12,9 +12,11 @@ seeds; the worst observable in brackets):
   share of samples in the first batch) and psgd_logistic 1.20 % (train error), hence 80000
   and 40000 samples (0.92 %, 0.85 %). diagonal_network_flow: 1.5 % at 20000 (overlap, through
   the sampled share of non-zero teacher coordinates), 0.75 % at 80000 (8 seeds).
+  sgd_flip_weight_decay: 1.64 % at 20000 (train error, an indicator), 0.82 % at 80000 (8 seeds).
 * T = 30, M = 40000: clipped_ridge 0.62 %, signsgd_logistic 0.46 %; rmsprop_logistic 1.41 %
   (train loss at step 30) and sgd_epochs_ridge about 1.3 %, hence 160000 samples (0.7 %, 0.5 %);
-  psgd_logistic 0.70 % at 80000; diagonal_network_flow 0.68 % at 160000 (8 seeds).
+  psgd_logistic 0.70 % at 80000; diagonal_network_flow 0.68 % at 160000 (8 seeds);
+  sgd_flip_weight_decay 2.28 % at 40000 (train error at step 30), hence 240000 (0.93 %).
 """
 
 import pytest
@@ -22,10 +24,12 @@ import pytest
 from .test_vs_simulation import assert_agrees
 
 MODELS = ["sgd_ridge", "sgd_epochs_ridge", "psgd_logistic", "clipped_ridge", "signsgd_logistic",
-          "rmsprop_logistic", "langevin_flow_ridge", "logistic_flow", "diagonal_network_flow"]
-SMALL_SAMPLES = {"sgd_epochs_ridge": 80000, "psgd_logistic": 40000, "diagonal_network_flow": 80000}
+          "rmsprop_logistic", "langevin_flow_ridge", "logistic_flow", "diagonal_network_flow",
+          "sgd_flip_weight_decay"]
+SMALL_SAMPLES = {"sgd_epochs_ridge": 80000, "psgd_logistic": 40000, "diagonal_network_flow": 80000,
+                 "sgd_flip_weight_decay": 80000}
 LARGE_SAMPLES = {"sgd_epochs_ridge": 160000, "psgd_logistic": 80000, "rmsprop_logistic": 160000,
-                 "diagonal_network_flow": 160000}
+                 "diagonal_network_flow": 160000, "sgd_flip_weight_decay": 240000}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 import dmftc
 from dmftc.cli import app
-from dmftc.verify import FAIL, PASS, verify
+from dmftc.verify import FAIL, PASS, fluctuation_dissipation, verify
 
 from .conftest import MODELS, ROOT
 
@@ -64,3 +64,12 @@ def test_resolvent_check_can_fail():
 
     m.solve = wrong_solve
     assert v.resolvent(m).status == FAIL
+
+
+def test_fluctuation_dissipation_fails_from_another_temperature():
+    # From the equilibrium at T the defects are ~1e-5 (the 1e-4 threshold's margin, Heun at
+    # dt = 0.01); started in the equilibrium of 2T the process relaxes, which the check must see.
+    m = dmftc.load(ROOT / "models" / "pspin3_langevin.dmft", temp=1.0)
+    assert fluctuation_dissipation(m).status == "pass"
+    wrong = fluctuation_dissipation(m, start=2.0)
+    assert wrong.status == "fail", wrong.detail
