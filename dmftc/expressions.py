@@ -162,6 +162,9 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
                 return resolve(e)
             case n.Unary():
                 return -convert(e.operand)
+            case n.Binary(op=".", left=n.Number(), right=n.Number()):  # 1.2.3 lexes as 1.2 . 3
+                raise ModelError(f"malformed number '{e.left.text}.{e.right.text}'", e.left.loc,
+                                 kind="malformed-number", hint="a number has at most one decimal point")
             case n.Binary(op=".") if "." in special:  # the matrix product of a linear system
                 return special["."](e, convert)
             case n.Binary(op="."):

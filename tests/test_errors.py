@@ -63,8 +63,8 @@ CASES = {
                                        "out of range", "between 1e-300 and 1e300"),
     "power_too_large": (M, "bad-number", 2, 14, "'9^9^9' is too large to evaluate exactly", None),
     "not_a_real_number": (M, "bad-number", 6, 27, "'log(-1)' is not a finite real number", None),
-    "number_two_dots": (M, "misplaced-dot", 2, 14, "'.' (the product with the data vector x) belongs only",
-                        None),
+    "number_two_dots": (M, "malformed-number", 2, 11, "malformed number '1.2.3'",
+                        "a number has at most one decimal point"),
     # the shape of a model
     "missing_model": (M, "missing-model", 1, 1, "the model has no 'model NAME' statement",
                       "start the file with 'model NAME'"),
