@@ -12,8 +12,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from .api import DMFTModel, load  # noqa: E402
-from .errors import (  # noqa: E402
+from dmftc.api import DMFTModel, load  # noqa: E402
+from dmftc.errors import (  # noqa: E402
     CodegenError, DerivationError, DmftcError, ModelError, ModelSyntaxError, ParameterError, SolverError,
 )
 

@@ -6,8 +6,8 @@ import functools
 import time
 from pathlib import Path
 
-from .analyse import GAUSSIAN_DATA, LINEAR_SYSTEM, MATRIX_SGD, Model, load_model
-from .errors import CodegenError, DmftcError, SolverError
+from dmftc.analysis.driver import GAUSSIAN_DATA, LINEAR_SYSTEM, MATRIX_SGD, Model, load_model
+from dmftc.errors import CodegenError, DmftcError, SolverError
 
 
 def load(path: str | Path, **params) -> "DMFTModel":
@@ -32,7 +32,7 @@ class DMFTModel:
 
     @functools.cached_property
     def _derivation(self):
-        from .derive import derive
+        from dmftc.classes.gaussian_data.derive import derive
 
         started = time.perf_counter()
         derivation = derive(self.model)
@@ -45,7 +45,7 @@ class DMFTModel:
 
     def derive_sde(self):
         """The small-step diffusion limit of mini-batch SGD (:mod:`dmftc.sde`)."""
-        from .sde import derive_sde
+        from dmftc.symbolic.sde import derive_sde
 
         try:
             return derive_sde(self.model)
@@ -58,7 +58,7 @@ class DMFTModel:
             raise CodegenError("the linear_system class has no generated code: its solver is plain numpy "
                                "(dmftc/solve_linear.py)", kind="not-available")
         if self.model.disorder != GAUSSIAN_DATA:
-            from .lower_field import generate_gaussian_field
+            from dmftc.classes.gaussian_field.lower import generate_gaussian_field
 
             return generate_gaussian_field(self._derivation)[0]
         source, _ = self._derivation.generated
@@ -85,20 +85,20 @@ class DMFTModel:
         """
         derivation = self._derivation
         if self.model.disorder == LINEAR_SYSTEM:
-            from .solve_linear import solve_linear_system
+            from dmftc.classes.linear_system.solve import solve_linear_system
 
             return solve_linear_system(derivation, self.params, steps=steps, dt=dt, method=method,
                                        average_over=average_over, euler=euler, derive_seconds=self._derive_seconds)
         if method != "auto":
             raise SolverError("--method is for linear systems (models with a 'matrix')", kind="bad-option")
         if self.model.disorder == MATRIX_SGD:
-            from .matrix_sgd import predict_matrix_sgd
+            from dmftc.classes.matrix_sgd.solve import predict_matrix_sgd
 
             return predict_matrix_sgd(self.model, self.params, steps=steps)
         if average_over is not None and self.model.disorder != GAUSSIAN_DATA:
             raise SolverError("--average-over is for linear models of data and linear systems", kind="bad-option")
         if self.model.disorder != GAUSSIAN_DATA:
-            from .solve_field import solve_gaussian_field
+            from dmftc.classes.gaussian_field.solve import solve_gaussian_field
 
             with _progress(progress) as bar:
                 return solve_gaussian_field(derivation, self.params, steps=steps, samples=samples, seed=seed,
@@ -106,7 +106,7 @@ class DMFTModel:
                                             derive_seconds=self._derive_seconds, tmax=tmax)
         if tmax is not None:
             raise SolverError("--tmax is for flows of the gaussian_field class", kind="bad-option")
-        from .solve import solve_gaussian_data
+        from dmftc.classes.gaussian_data.solve import solve_gaussian_data
 
         with _progress(progress) as bar:
             return solve_gaussian_data(derivation, self.params, steps=steps, samples=samples, seed=seed,
@@ -119,7 +119,7 @@ class DMFTModel:
         """Solve at every point of ``grid`` (name -> list of values; a number fixes a parameter)
         with Dask: a local cluster, or ``client`` (a ``distributed.Client`` or a scheduler
         address). ``output`` is written, and resumed from. See :mod:`dmftc.sweep`."""
-        from .sweep import run_sweep
+        from dmftc.results.sweep import run_sweep
 
         return run_sweep(self, grid, client=client, output=output, progress=progress, **solve_options)
 
@@ -127,23 +127,23 @@ class DMFTModel:
                  dt: float | None = None, progress: bool = False):
         """Simulate the finite-size system; means and standard errors over runs."""
         if self.model.disorder == MATRIX_SGD:  # N is the model's: data online(dim = N)
-            from .matrix_sgd import simulate_matrix_sgd
+            from dmftc.classes.matrix_sgd.solve import simulate_matrix_sgd
 
             with _progress(progress) as bar:
                 return simulate_matrix_sgd(self.model, self.params, runs=runs, steps=steps, seed=seed, progress=bar)
         if self.model.disorder == LINEAR_SYSTEM:
-            from .simulate_linear import simulate_linear_system
+            from dmftc.classes.linear_system.simulate import simulate_linear_system
 
             with _progress(progress) as bar:
                 return simulate_linear_system(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
                                               seed=seed, dt=dt, progress=bar)
         if self.model.disorder != GAUSSIAN_DATA:
-            from .simulate_field import simulate_gaussian_field
+            from dmftc.classes.gaussian_field.simulate import simulate_gaussian_field
 
             with _progress(progress) as bar:
                 return simulate_gaussian_field(self._derivation, self.params, dim=dim, runs=runs, steps=steps,
                                                seed=seed, dt=dt, progress=bar)
-        from .simulate import simulate_gaussian_data
+        from dmftc.classes.gaussian_data.simulate import simulate_gaussian_data
 
         with _progress(progress) as bar:
             return simulate_gaussian_data(self._derivation, self.params, dim=dim, runs=runs, steps=steps,

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .errors import DmftcError, ParameterError
+from dmftc import __version__
+from dmftc.errors import DmftcError, ParameterError
 
 app = typer.Typer(
     name="dmftc",
@@ -105,7 +105,7 @@ class Format(str, Enum):
 @_handle_errors
 def check(model: ModelArg, param: ParamOpt = None):
     """Parse and validate a model; print a summary."""
-    from .api import load
+    from dmftc.api import load
 
     m = load(model, **parse_overrides(param))
     _print_summary(m)
@@ -158,7 +158,7 @@ def derive(
                                       "(models with 'batch size B') instead.")] = False,
 ):
     """Print the effective processes, the closure and the memory kernels."""
-    from .api import load
+    from dmftc.api import load
 
     loaded = load(model, **parse_overrides(param))
     derivation = loaded.derive_sde() if sde else loaded.derive()
@@ -173,7 +173,7 @@ def codegen(
                                                    "generated source to (default: print it).")] = None,
 ):
     """Write the generated solver source, for reading."""
-    from .api import load
+    from dmftc.api import load
 
     source = load(model).codegen()
     if output is None:
@@ -218,7 +218,7 @@ def solve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Solve the DMFT equations of a model."""
-    from .api import load
+    from dmftc.api import load
 
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).solve(
@@ -242,7 +242,7 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Simulate the finite-size system of a model: means and standard errors over runs."""
-    from .api import load
+    from dmftc.api import load
 
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).simulate(
@@ -274,8 +274,8 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Solve a model over a grid of parameter values with Dask, into one result."""
-    from .api import load
-    from .sweep import parse_grid
+    from dmftc.api import load
+    from dmftc.results.sweep import parse_grid
 
     _show_log(not quiet)
     grid = parse_grid(parse_overrides(param))
@@ -285,7 +285,7 @@ def sweep(
     if output is not None:
         err.print(f"wrote {output}", markup=False)
     if plot is not None:
-        from .plot import plot_sweep
+        from dmftc.results.plot import plot_sweep
 
         plot_sweep(ds, plot)
         err.print(f"wrote {plot}", markup=False)
@@ -296,7 +296,7 @@ MAX_FAILURES_SHOWN = 20
 
 def _print_sweep_summary(ds) -> None:
     """How many points were solved, and the parameters and message of each failed one."""
-    from .sweep import swept_dims
+    from dmftc.results.sweep import swept_dims
 
     dims = swept_dims(ds)
     failed = ds["status"].values == "failed"
@@ -319,8 +319,8 @@ def _print_sweep_summary(ds) -> None:
 
 
 def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
-    from .plot import plot_observables
-    from .results import print_final_values, write
+    from dmftc.results.plot import plot_observables
+    from dmftc.results.dataset import print_final_values, write
 
     print_final_values(ds, out)
     if output is not None:
@@ -341,8 +341,8 @@ def verify(
     param: ParamOpt = None,
 ):
     """Check the derivation: published forms, limits, causality, resolvents, generated code."""
-    from .api import load
-    from .verify import FAIL, verify as run_checks
+    from dmftc.api import load
+    from dmftc.verify.checks import FAIL, verify as run_checks
 
     checks = run_checks(load(model, **parse_overrides(param)), against)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -364,7 +364,7 @@ def compare(
     plot: PlotOpt = None,
 ):
     """Side-by-side table of two results, with deviations in standard errors, and an overlay."""
-    from .compare import compare_files
+    from dmftc.results.compare import compare_files
 
     compare_files(file_a, file_b, out, plot)
     if plot is not None:
@@ -391,7 +391,7 @@ def plot(
     A sweep is drawn as curves per value (one swept parameter) or as heat maps of the values at
     one step over two swept parameters (a phase diagram).
     """
-    from .plot import plot_files
+    from dmftc.results.plot import plot_files
 
     plot_files(files, output, two_time=two_time, variables=variables, at_step=at_step,
                select=dict(item.partition("=")[::2] for item in select or ()))

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import curve_fit  # noqa: E402
 
 import dmftc  # noqa: E402
-from dmftc.solve_field import solve_gaussian_field  # noqa: E402
+from dmftc.classes.gaussian_field.solve import solve_gaussian_field  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 THRESHOLD = -np.sqrt(4 / 3)

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import dmftc
-from dmftc.jit import write_source
+from dmftc.codegen.jit import write_source
 
 from .conftest import MODELS, ROOT
 
@@ -33,7 +33,7 @@ def test_concurrent_writers_agree(tmp_path, monkeypatch):
     # two processes writing the same generated module: the lock and the atomic rename leave
     # one complete file
     monkeypatch.setenv("DMFTC_CACHE_DIR", str(tmp_path))
-    script = ("import dmftc, sys; from dmftc.jit import write_source; "
+    script = ("import dmftc, sys; from dmftc.codegen.jit import write_source; "
               f"print(write_source(dmftc.load({str(ROOT / 'models' / 'ridge_gd.dmft')!r}).codegen()))")
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
              for _ in range(3)]

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 import dmftc
 from dmftc.cli import app
 from dmftc.errors import DerivationError, ModelError, SolverError
-from dmftc.matrix_sgd import SURMISE_S2, unfolded_spacing_s2
-from dmftc.sde import COVARIANCE, SAMPLES, TEMPERATURE
+from dmftc.classes.matrix_sgd.solve import SURMISE_S2, unfolded_spacing_s2
+from dmftc.symbolic.sde import COVARIANCE, SAMPLES, TEMPERATURE
 
 from .conftest import ROOT
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from dmftc.analyse import load_model
+from dmftc.analysis.driver import load_model
 from dmftc.errors import DmftcError, ModelError, ModelSyntaxError
-from dmftc.syntax import MAX_MODEL_BYTES, parse_file
+from dmftc.language.syntax import MAX_MODEL_BYTES, parse_file
 
 from .conftest import MODELS, ROOT
 

@@ -6,7 +6,7 @@ from scipy import integrate
 
 import dmftc
 from dmftc.errors import SolverError
-from dmftc.solve_field import solve_gaussian_field
+from dmftc.classes.gaussian_field.solve import solve_gaussian_field
 
 from .conftest import ROOT
 

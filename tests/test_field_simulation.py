@@ -9,8 +9,8 @@ import pytest
 
 import dmftc
 from dmftc.errors import SolverError
-from dmftc.simulate_field import Landscape, simulate_gaussian_field
-from dmftc.solve_field import solve_gaussian_field
+from dmftc.classes.gaussian_field.simulate import Landscape, simulate_gaussian_field
+from dmftc.classes.gaussian_field.solve import solve_gaussian_field
 
 from .conftest import ROOT
 

@@ -9,9 +9,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dmftc.analyse import analyse_text
+from dmftc.analysis.driver import analyse_text
 from dmftc.errors import DmftcError
-from dmftc.expressions import MATH_FUNCTIONS, SPECIAL_FUNCTIONS
+from dmftc.language.expressions import MATH_FUNCTIONS, SPECIAL_FUNCTIONS
 
 from .conftest import MODELS
 

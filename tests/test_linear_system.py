@@ -7,10 +7,10 @@ from scipy.special import i0, iv
 from typer.testing import CliRunner
 
 import dmftc
-from dmftc import spectra
+from dmftc.classes.linear_system import spectra
 from dmftc.cli import app
 from dmftc.errors import SolverError
-from dmftc.results import read
+from dmftc.results.dataset import read
 
 from .conftest import ROOT
 from .oracles_rmt import ginibre_correlation_euler, goe_response_euler

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dmftc.analyse import load_model
-from dmftc.nodes import format_model
-from dmftc.syntax import parse, parse_file
+from dmftc.analysis.driver import load_model
+from dmftc.language.nodes import format_model
+from dmftc.language.syntax import parse, parse_file
 
 from .conftest import MODELS
 

@@ -8,7 +8,9 @@ import xarray as xr
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dmftc import compare, plot, results
+from dmftc.results import compare
+from dmftc.results import plot
+from dmftc.results import dataset as results
 from dmftc.cli import app
 from dmftc.errors import DmftcError
 

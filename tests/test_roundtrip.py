@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dmftc import nodes as n
-from dmftc.nodes import format_expr, format_model
-from dmftc.syntax import _KEYWORDS, parse
+from dmftc.language import nodes as n
+from dmftc.language.nodes import format_expr, format_model
+from dmftc.language.syntax import _KEYWORDS, parse
 
 OPERATORS = ["+", "-", "*", "/", ".", "^", *n.COMPARISONS]
 

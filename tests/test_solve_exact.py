@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dmftc
-from dmftc import solve
+from dmftc.classes.gaussian_data import solve
 from dmftc.errors import SolverError
 
 from .conftest import ROOT

@@ -12,7 +12,8 @@ from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
 import dmftc
-from dmftc import results, sweep
+from dmftc.results import dataset as results
+from dmftc.results import sweep
 from dmftc.cli import app
 from dmftc.errors import DmftcError, ParameterError
 

@@ -15,7 +15,7 @@ import xarray as xr
 from distributed import Client
 from typer.testing import CliRunner
 
-from dmftc import sweep
+from dmftc.results import sweep
 from dmftc.cli import app
 
 from .conftest import ROOT

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 import dmftc
 from dmftc.cli import app
-from dmftc.verify import FAIL, PASS, fluctuation_dissipation, verify
+from dmftc.verify.checks import FAIL, PASS, fluctuation_dissipation, verify
 
 from .conftest import MODELS, ROOT
 
@@ -53,7 +53,7 @@ def test_resolvent_check_can_fail():
     # the resolvent check compares the solver with an independent integral: feed it a wrong
     # response and it must fail
     m = dmftc.load(RIDGE)
-    from dmftc import verify as v
+    from dmftc.verify import checks as v
 
     solve = m.solve
 

@@ -1,0 +1,1 @@
+"""Analysis: syntax tree -> analysed model (names, kinds, semantic checks, the update as sympy)."""

@@ -1,0 +1,185 @@
+"""Derivation for the ``gaussian_data`` class: the effective processes of MATH-GLM.md §2.
+
+From the analysed model this builds, as sympy expressions:
+
+* the query point ``θ = Θ(z)`` where the gradient is taken, and the predictor's own field
+  ``Θ(w)`` used by observables (they differ for Nesterov);
+* each ``grad(p)`` split into its data part ``∂Θ/∂p · Xᵀg`` and its penalty part ``∂r/∂p``;
+* the parameter-side site map ``z(t+1) = F(z, Xᵀg, ζ, t)`` and its Jacobians;
+* the data-side map ``g = s̃ ∂ℓ/∂h (h, y)``, ``y = φ(h*, ε)``, and its derivatives;
+* which response estimator applies on each side (Jacobians need pointwise derivatives; where a
+  DiracDelta appears, Stein's lemma is used, MATH-GLM.md §4) and whether the exact Gaussian
+  closure of §5 applies (affine site map, quadratic loss, affine label, no mini-batches).
+
+The result is a :class:`DataDerivation`, which prints as text, LaTeX or Markdown.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from dmftc.analysis.driver import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM, MATRIX_SGD, Model
+from dmftc.errors import DerivationError
+from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
+
+
+@dataclass(frozen=True)
+class DataDerivation:
+    model: Model
+    coordinates: tuple[sp.Symbol, ...]  # z: weights then states
+    theta_query: sp.Expr  # θ = Θ(z at the gradient's point), in z
+    theta_obs: sp.Expr  # Θ(w) at the iterate, in z (the field of observables)
+    gradients: dict  # weight symbol -> grad(weight) in z and Xᵀg
+    site_map: dict  # z_k -> F_k(z, Xᵀg, ζ, t)
+    jacobian_z: sp.Matrix  # ∂F/∂z
+    jacobian_q: sp.Matrix  # ∂F/∂(Xᵀg)
+    theta_query_grad: sp.Matrix  # ∂θ/∂z
+    theta_obs_grad: sp.Matrix
+    label: sp.Expr | None  # y = φ(h*, ε)
+    loss_grad: sp.Expr  # g = s̃ ∂ℓ/∂h, in h, y, s̃
+    loss_grad_dh: sp.Expr  # ∂g/∂h
+    loss_grad_dhstar: sp.Expr  # ∂g/∂h* at fixed h (through the label)
+    param_smooth: bool  # F and Θ have pointwise derivatives: Jacobian responses possible
+    param_deterministic: bool  # the parameter response does not depend on the sample
+    data_smooth: bool  # g has a pointwise derivative in h
+    label_smooth: bool  # g has a pointwise derivative in h* (through y)
+    exact: bool  # the exact Gaussian closure applies
+    not_exact_because: tuple[str, ...]
+
+    @functools.cached_property
+    def generated(self):
+        """The generated solver module's source and its plan (rendered once per derivation)."""
+        from dmftc.classes.gaussian_data.lower import generate_gaussian_data
+
+        return generate_gaussian_data(self)
+
+    @property
+    def has_look_ahead(self) -> bool:
+        return sp.simplify(self.theta_query - self.theta_obs) != 0
+
+    def render(self, fmt: str = "text") -> str:
+        from dmftc.symbolic.report import render_data_derivation
+
+        return render_data_derivation(self, fmt)
+
+    def _repr_latex_(self) -> str:  # Jupyter
+        return "$\\displaystyle " + self.render("latex-inline") + "$"
+
+
+def derive(model: Model):
+    """The effective processes of ``model`` (dispatch on the disorder class)."""
+    if model.disorder == GAUSSIAN_DATA:
+        return derive_gaussian_data(model)
+    if model.disorder == GAUSSIAN_FIELD:
+        from dmftc.classes.gaussian_field.derive import derive_gaussian_field  # it imports this module
+
+        return derive_gaussian_field(model)
+    if model.disorder == LINEAR_SYSTEM:
+        from dmftc.classes.linear_system.derive import derive_linear_system
+
+        return derive_linear_system(model)
+    if model.disorder == MATRIX_SGD:  # no DMFT: its derivation is the SGD diffusion limit
+        from dmftc.symbolic.sde import derive_sde
+
+        return derive_sde(model)
+    raise DerivationError(f"the {model.disorder} class is not available yet", kind="not-available")
+
+
+def derive_gaussian_data(model: Model) -> DataDerivation:
+    z = tuple(v.symbol for v in model.coordinates)
+    point = model.grad_point
+    theta_obs = model.theta
+    theta_query = theta_obs.subs(point, simultaneous=True)
+
+    gradients = {}
+    for w in model.weights:
+        data_part = sp.diff(model.theta, w.symbol).subs(point, simultaneous=True)
+        penalty_part = sp.diff(model.penalty, w.symbol).subs(point, simultaneous=True)
+        gradients[w.symbol] = data_part * DATA_FIELD + penalty_part
+    substitution = {grad_symbol(w.name): gradients[w.symbol] for w in model.weights}
+    site_map = {zk: model.step_map[zk].subs(substitution) for zk in z}
+    F = sp.Matrix([site_map[zk] for zk in z])
+    jacobian_z = F.jacobian(z)
+    jacobian_q = F.diff(DATA_FIELD)
+    theta_query_grad = sp.Matrix([theta_query]).jacobian(z).T
+    theta_obs_grad = sp.Matrix([theta_obs]).jacobian(z).T
+
+    h, y = model.h, model.y
+    loss_grad = SELECTION * sp.diff(model.loss, h)
+    loss_grad_dh = sp.diff(loss_grad, h)
+    label = model.label
+    if label is not None and model.data_kind == "gaussian":
+        loss_grad_dhstar = sp.diff(loss_grad, y).subs(y, label) * sp.diff(label, HSTAR)
+    else:  # no teacher field: mixture data couples to the teacher through E[c g] instead
+        loss_grad_dhstar = sp.Integer(0)
+
+    noises = tuple(model.noises)
+    param_smooth = not any(e.has(sp.DiracDelta) for e in list(jacobian_z) + list(jacobian_q)
+                           + list(theta_query_grad))
+    random = set(z) | {DATA_FIELD} | set(noises)
+    param_deterministic = all(not (e.free_symbols & random) for e in
+                              list(jacobian_z) + list(jacobian_q) + list(theta_query_grad))
+    data_smooth = not loss_grad_dh.has(sp.DiracDelta)
+    label_smooth = model.data_kind == "gaussian" and not loss_grad_dhstar.has(sp.DiracDelta)
+
+    reasons = _not_exact_because(model, site_map, z, theta_query, theta_obs, loss_grad, param_deterministic)
+    return DataDerivation(
+        model=model, coordinates=z, theta_query=theta_query, theta_obs=theta_obs,
+        gradients=gradients, site_map=site_map, jacobian_z=jacobian_z, jacobian_q=jacobian_q,
+        theta_query_grad=theta_query_grad, theta_obs_grad=theta_obs_grad, label=label,
+        loss_grad=loss_grad, loss_grad_dh=loss_grad_dh, loss_grad_dhstar=loss_grad_dhstar,
+        param_smooth=param_smooth, param_deterministic=param_deterministic,
+        data_smooth=data_smooth, label_smooth=label_smooth,
+        exact=not reasons, not_exact_because=tuple(reasons),
+    )
+
+
+def is_affine(expr: sp.Expr, variables) -> bool:
+    """``expr`` is ``a + Σ b_i v_i`` with ``a``, ``b_i`` free of the variables."""
+    variables = list(variables)
+    if not expr.free_symbols & set(variables):
+        return True
+    if not expr.is_polynomial(*variables):
+        return False
+    return all(not (sp.diff(expr, v).free_symbols & set(variables)) for v in variables)
+
+
+def is_quadratic(expr: sp.Expr, variables) -> bool:
+    variables = list(variables)
+    if not expr.is_polynomial(*variables):
+        return False
+    return all(is_affine(sp.diff(expr, v), variables) for v in variables)
+
+
+def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_grad,
+                       param_deterministic) -> list[str]:
+    """Why the exact Gaussian closure (MATH-GLM.md §5) does not apply; empty when it does."""
+    reasons = []
+    state = set(z) | {DATA_FIELD} | set(model.noises)
+    if not (param_deterministic and all(is_affine(F, state) for F in site_map.values())):
+        reasons.append("the site map is not affine in the state and the gradient")
+    if not (is_affine(theta_query, z) and is_affine(theta_obs, z)):
+        reasons.append("the predictor is not linear in the weights")
+    h, y = model.h, model.y
+    if not is_affine(loss_grad.subs(SELECTION, 1), [h, y]):
+        reasons.append("the loss is not quadratic in the prediction")
+    if model.label is not None and not is_affine(model.label, [HSTAR, EPS]):
+        reasons.append("the label is not affine in hstar and eps")
+    if model.batch is not None:
+        reasons.append("mini-batch selection is random")
+    if model.data_kind == "mixture":
+        reasons.append("the cluster of a sample is not Gaussian")
+    primitives = [p.symbol for p in model.primitives]
+    teacher = [model.teacher.symbol] if model.teacher else []
+    for v in model.coordinates + ((model.teacher,) if model.teacher else ()):
+        if not is_affine(v.init, primitives + teacher):
+            reasons.append(f"the initial law of {v.name} is not affine in its random inputs")
+    per_coordinate = list(z) + teacher
+    for o in model.observables:
+        for a in o.aggregates:
+            if a.kind == "mean" and not is_quadratic(a.expr, per_coordinate):
+                reasons.append(f"observable {o.name}: mean() of a non-quadratic expression")
+    return reasons

@@ -1,0 +1,305 @@
+"""Lowering: a derivation -> the functions and flags the solver template consumes.
+
+For the gaussian_data class this prints the model-specific scalar functions (site map, its
+Jacobians, loss gradient, label, observable integrands, and the affine coefficients used by the
+exact closure) into :class:`~dmftc.codegen.Function` values. The causal forward pass that calls
+them is fixed text in ``templates/gaussian_data.py.j2``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import sympy as sp
+
+from dmftc.codegen.printer import Emitter, Function, GeneratedSource, NameTable, helpers_used, render, source_hash, standard_names
+from dmftc.classes.gaussian_data.derive import DataDerivation
+from dmftc.language.symbols import DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """What the gaussian_data template needs, besides the generated functions."""
+
+    parameters: tuple[str, ...]  # runtime argument order (dt last for flows)
+    coordinates: tuple[str, ...]
+    primitive_laws: tuple[str, ...]  # law of each primitive, in prim[] order
+    n_noise: int
+    train: tuple[int, ...]  # indices of train() aggregates in the aggregate vector
+    test: tuple[int, ...]
+    mean: tuple[int, ...]
+    observables: tuple[str, ...]
+    look_ahead: bool
+    param_smooth: bool
+    param_deterministic: bool
+    data_smooth: bool
+    label_smooth: bool
+    exact: bool
+    uses_eps: bool  # the label or an integrand depends on eps
+    test_smooth: bool  # every test() and train() integrand has pointwise derivatives
+    mixture: bool  # Gaussian-mixture data (the latent variable is the cluster)
+
+
+def runtime_parameters(model) -> list[tuple[sp.Symbol, str]]:
+    """The values passed to generated code at run time, in order: the model's parameters, then
+    ``dt`` for a flow."""
+    out = [(p.symbol, p.name) for p in model.params]
+    if model.time == "continuous":
+        out.append((DT, "dt"))
+    return out
+
+
+def parallel_threads() -> int:
+    """Numba threads for the parallel loops over samples, or 0 (serial, the default).
+
+    Parallel loops are opt-in (``DMFTC_PARALLEL=1``): on an idle 2-core machine they halve the
+    Jacobian passes, but on a loaded one numba's thread pool ran 5-25x slower than one thread,
+    and compiled parallel code loaded from the cache under another thread count crashed (numba
+    0.68). The thread count is therefore written into the generated file, hence its hash."""
+    if os.environ.get("DMFTC_PARALLEL", "0") in ("", "0"):
+        return 0
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan]:
+    m = d.model
+    threads = parallel_threads()
+    names = NameTable()
+    standard_names(names, m)
+    runtime = runtime_parameters(m)
+    emit = Emitter(names, [(sym, i) for i, (sym, _) in enumerate(runtime)])
+    z = list(d.coordinates)
+    prims = [p.symbol for p in m.primitives]
+    wstar = m.teacher.symbol if m.teacher else sp.Symbol("wstar_in", real=True)
+    teacher_name = names.add(wstar, "wstar")
+    h, y = m.h, m.y
+    label = d.label if d.label is not None else sp.Integer(0)
+    mixture = m.data_kind == "mixture"
+
+    def unpack_z(exprs) -> list[str]:
+        used = set().union(*(sp.sympify(e).free_symbols for e in exprs)) if exprs else set()
+        return [f"{names[s]} = z[{i}]" for i, s in enumerate(z) if s in used]
+
+    def unpack_prim(exprs) -> list[str]:
+        used = set().union(*(sp.sympify(e).free_symbols for e in exprs)) if exprs else set()
+        return [f"{names[s]} = prim[{i}]" for i, s in enumerate(prims) if s in used]
+
+    def unpack_noise(exprs) -> list[str]:
+        used = set().union(*(sp.sympify(e).free_symbols for e in exprs)) if exprs else set()
+        return [f"{names[s]} = noise[{i}]" for i, s in enumerate(m.noises) if s in used]
+
+    def body(exprs, *unpackers) -> list[str]:
+        lines = emit.unpack_params(exprs)
+        for unpack in unpackers:
+            lines += unpack(exprs)
+        return lines
+
+    functions: list[Function] = []
+
+    def scalar(name, args, doc, expr, *unpackers):
+        f = Function(name, args, doc, body([expr], *unpackers))
+        f.lines += emit.assign(["value"], [expr], [f"{sp.sstr(expr)}"])
+        f.lines.append("return value")
+        functions.append(f)
+
+    def vector(name, args, doc, out, exprs, comments, *unpackers):
+        f = Function(name, args, doc, body(exprs, *unpackers))
+        f.lines += emit.assign([f"{out}[{i}]" for i in range(len(exprs))], exprs, comments)
+        functions.append(f)
+
+    # -- parameter side
+    teacher_law = m.teacher.init if m.teacher else sp.Integer(0)
+    scalar("teacher", ["prim", "params"], "The teacher's value at one coordinate.", teacher_law, unpack_prim)
+    inits = [v.init for v in m.coordinates]
+    vector("initial_state", ["prim", teacher_name, "params", "z"], "Initial values of the coordinates.",
+           "z", inits, [f"{v.name}(0) = {sp.sstr(v.init)}" for v in m.coordinates], unpack_prim)
+    scalar("theta_query", ["z", "params"], "The predictor's weight where the gradient is taken.",
+           d.theta_query, unpack_z)
+    vector("theta_query_grad", ["z", "params", "out"], "∂θ/∂z.", "out", list(d.theta_query_grad),
+           None, unpack_z)
+    if d.has_look_ahead:
+        scalar("theta_obs", ["z", "params"], "The predictor's weight at the iterate (for observables).",
+               d.theta_obs, unpack_z)
+        vector("theta_obs_grad", ["z", "params", "out"], "∂Θ/∂z at the iterate.", "out",
+               list(d.theta_obs_grad), None, unpack_z)
+    site = [d.site_map[s] for s in z]
+    vector("site_step", ["z", "Xtg", "noise", "t", "params", "z_next"],
+           "One step of the site map F(z, Xᵀg, noise, t) of one coordinate.", "z_next", site,
+           [f"{s}(t+1) = {sp.sstr(e)}" for s, e in zip(z, site)], unpack_z, unpack_noise)
+    if d.param_smooth:
+        entries = list(d.jacobian_z) + list(d.jacobian_q)
+        k = len(z)
+        targets = [f"jz[{i}, {j}]" for i in range(k) for j in range(k)] + [f"jq[{i}]" for i in range(k)]
+        f = Function("site_jacobian", ["z", "Xtg", "noise", "t", "params", "jz", "jq"],
+                     "∂F/∂z and ∂F/∂Xᵀg.", body(entries, unpack_z, unpack_noise))
+        f.lines += emit.assign(targets, entries)
+        functions.append(f)
+
+    # -- data side
+    names.add(SELECTION, "sel")
+    latent = names[m.latent]  # hstar, or c for mixture data
+    scalar("label", [latent, "eps", "params"], "The label of a sample.", label)
+    scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.",
+           d.loss_grad)
+    if d.data_smooth:
+        scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", d.loss_grad_dh)
+        # the forward pass needs both at every sample: one function shares their subexpressions
+        pair = [d.loss_grad, d.loss_grad_dh]
+        f = Function("loss_grad_with_dh", ["h", "y", "sel", "params"], "g and ∂g/∂h together.", body(pair))
+        f.lines += emit.assign(["g", "g_h"], pair)
+        f.lines.append("return g, g_h")
+        functions.append(f)
+    if d.label_smooth:
+        scalar("loss_grad_dhstar", ["h", "hstar", "eps", "sel", "params"],
+               "∂g/∂hstar at fixed h (through the label).", d.loss_grad_dhstar)
+
+    # -- observables
+    aggregates = [a for o in m.observables for a in o.aggregates]
+    index = {a.symbol: i for i, a in enumerate(aggregates)}
+    train = [a for a in aggregates if a.kind == "train"]
+    test = [a for a in aggregates if a.kind == "test"]
+    mean = [a for a in aggregates if a.kind == "mean"]
+    for kind, items in (("train", train), ("test", test)):
+        exprs = [a.expr for a in items]
+        vector(f"{kind}_integrands", ["h", "y", latent, "eps", "params", "out"],
+               f"Integrands of the {kind}() observables at one sample.", "out", exprs, None)
+    vector("mean_integrands", ["z", teacher_name, "params", "out"],
+           "Integrands of the mean() observables at one coordinate.", "out", [a.expr for a in mean],
+           None, unpack_z)
+    agg_symbols = {a.symbol: sp.Symbol(f"agg[{index[a.symbol]}]") for a in aggregates}
+    for a in aggregates:
+        names.add(agg_symbols[a.symbol], f"agg[{index[a.symbol]}]")
+    combined = [o.expr.subs(agg_symbols) for o in m.observables]
+    vector("combine", ["agg", "params", "out"], "Each observable from its aggregates.", "out",
+           combined, [f"{o.name} = {o.text}" for o in m.observables])
+
+    # -- coefficients of the exact Gaussian closure (MATH-GLM.md §5)
+    if d.exact:
+        functions += _affine_functions(d, emit, z, prims, wstar, label, mean, unpack_z)
+
+    plan = DataPlan(
+        parameters=tuple(name for _, name in runtime),
+        coordinates=tuple(str(s) for s in z),
+        primitive_laws=tuple(p.law for p in m.primitives),
+        n_noise=len(m.noises),
+        train=tuple(index[a.symbol] for a in train),
+        test=tuple(index[a.symbol] for a in test),
+        mean=tuple(index[a.symbol] for a in mean),
+        observables=tuple(o.name for o in m.observables),
+        look_ahead=d.has_look_ahead,
+        param_smooth=d.param_smooth,
+        param_deterministic=d.param_deterministic,
+        data_smooth=d.data_smooth,
+        label_smooth=d.label_smooth,
+        exact=d.exact,
+        uses_eps=label.has(EPS) or any(a.expr.has(EPS) for a in train + test),
+        # the cluster of mixture data is summed over exactly, not integrated
+        test_smooth=all(_smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS])
+                        for a in train + test),
+        mixture=mixture,
+    )
+    text = render(
+        "gaussian_data.py.j2",
+        model=m,
+        model_hash=source_hash(m.source),
+        plan=plan,
+        functions=functions,
+        helpers=[name for name in ("sigmoid", "softplus", "relu", "heaviside")
+                 if any(f"{name}(" in line for f in functions for line in f.lines if not line.startswith("#"))],
+        numba_threads=threads,
+        parallel_decorator="@njit(cache=True, parallel=True)" if threads else "@njit(cache=True)",
+    )
+    return GeneratedSource(m.name, text), plan
+
+
+def _smooth_in(expr: sp.Expr, variables) -> bool:
+    return not any(sp.diff(expr, v).has(sp.DiracDelta) for v in variables)
+
+
+def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, mean, unpack_z) -> list[Function]:
+    m = d.model
+    k = len(z)
+    out: list[Function] = []
+    zero = {s: 0 for s in list(z) + [DATA_FIELD] + list(m.noises)}
+
+    # z(t+1) = A z + b Xᵀg + Cn noise + d
+    site = [d.site_map[s] for s in z]
+    entries, targets = [], []
+    for i, F in enumerate(site):
+        for j, s in enumerate(z):
+            entries.append(sp.diff(F, s))
+            targets.append(f"A[{i}, {j}]")
+        entries.append(sp.diff(F, DATA_FIELD))
+        targets.append(f"b[{i}]")
+        for j, noise in enumerate(m.noises):
+            entries.append(sp.diff(F, noise))
+            targets.append(f"Cn[{i}, {j}]")
+        entries.append(F.subs(zero))
+        targets.append(f"d[{i}]")
+    f = Function("site_affine", ["t", "params", "A", "b", "Cn", "d"],
+                 "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.", emit.unpack_params(entries))
+    f.lines += emit.assign(targets, entries)
+    out.append(f)
+
+    # θ = cq[0] + cq[1:] . z, Θ = co[0] + co[1:] . z
+    entries, targets = [], []
+    for name, theta in (("cq", d.theta_query), ("co", d.theta_obs)):
+        entries.append(theta.subs({s: 0 for s in z}))
+        targets.append(f"{name}[0]")
+        for j, s in enumerate(z):
+            entries.append(sp.diff(theta, s))
+            targets.append(f"{name}[{j + 1}]")
+    f = Function("theta_affine", ["params", "cq", "co"], "Affine coefficients of θ and Θ in z.",
+                 emit.unpack_params(entries))
+    f.lines += emit.assign(targets, entries)
+    out.append(f)
+
+    # g = a_h h + a_y y + a_0 (sel = 1), y = c_h hstar + c_e eps + c_0
+    h, y = m.h, m.y
+    g = d.loss_grad.subs(SELECTION, 1)
+    entries = [sp.diff(g, h), sp.diff(g, y), g.subs({h: 0, y: 0}),
+               sp.diff(label, HSTAR), sp.diff(label, EPS), label.subs({HSTAR: 0, EPS: 0})]
+    f = Function("data_affine", ["params", "out"],
+                 "g = out[0] h + out[1] y + out[2];  y = out[3] hstar + out[4] eps + out[5].",
+                 emit.unpack_params(entries))
+    f.lines += emit.assign([f"out[{i}]" for i in range(6)], entries)
+    out.append(f)
+
+    # initial values and teacher: rows z_1..z_k, wstar over the basis (1, prim_1..prim_P)
+    teacher_law = m.teacher.init if m.teacher else sp.Integer(0)
+    laws = [v.init.subs(wstar, teacher_law) for v in m.coordinates] + [teacher_law]
+    entries, targets = [], []
+    for i, law in enumerate(laws):
+        entries.append(law.subs({p: 0 for p in prims}))
+        targets.append(f"E[{i}, 0]")
+        for j, p in enumerate(prims):
+            entries.append(sp.diff(law, p))
+            targets.append(f"E[{i}, {j + 1}]")
+    f = Function("initial_affine", ["params", "E"],
+                 "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
+                 emit.unpack_params(entries))
+    f.lines += emit.assign(targets, entries)
+    out.append(f)
+
+    # mean() integrands as quadratic forms in v = (z_1..z_k, wstar): v'Qv + l'v + c
+    variables = list(z) + [wstar]
+    entries, targets = [], []
+    for a_i, a in enumerate(mean):
+        zero_v = {v: 0 for v in variables}
+        for i, vi in enumerate(variables):
+            for j, vj in enumerate(variables):
+                entries.append(sp.diff(a.expr, vi, vj) / 2)
+                targets.append(f"Q[{a_i}, {i}, {j}]")
+            entries.append(sp.diff(a.expr, vi).subs(zero_v))
+            targets.append(f"l[{a_i}, {i}]")
+        entries.append(a.expr.subs(zero_v))
+        targets.append(f"c[{a_i}]")
+    f = Function("mean_quadratic", ["params", "Q", "l", "c"],
+                 "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
+                 emit.unpack_params(entries))
+    f.lines += emit.assign(targets, entries) if entries else []
+    out.append(f)
+    return out

@@ -1,0 +1,437 @@
+"""Run: derive, generate, compile and run the DMFT solver of a gaussian_data model.
+
+The generated module does the numerical work; this module draws its random inputs (with
+variance reduction: antithetic pairs and standardised columns, MATH-GLM.md §5), chooses the
+response estimators, runs the forward pass in chunks of steps with a progress bar, turns a
+blow-up into a :class:`SolverError` naming the step, and returns the results as an
+``xarray.Dataset`` (layout in :mod:`dmftc.results`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.stats import norm, qmc
+from threadpoolctl import threadpool_limits
+
+from dmftc.classes.gaussian_data import bias_variance
+from dmftc.classes.gaussian_data.derive import DataDerivation
+from dmftc.errors import SolverError
+from dmftc.codegen.jit import load_module
+from dmftc.classes.gaussian_data.lower import DataPlan
+from dmftc.results.dataset import make_dataset, run_attributes
+
+log = logging.getLogger("dmftc")
+
+HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
+# Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
+MIN_RESPONSE_SAMPLES = 1000
+DEFAULT_FLOW_DT = 0.01
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    steps: int
+    samples: int
+    seed: int
+    dt: float | None
+    mode: str  # exact | monte-carlo
+    param_method: int  # 0 deterministic Jacobian, 1 Jacobian per sample, 2 Stein
+    data_method: int  # 0 Jacobian, 1 Stein
+    variance_reduction: bool = True  # antithetic, orthonormalised Gaussian inputs
+    # samples that carry per-sample Jacobian histories (the first of them; all unless the
+    # histories would not fit in HISTORY_BUDGET_BYTES)
+    response_samples: int = 0
+
+
+PARAM_METHODS = ("jacobian (deterministic)", "jacobian (per sample)", "stein")
+DATA_METHODS = ("jacobian", "stein")
+
+
+def runtime_values(derivation: DataDerivation, plan: DataPlan, params: dict, dt: float | None) -> np.ndarray:
+    """The ``params`` array of generated code (``dt`` last for a flow; users cannot name a
+    parameter ``dt``)."""
+    return np.array([dt if name == "dt" else params[name] for name in plan.parameters], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class DataConstants:
+    """The data model's numbers: samples per dimension, noise variance and, for a mixture, the
+    fraction of samples in the outer clusters (teacher data: delta = rho = 1)."""
+
+    alpha: float
+    delta: float = 1.0
+    rho: float = 1.0
+
+
+def data_constants(derivation: DataDerivation, params: dict) -> DataConstants:
+    m = derivation.model
+    values = {name: float(arg.subs({p.symbol: params[p.name] for p in m.params}))
+              for name, arg in m.data_args.items()}
+    data = DataConstants(values["ratio"], values.get("var", 1.0), values.get("rho", 1.0))
+    if not data.alpha > 0:
+        raise SolverError(f"the data ratio must be positive, got {data.alpha}", kind="bad-parameter")
+    if not data.delta > 0:
+        raise SolverError(f"the data variance must be positive, got {data.delta}", kind="bad-parameter")
+    if not 0 <= data.rho <= 1:
+        raise SolverError(f"the mixture's rho must be in [0, 1], got {data.rho}", kind="bad-parameter")
+    return data
+
+
+def clusters(rng: np.random.Generator, rho: float, n: int, antithetic: bool) -> np.ndarray:
+    """Cluster of each sample of mixture data: +1 or -1 with probability rho/2 each, else 0."""
+    half = n // 2 if antithetic else n
+    c = np.where(rng.random(half) < rho, rng.choice([-1.0, 1.0], size=half), 0.0)
+    return np.concatenate([c, -c]) if antithetic else c
+
+
+def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, samples: int,
+                    seed: int, dt: float | None, mode: str, responses: str,
+                    variance_reduction: bool = True) -> RunSettings:
+    if mode not in ("auto", "exact", "monte-carlo"):
+        raise SolverError(f"unknown mode '{mode}' (auto, exact or monte-carlo)", kind="bad-option")
+    if responses not in ("auto", "jacobian", "stein"):
+        raise SolverError(f"unknown response estimator '{responses}' (auto, jacobian or stein)",
+                          kind="bad-option")
+    if mode == "exact" and not plan.exact:
+        raise SolverError("the exact Gaussian closure does not apply: "
+                          + "; ".join(derivation.not_exact_because), kind="not-exact",
+                          hint="use --mode monte-carlo (the default picks it)")
+    if mode == "auto":
+        mode = "exact" if plan.exact else "monte-carlo"
+    samples += samples % 2  # antithetic pairs
+    # A per-sample history is packed lower-triangular, (T+1)(T+2)/2 values; the parameter and
+    # data sides have one each. Past the budget only the first samples carry them: a Jacobian
+    # response is an average of smooth derivatives, precise with a few thousand samples, where
+    # Stein's estimator on all samples is far noisier.
+    per_sample = (steps + 1) * (steps + 2) // 2 * 8
+    response_samples = min(samples, HISTORY_BUDGET_BYTES // 2 // per_sample // 2 * 2)
+    if responses == "jacobian":
+        if not (plan.param_smooth and plan.data_smooth):
+            raise SolverError("Jacobian responses need pointwise derivatives, which this model "
+                              "lacks (a sign, a step or a hinge)", kind="bad-option",
+                              hint="use --responses stein or auto")
+        param_method = 0 if plan.param_deterministic else 1
+        data_method = 0
+    elif responses == "stein":
+        param_method, data_method = 2, 1
+    else:
+        fits = response_samples >= min(samples, MIN_RESPONSE_SAMPLES)
+        if plan.param_deterministic:
+            param_method = 0
+        elif plan.param_smooth and fits:
+            param_method = 1
+        else:
+            param_method = 2
+        data_method = 0 if plan.data_smooth and fits else 1
+    if derivation.model.time == "continuous":
+        dt = DEFAULT_FLOW_DT if dt is None else dt
+    elif dt is not None:
+        raise SolverError("--dt is for flow: models; this model has a discrete update",
+                          kind="bad-option")
+    return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, variance_reduction,
+                       max(response_samples, 2))
+
+
+# --------------------------------------------------------------------------- random inputs
+
+
+def standard_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Antithetic standard normals along the last axis (the samples), each row scaled to unit
+    second moment: exact mean 0 and variance 1 over the samples."""
+    *rows, n = shape
+    half = rng.standard_normal((*rows, n // 2))
+    x = np.concatenate([half, -half], axis=-1)
+    scale = np.sqrt(np.mean(x * x, axis=-1, keepdims=True))
+    return np.ascontiguousarray(x / np.where(scale > 0, scale, 1.0))
+
+
+def orthonormal_normals(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
+    """``rows`` rows of n standard normals in antithetic pairs, made exactly orthonormal over
+    the samples (mean of x_i x_j = δ_ij): their sample covariance is the identity, so the
+    Gaussian inputs of the forward pass carry no sampling error in their second moments.
+    Falls back to :func:`standard_normals` when there are not enough samples.
+
+    The rows are Qᵀ of the thin QR factorisation A = QR (diag R > 0) of a Gaussian block A
+    (n/2 x rows), computed as Cholesky QR applied twice: Qᵀ = L⁻¹Aᵀ with L Lᵀ = AᵀA, then the
+    same again on Qᵀ to restore orthogonality lost to rounding. With n/2 ≥ 2 rows, A has
+    condition number below 6, so this is Householder's Q to rounding, from matrix products."""
+    half = n // 2
+    if rows == 0 or rows > half // 2:
+        return standard_normals(rng, (rows, n))
+    qt = rng.standard_normal((half, rows)).T
+    for _ in range(2):
+        lower = np.linalg.cholesky(qt @ qt.T)
+        qt = solve_triangular(lower, qt, lower=True, check_finite=False)
+    out = np.empty((rows, n))
+    np.multiply(qt, np.sqrt(n / 2), out=out[:, :half])
+    np.negative(out[:, :half], out=out[:, half:])
+    return out
+
+
+def primitives(rng: np.random.Generator, laws: tuple[str, ...], n: int, antithetic: bool) -> np.ndarray:
+    """Samples of the model's independent random inputs, shape (n, P)."""
+    out = np.empty((n, len(laws)))
+    for j, law in enumerate(laws):
+        if law == "normal":
+            out[:, j] = standard_normals(rng, (n,)) if antithetic else rng.standard_normal(n)
+        elif law == "rademacher":
+            half = rng.choice([-1.0, 1.0], size=n // 2 if antithetic else n)
+            out[:, j] = np.concatenate([half, -half]) if antithetic else half
+        else:  # uniform on (0, 1)
+            half = rng.random(n // 2 if antithetic else n)
+            out[:, j] = np.concatenate([half, 1.0 - half]) if antithetic else half
+    return out
+
+
+def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator,
+                      dt: float | None) -> np.ndarray:
+    """s(t)/b for every sample and step: which samples are in the step's batch (LANGUAGE.md §2)."""
+    batch = model.batch
+    if batch is None:
+        return np.ones((T + 1, n))
+    values = [float(a.subs({p.symbol: params[p.name] for p in model.params})) for a in batch.args]
+    b = values[0]
+    if batch.kind == "size":  # B samples a step, uniformly with replacement, each weighted n/B
+        size = round(b)
+        if size < 1 or abs(size - b) > 1e-9:
+            raise SolverError(f"the batch size must be a positive integer, got {b:g}", kind="bad-parameter")
+        picks = rng.integers(0, n, size=(T + 1, size))
+        counts = np.stack([np.bincount(row, minlength=n) for row in picks])
+        return counts * (n / size)
+    if not 0 < b <= 1:
+        raise SolverError(f"the batch fraction must be in (0, 1], got {b}", kind="bad-parameter")
+    if batch.kind == "fraction":
+        return (rng.random((T + 1, n)) < b) / b
+    if batch.kind == "epochs":
+        period = round(1 / b)
+        if abs(period - 1 / b) > 1e-9:
+            raise SolverError(f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}",
+                              kind="bad-parameter")
+        phase = rng.integers(0, period, size=n)
+        return (np.arange(T + 1)[:, None] % period == phase[None, :]) * float(period)
+    # persistent(b, tau): a two-state chain per sample, time per step lr (or dt for a flow)
+    tau = values[1]
+    step_time = dt if model.time == "continuous" else params.get("lr")
+    if step_time is None:
+        raise SolverError("batch persistent(b, tau) needs a parameter 'lr' (the time per step)",
+                          kind="bad-parameter")
+    up, down = step_time / tau, (1 - b) * step_time / (b * tau)
+    if up > 1 or down > 1:
+        raise SolverError(f"batch persistent: switching probabilities per step {up:.3g}, {down:.3g} "
+                          "exceed 1 (tau too small for this step)", kind="bad-parameter")
+    s = np.empty((T + 1, n))
+    s[0] = rng.random(n) < b
+    for t in range(T):
+        u = rng.random(n)
+        s[t + 1] = np.where(s[t] > 0, u >= down, u < up)
+    return s / b
+
+
+def quadrature_rule(uses_eps: bool, smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (standard normal coordinates of (h, h*, eps)) and weights for test() and exact
+    train() expectations: Gauss–Hermite for smooth integrands, scrambled Sobol points (fixed
+    seed) for integrands with steps or kinks."""
+    dims = 3 if uses_eps else 2
+    if smooth:
+        x, w = np.polynomial.hermite_e.hermegauss(40 if dims == 2 else 20)
+        w = w / np.sqrt(2 * np.pi)
+        grids = np.meshgrid(*([x] * dims), indexing="ij")
+        weights = np.prod(np.meshgrid(*([w] * dims), indexing="ij"), axis=0).ravel()
+        nodes = np.stack([g.ravel() for g in grids], axis=1)
+    else:
+        points = qmc.Sobol(d=dims, scramble=True, seed=12345).random_base2(16)
+        nodes = norm.ppf(points)
+        weights = np.full(len(nodes), 1.0 / len(nodes))
+    if dims == 2:
+        nodes = np.concatenate([nodes, np.zeros((len(nodes), 1))], axis=1)
+    return np.ascontiguousarray(nodes), weights
+
+
+# ------------------------------------------------------------------------------------ solve
+
+
+def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int | None = None,
+                        samples: int | None = None, seed: int = 0, dt: float | None = None,
+                        mode: str = "auto", responses: str = "auto", variance_reduction: bool = True,
+                        progress=None, derive_seconds: float = 0.0, average_over=None):
+    """Solve the DMFT of a gaussian_data model; returns an ``xarray.Dataset``.
+
+    ``average_over`` (exact mode): sources to average the predictor over, adding
+    ``<name>_bias`` and ``<name>_variance`` (:mod:`dmftc.bias_variance`)."""
+    model = derivation.model
+    if model.batch is not None and model.batch.kind == "size":
+        raise SolverError("a batch of fixed size B has no DMFT limit at fixed lr (the gradient noise of a "
+                          "coordinate grows with n/B)", kind="not-available",
+                          hint="'dmftc derive --sde' gives its small-step diffusion limit; 'dmftc simulate' runs it")
+    steps = 50 if steps is None else steps
+    samples = 4000 if samples is None else samples
+    started = time.perf_counter()
+    source, plan = derivation.generated
+    module = load_module(source)
+    settings = choose_settings(derivation, plan, steps=steps, samples=samples, seed=seed, dt=dt,
+                               mode=mode, responses=responses, variance_reduction=variance_reduction)
+    values = runtime_values(derivation, plan, params, settings.dt)
+    data = data_constants(derivation, params)
+    nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
+    sources = bias_variance.parse_sources(average_over, bias_variance.DATA_SOURCES)
+    if sources and settings.mode != "exact":
+        raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
+    run = _run_exact if settings.mode == "exact" else _run_monte_carlo
+    # The generated code is serial; its matrix-vector products are fastest on one BLAS thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        # compile on a tiny problem first, so that compile and run times are reported apart
+        tiny = RunSettings(2, 4, 0, settings.dt, settings.mode, settings.param_method,
+                           settings.data_method, settings.variance_reduction, 4)
+        run(module, plan, model, params, values, data, nodes, weights, tiny, None)
+        compiled = time.perf_counter()
+        arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
+        finished = time.perf_counter()
+    log.info("%s: derive %.2f s, compile %.2f s, run %.2f s (%s, %d steps)", source.filename,
+             derive_seconds, compiled - started, finished - compiled, settings.mode, steps)
+
+    time_step = settings.dt if model.time == "continuous" else 1.0
+    obs = arrays.pop("OBS")
+    observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
+    if sources:
+        observables |= bias_variance.split(observables, bias_variance.mean_predictor(
+            module, plan, model, values, data, nodes, weights, arrays, sources))
+    # the teacher column: its response (teacher data) or the force E[c g] along the cluster
+    # direction (mixture data)
+    series = {"C_theta_teacher": arrays["C_th"][1:, 0],
+              ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"]}
+    two_time = {"C_theta": arrays["C_th"][1:, 1:], "R_theta": arrays["R_th"],
+                "C_g": arrays["C_g"], "R_g": arrays["R_g"]}
+    setting_attrs = {"steps": steps, "mode": settings.mode, "seed": seed, "dt": settings.dt,
+                     "average_over": ",".join(sources) or None,
+                     "teacher_second_moment": float(arrays["C_th"][0, 0])}
+    if settings.mode == "monte-carlo":
+        setting_attrs |= {"samples": settings.samples, "variance_reduction": settings.variance_reduction,
+                          "param_responses": PARAM_METHODS[settings.param_method],
+                          "data_responses": DATA_METHODS[settings.data_method],
+                          "response_samples": settings.response_samples}
+    attrs = run_attributes(
+        kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
+        params=params, settings=setting_attrs,
+        timings={"derive": derive_seconds, "compile": compiled - started, "run": finished - compiled})
+    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time=two_time,
+                        series=series, attrs=attrs)
+
+
+def _chunks(steps: int):
+    size = max(1, (steps + 1) // 50)
+    for t0 in range(0, steps + 1, size):
+        yield t0, min(t0 + size, steps + 1)
+
+
+def _check(status: int, model, observables: list[str], obs: np.ndarray):
+    if status >= 0:
+        bad = [name for j, name in enumerate(observables) if not np.isfinite(obs[status, j])]
+        what = f" ({', '.join(bad)} not finite)" if bad else ""
+        raise SolverError(
+            f"the solution of {model.name} diverges: values stop being finite at step {status}{what}",
+            kind="diverged", hint="the learning rate is probably too large for this problem")
+
+
+def _progress_task(progress, model, steps):
+    if progress is None:
+        return None
+    return progress.add_task(f"solving {model.name}", total=steps + 1)
+
+
+def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, nodes, weights,
+                     s: RunSettings, progress):
+    T, M = s.steps, s.samples
+    k = len(plan.coordinates)
+    rng = np.random.default_rng(s.seed)
+    reduce = s.variance_reduction
+    normals = (lambda rows: orthonormal_normals(rng, rows, M)) if reduce else (
+        lambda rows: rng.standard_normal((rows, M)))
+    # Gaussian inputs of the parameter side (ν, noises, normal primitives), then of the data side
+    PRIM = primitives(rng, plan.primitive_laws, M, antithetic=reduce)
+    normal = [j for j, law in enumerate(plan.primitive_laws) if law == "normal"]
+    n_noise = (T + 1) * plan.n_noise
+    param_side = normals(T + 1 + n_noise + len(normal))
+    XI_P = param_side[: T + 1]
+    NOISE = np.ascontiguousarray(param_side[T + 1: T + 1 + n_noise].reshape(T + 1, plan.n_noise, M)
+                                 .transpose(0, 2, 1))
+    PRIM[:, normal] = param_side[T + 1 + n_noise:].T
+    data_side = normals(T + 3 + (T + 1 if plan.look_ahead else 0))
+    XI_D = data_side[: T + 2]
+    EPS = data_side[T + 2]
+    XI_O = data_side[T + 3:] if plan.look_ahead else np.zeros((1, M))
+    SEL = selection_weights(model, params, T, M, rng, s.dt)
+    n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
+    MR = s.response_samples
+    packed = MR * (T + 1) * (T + 2) // 2
+    a = dict(
+        Z=np.zeros((M, k)), Z_NEXT=np.zeros((M, k)), WSTAR=np.zeros(M), LATENT=np.zeros(M),
+        Y=np.zeros(M), TH=np.zeros((T + 1, M)), G=np.zeros((T + 1, M)), H=np.zeros(M), H_OBS=np.zeros(M),
+        C_th=np.zeros((T + 2, T + 2)), L_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)),
+        L_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)), R_g=np.zeros((T + 1, T + 1)),
+        R_gs=np.zeros(T + 1), R_obs=np.zeros(T + 1),
+        DZ=np.zeros((T + 1, k, MR) if s.param_method == 1 else (1, k, 1)),
+        DTH=np.zeros(packed if s.param_method == 1 else 1),
+        dz=np.zeros((T + 1, k)), dth=np.zeros((T + 1, T + 1)),
+        DG=np.zeros(packed if s.data_method == 0 else 1),
+        DGS=np.zeros((T + 1, MR) if s.data_method == 0 else (1, 1)),
+        AGG=np.zeros((T + 1, n_agg)), OBS=np.zeros((T + 1, len(plan.observables))),
+    )
+    CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)
+    module.initialize(PRIM, XI_D[0], CLUSTER, EPS, values, a["Z"], a["WSTAR"], a["LATENT"], a["Y"],
+                      a["C_th"], a["L_th"])
+    task = _progress_task(progress, model, T)
+    for t0, t1 in _chunks(T):
+        status = module.forward_pass(
+            t0, t1, values, data.alpha, data.delta, data.rho, s.param_method, s.data_method,
+            XI_P, XI_D, XI_O, EPS, SEL, NOISE,
+            nodes, weights, a["Z"], a["Z_NEXT"], a["WSTAR"], a["LATENT"], a["Y"], a["TH"], a["G"],
+            a["H"], a["H_OBS"], a["C_th"], a["L_th"], a["C_g"], a["L_g"], a["R_th"], a["R_g"], a["R_gs"],
+            a["R_obs"], a["DZ"], a["DTH"], a["dz"], a["dth"], a["DG"], a["DGS"], a["AGG"], a["OBS"])
+        _check(status, model, list(plan.observables), a["OBS"])
+        if task is not None:
+            progress.update(task, completed=t1)
+    return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
+
+
+def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings,
+               progress):
+    T = s.steps
+    k = len(plan.coordinates)
+    laws = plan.primitive_laws
+    P1 = 1 + len(laws)
+    prim_mean = np.array([0.5 if law == "uniform" else 0.0 for law in laws])
+    prim_second = np.array([1 / 3 if law == "uniform" else 1.0 for law in laws])
+    G0 = np.empty((P1, P1))  # raw second moments of (1, primitives)
+    means = np.concatenate([[1.0], prim_mean])
+    G0[:] = np.outer(means, means)
+    G0[np.arange(1, P1), np.arange(1, P1)] = prim_second
+    B = P1 + (T + 1) + (T + 1) * plan.n_noise
+    D = T + 4
+    E = np.zeros((k + 1, P1))
+    module.initial_affine(values, E)
+    ZC = np.zeros((k, B))
+    ZC[:, :P1] = E[:k]
+    WSC = np.zeros(B)
+    WSC[:P1] = E[k]
+    n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
+    a = dict(THC=np.zeros((T + 1, B)), TOC=np.zeros(B), GC=np.zeros((T + 1, D)),
+             C_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)),
+             R_g=np.zeros((T + 1, T + 1)), R_gs=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
+             OBS=np.zeros((T + 1, len(plan.observables))), ZH=np.zeros((T + 1, k, B)))
+    a["C_th"][0, 0] = WSC[:P1] @ G0 @ WSC[:P1]
+    task = _progress_task(progress, model, T)
+    for t0, t1 in _chunks(T):
+        status = module.forward_pass_exact(
+            t0, t1, values, data.alpha, G0, prim_mean, nodes, weights, ZC, WSC, a["THC"], a["TOC"],
+            a["GC"], a["C_th"], a["C_g"], a["R_th"], a["R_g"], a["R_gs"], a["AGG"], a["OBS"], a["ZH"])
+        _check(status, model, list(plan.observables), a["OBS"])
+        if task is not None:
+            progress.update(task, completed=t1)
+    # the coefficient histories too, for averages over subsets of the inputs (dmftc/bias_variance.py)
+    return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs", "THC", "GC", "ZH")} | {
+        "WSC": WSC, "G0": G0, "prim_mean": prim_mean}

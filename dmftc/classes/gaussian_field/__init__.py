@@ -1,0 +1,1 @@
+"""The gaussian_field class: optimizers on random Gaussian landscapes (docs/math/gaussian_field.md)."""

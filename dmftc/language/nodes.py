@@ -1,0 +1,343 @@
+"""The syntax tree of a model file: frozen dataclasses that keep their source position.
+
+Positions (``loc``, ``name_loc``) are excluded from equality, so two trees compare equal when
+they say the same thing; :func:`format_model` prints a tree back as canonical source, and parsing
+that source gives an equal tree (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dmftc.errors import Location
+
+NOWHERE = Location(0, 0)
+
+
+def _loc():
+    return field(default=NOWHERE, compare=False, repr=False, kw_only=True)
+
+
+# ---------------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Number:
+    text: str
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # only "-"
+    operand: "Expr"
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / . ^ < <= > >= == !=
+    left: "Expr"
+    right: "Expr"
+    loc: Location = _loc()  # where the expression starts
+    op_loc: Location = _loc()  # the operator
+
+
+@dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: "Expr"
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple["Expr", ...] = ()
+    keywords: tuple[Keyword, ...] = ()
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class GradAt:
+    """``grad(weight at point)``: the gradient with ``weight`` replaced by ``point``."""
+
+    func: str  # the function name as written (``grad``; anything else is rejected in analysis)
+    weight: str
+    point: "Expr"
+    loc: Location = _loc()
+    weight_loc: Location = _loc()
+
+
+Expr = Number | Name | Unary | Binary | Call | GradAt
+
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+# ----------------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class ModelDecl:
+    name: str
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    name: str
+    value: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class DataDecl:
+    call: Call
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class TeacherDecl:
+    name: str
+    law: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class LabelDecl:
+    name: str
+    value: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class WeightsDecl:
+    name: str
+    law: Expr
+    sphere: bool = False
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class StateDecl:
+    """``state v ~ law`` (``copy=False``) or ``state w_prev = w`` (``copy=True``)."""
+
+    name: str
+    init: Expr
+    copy: bool = False
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class PredictDecl:
+    name: str
+    value: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class LossDecl:
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class PenaltyDecl:
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class BatchDecl:
+    kind: str  # fraction | epochs | persistent | size
+    args: tuple[Expr, ...]
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class LandscapeDecl:
+    call: Call
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class SignalDecl:
+    name: str
+    strength: Expr
+    sphere: bool = False
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class MatrixDecl:
+    """``matrix M ~ ensemble(...)``: the random matrix of a linear system."""
+
+    name: str
+    law: Call
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class ObserveDecl:
+    name: str
+    value: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    target: str
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class UpdateBlock:
+    assignments: tuple[Assignment, ...]
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class FlowEquation:
+    """``d<target>/dt = value``."""
+
+    target: str
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class FlowBlock:
+    equations: tuple[FlowEquation, ...]
+    loc: Location = _loc()
+
+
+Statement = (
+    ModelDecl | ParamDecl | DataDecl | TeacherDecl | LabelDecl | WeightsDecl | StateDecl
+    | PredictDecl | LossDecl | PenaltyDecl | BatchDecl | LandscapeDecl | SignalDecl
+    | MatrixDecl | ObserveDecl | UpdateBlock | FlowBlock
+)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``name = value`` in a file of published equations (``dmftc verify --against``)."""
+
+    name: str
+    value: Expr
+    loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    statements: tuple[Statement, ...]
+
+
+# ------------------------------------------------------------------------------ pretty printing
+
+# Binding strength of each operator; atoms bind tightest.
+_COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(1, 7)
+_BINARY_LEVEL = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, ".": _PRODUCT, "^": _POWER}
+_BINARY_LEVEL.update({op: _COMPARE for op in COMPARISONS})
+
+
+def _level(e: Expr) -> int:
+    if isinstance(e, Binary):
+        return _BINARY_LEVEL[e.op]
+    if isinstance(e, Unary):
+        return _UNARY
+    return _ATOM
+
+
+def format_expr(e: Expr) -> str:
+    """Canonical source for an expression, with only the parentheses the grammar needs."""
+
+    def wrap(sub: Expr, min_level: int) -> str:
+        text = format_expr(sub)
+        return text if _level(sub) >= min_level else f"({text})"
+
+    if isinstance(e, Number):
+        return e.text
+    if isinstance(e, Name):
+        return e.id
+    if isinstance(e, Unary):
+        return "-" + wrap(e.operand, _UNARY)
+    if isinstance(e, Binary):
+        level = _BINARY_LEVEL[e.op]
+        if e.op == "^":  # right-associative: the base must be an atom, the exponent a unary
+            return f"{wrap(e.left, _ATOM)}^{wrap(e.right, _UNARY)}"
+        if level == _COMPARE:  # comparisons do not chain
+            return f"{wrap(e.left, _SUM)} {e.op} {wrap(e.right, _SUM)}"
+        return f"{wrap(e.left, level)} {e.op} {wrap(e.right, level + 1)}"
+    if isinstance(e, Call):
+        parts = [format_expr(a) for a in e.args]
+        parts += [f"{k.name} = {format_expr(k.value)}" for k in e.keywords]
+        return f"{e.func}({', '.join(parts)})"
+    if isinstance(e, GradAt):
+        return f"{e.func}({e.weight} at {format_expr(e.point)})"
+    raise TypeError(f"not an expression node: {e!r}")
+
+
+def format_statement(s: Statement) -> str:
+    """Canonical source for one statement (blocks span several lines)."""
+    f = format_expr
+    sphere = " on sphere"
+    match s:
+        case ModelDecl():
+            return f"model {s.name}"
+        case ParamDecl():
+            return f"param {s.name} = {f(s.value)}"
+        case DataDecl():
+            return f"data {f(s.call)}"
+        case TeacherDecl():
+            return f"teacher {s.name} ~ {f(s.law)}"
+        case LabelDecl():
+            return f"label {s.name} = {f(s.value)}"
+        case WeightsDecl():
+            return f"weights {s.name} ~ {f(s.law)}" + (sphere if s.sphere else "")
+        case StateDecl():
+            return f"state {s.name} {'=' if s.copy else '~'} {f(s.init)}"
+        case PredictDecl():
+            return f"predict {s.name} = {f(s.value)}"
+        case LossDecl():
+            return f"loss {f(s.value)}"
+        case PenaltyDecl():
+            return f"penalty {f(s.value)}"
+        case BatchDecl(kind="persistent"):
+            return f"batch persistent({', '.join(f(a) for a in s.args)})"
+        case BatchDecl():
+            return f"batch {s.kind} {f(s.args[0])}"
+        case LandscapeDecl():
+            return f"landscape {f(s.call)}"
+        case SignalDecl():
+            return f"signal {s.name}{sphere if s.sphere else ''}, strength = {f(s.strength)}"
+        case MatrixDecl():
+            return f"matrix {s.name} ~ {f(s.law)}"
+        case ObserveDecl():
+            return f"observe {s.name} = {f(s.value)}"
+        case UpdateBlock():
+            return "update:\n" + "\n".join(f"    {a.target} = {f(a.value)}" for a in s.assignments)
+        case FlowBlock():
+            return "flow:\n" + "\n".join(f"    d{q.target}/dt = {f(q.value)}" for q in s.equations)
+    raise TypeError(f"not a statement node: {s!r}")
+
+
+def format_model(tree: ModelFile) -> str:
+    """Canonical source of a whole model file."""
+    return "".join(format_statement(s) + "\n" for s in tree.statements)

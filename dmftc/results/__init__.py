@@ -1,0 +1,1 @@
+"""Results: the dataset layout and netCDF files, compare, plots and parameter sweeps."""

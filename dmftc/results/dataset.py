@@ -1,0 +1,229 @@
+"""The layout of every result as an ``xarray.Dataset``, and its netCDF input and output.
+
+A result has the dimension ``step`` (integer coordinate ``0..T``) with the float coordinate
+``time`` along it (the step for ``update`` models, ``step * dt`` for flows), and
+
+* one variable per observable over ``step``; a simulation adds ``<name>_sem``, the standard
+  error over runs;
+* two-time functions (``C_theta``, ``R_theta``, ...) over (``step``, ``step2``), with the
+  coordinates ``step2`` (integers) and ``time2`` (floats) along ``step2``;
+* optional extra series over ``step`` (``C_theta_teacher``, ...), named ``*_teacher``;
+* attributes (str, int or float only) built by :func:`run_attributes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from rich.console import Console
+from rich.table import Table
+
+from dmftc.errors import DmftcError
+
+ENGINE = "h5netcdf"
+KINDS = ("dmft", "simulation", "theory")  # theory: a closed-form prediction (dmftc/matrix_sgd.py)
+VERSIONED_PACKAGES = ("numpy", "numba", "sympy", "scipy", "xarray", "lark", "jinja2")
+# Settings shown in the header of print_final_values, in this order.
+MAIN_SETTINGS = ("steps", "dt", "mode", "samples", "dim", "runs", "seed")
+
+
+def make_dataset(
+    observables: dict[str, np.ndarray],
+    time: np.ndarray,
+    *,
+    sem: dict[str, np.ndarray] | None = None,
+    two_time: dict[str, np.ndarray] | None = None,
+    series: dict[str, np.ndarray] | None = None,
+    attrs: dict | None = None,
+) -> xr.Dataset:
+    """Build a result dataset.
+
+    ``time`` has one entry per step (``T + 1`` of them); ``observables``, ``sem`` and ``series``
+    hold arrays of that length, ``two_time`` square arrays of that size. ``sem`` keys are
+    observable names; the variables are called ``<name>_sem``. Raises ``ValueError`` for arrays
+    of the wrong shape, clashing names or attributes that netCDF cannot store.
+    """
+    time = np.asarray(time, dtype=float)
+    if time.ndim != 1 or time.size == 0:
+        raise ValueError(f"time must be a non-empty 1-d array, got shape {time.shape}")
+    n = time.size
+    sem, two_time, series = sem or {}, two_time or {}, series or {}
+
+    unknown_sem = set(sem) - set(observables)
+    if unknown_sem:
+        raise ValueError(f"sem given for unknown observables: {sorted(unknown_sem)}")
+    names = [*observables, *(f"{name}_sem" for name in sem), *two_time, *series]
+    clashes = {name for name in names if names.count(name) > 1}
+    clashes |= set(names) & {"step", "time", "step2", "time2"}
+    if clashes:
+        raise ValueError(f"variable names used twice: {sorted(clashes)}")
+
+    variables = {}
+    for name, values in [*observables.items(), *((f"{k}_sem", v) for k, v in sem.items()),
+                         *series.items()]:
+        variables[name] = ("step", _checked_array(name, values, (n,)))
+    for name, values in two_time.items():
+        variables[name] = (("step", "step2"), _checked_array(name, values, (n, n)))
+
+    coords = {"step": np.arange(n), "time": ("step", time)}
+    if two_time:
+        coords |= {"step2": np.arange(n), "time2": ("step2", time)}
+    for key, value in (attrs or {}).items():
+        if not isinstance(value, (str, int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise ValueError(f"attribute '{key}' must be a str, int or float, got {value!r}")
+    return xr.Dataset(variables, coords=coords, attrs=dict(attrs or {}))
+
+
+def _checked_array(name: str, values, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.shape != shape:
+        raise ValueError(f"'{name}' has shape {array.shape}, expected {shape}")
+    return array
+
+
+def run_attributes(
+    *,
+    kind: str,
+    model_name: str,
+    model_path: str,
+    model_source: str,
+    params: dict[str, float],
+    settings: dict,
+    timings: dict,
+) -> dict:
+    """The attributes of a result: provenance, parameters, run settings and timings.
+
+    ``settings`` (``steps``, ``seed``, ``dt``, ...) become attributes of the same name; None
+    values are left out and booleans stored as 0/1. ``timings`` map a phase to seconds:
+    ``{"derive": 0.3}`` becomes ``time_derive_s`` (a key already of the form ``time_*_s`` is
+    kept as it is).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    attrs = {
+        "kind": kind,
+        "model": model_name,
+        "model_path": str(model_path),
+        "model_source": model_source,
+        "content_hash": hashlib.sha256(model_source.encode("utf-8")).hexdigest(),
+        "dmftc_version": _dmftc_version(),
+        "versions": json.dumps(_versions()),
+        "parameters": json.dumps({name: float(value) for name, value in params.items()}),
+    }
+    extra = {f"param_{name}": float(value) for name, value in params.items()}
+    for key, value in settings.items():
+        if value is not None:
+            extra[key] = _netcdf_value(key, value)
+    for phase, seconds in timings.items():
+        key = phase if phase.startswith("time_") and phase.endswith("_s") else f"time_{phase}_s"
+        extra[key] = float(seconds)
+    clashes = set(extra) & (set(attrs) | {"created"})
+    if clashes:
+        raise ValueError(f"settings or timings reuse reserved attribute names: {sorted(clashes)}")
+    attrs |= extra
+    attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return attrs
+
+
+def _dmftc_version() -> str:
+    from dmftc import __version__
+
+    return __version__
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def _netcdf_value(key: str, value) -> str | int | float:
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (str, int, float)):
+        return value
+    raise ValueError(f"setting '{key}' must be a str, int, float or bool, got {value!r}")
+
+
+def write(ds: xr.Dataset, path: str | Path) -> None:
+    """Write ``ds`` as netCDF (h5netcdf), atomically: a reader never sees a half-written file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise DmftcError(f"cannot write: directory '{path.parent}' does not exist", kind="io",
+                         hint="create the directory first", filename=str(path))
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        ds.to_netcdf(partial, engine=ENGINE)
+        os.replace(partial, path)
+    except OSError as e:
+        raise DmftcError(f"cannot write: {e.strerror or e}", kind="io", filename=str(path)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def read(path: str | Path) -> xr.Dataset:
+    """Read a result written by :func:`write` fully into memory (the file is closed after)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DmftcError("cannot read: no such file", kind="io", filename=str(path))
+    try:
+        ds = xr.load_dataset(path, engine=ENGINE)
+    except (OSError, ValueError) as e:
+        raise DmftcError(f"cannot read: not a netCDF file ({e})", kind="io", filename=str(path),
+                         hint="results are written by 'dmftc solve -o' and 'dmftc simulate -o'") from None
+    if "step" not in ds.dims or "time" not in ds.coords:
+        raise DmftcError("not a dmftc result: it has no dimension 'step' with a coordinate 'time'",
+                         kind="io", filename=str(path))
+    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value
+                for key, value in ds.attrs.items()}
+    return ds
+
+
+def observable_names(ds: xr.Dataset) -> list[str]:
+    """The observables of a result: variables over ``step`` alone, not ``*_sem`` nor ``*_teacher``."""
+    return [str(name) for name, var in ds.data_vars.items()
+            if var.dims == ("step",) and not str(name).endswith(("_sem", "_teacher"))]
+
+
+def two_time_names(ds: xr.Dataset) -> list[str]:
+    """The two-time functions of a result: variables over (``step``, ``step2``)."""
+    return [str(name) for name, var in ds.data_vars.items() if var.dims == ("step", "step2")]
+
+
+def describe(ds: xr.Dataset) -> str:
+    """One line naming the kind, the model and the main settings of a result."""
+    settings = ", ".join(f"{key}={ds.attrs[key]}" for key in MAIN_SETTINGS if key in ds.attrs)
+    head = f"{ds.attrs.get('kind', 'result')} {ds.attrs.get('model', '')}".strip()
+    return f"{head} ({settings})" if settings else head
+
+
+def print_final_values(ds: xr.Dataset, console: Console) -> None:
+    """Print each observable at the final step, with ``± sem`` where the result has it."""
+    last = ds.isel(step=-1)
+    console.print(describe(ds), markup=False)
+    table = Table(title=f"final values at time {float(last['time']):g}", show_header=True,
+                  header_style="bold", box=None, pad_edge=False)
+    table.add_column("observable")
+    table.add_column("value", justify="right")
+    table.add_column("± s.e.", justify="right")
+    for name in observable_names(ds):
+        sem_name = f"{name}_sem"
+        sem = f"± {float(last[sem_name]):.3g}" if sem_name in ds else ""
+        table.add_row(name, f"{float(last[name]):.6g}", sem)
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Symbolic tools shared by the classes' derivations: printing derivations, the SGD diffusion limit."""

@@ -1,0 +1,1 @@
+"""dmftc verify: checks of a derivation."""
