@@ -1,12 +1,14 @@
-"""The ``dmftc`` command line (LANGUAGE.md §7).
+"""The ``dmftc`` command line (docs/cli.md).
 
 Bad input never shows a traceback: every :class:`~dmftc.errors.DmftcError` is printed as a
-compiler-style diagnostic and the command exits with status 2. A traceback means a bug.
+compiler-style diagnostic and the command exits with status 2. A traceback means a bug. The
+options of ``solve``, ``simulate`` and ``sweep`` come from the table of :mod:`dmftc.options`.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dmftc import __version__
+from dmftc import options as opts
 from dmftc.errors import DmftcError, ParameterError
 
 app = typer.Typer(
@@ -90,7 +93,8 @@ def _main(
     pass
 
 
-ModelArg = Annotated[Path, typer.Argument(help="The model file (.dmft).", show_default=False)]
+ModelArg = Annotated[Path, typer.Argument(help="The model file (.dmft), or the name of a bundled model "
+                                          "(see 'dmftc models').", show_default=False)]
 ParamOpt = Annotated[Optional[list[str]], typer.Option(
     "-p", "--param", metavar="NAME=VALUE", help="Override a parameter (repeatable).")]
 
@@ -101,50 +105,71 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
+def _with_options(command: str):
+    """Give a command the flags of the options of ``command`` (dmftc.options); it receives them
+    as one dict ``options`` (None: not given)."""
+    extra = opts.cli_parameters(command)
+
+    def decorate(func):
+        fixed = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "options"]
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            options = {p.name: kwargs.pop(p.name) for p in extra}
+            return func(*args, options=options, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(fixed + extra)
+        wrapper.__annotations__ = {p.name: p.annotation for p in fixed + extra}
+        return wrapper
+
+    return decorate
+
+
 @app.command()
 @_handle_errors
 def check(model: ModelArg, param: ParamOpt = None):
     """Parse and validate a model; print a summary."""
     from dmftc.api import load
 
-    m = load(model, **parse_overrides(param))
-    _print_summary(m)
+    _print_summary(load(model, **parse_overrides(param)))
 
 
 def _print_summary(m) -> None:
     model = m.model
     out.print(f"[bold]{model.name}[/bold]  ({model.path})")
     kind = "update (discrete time)" if model.time == "discrete" else "flow (continuous time)"
-    out.print(f"class: {model.disorder}, dynamics: {kind}")
+    out.print(f"class: {model.cls}, dynamics: {kind}")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("kind")
     table.add_column("name")
     table.add_column("value / law")
-    if model.data_kind:
-        args = ", ".join(f"{k} = {v}" for k, v in model.data_args.items())
-        table.add_row("data", model.data_kind, args)
-    if model.teacher:
-        table.add_row("teacher", model.teacher.name, model.teacher.init_text)
-    if model.label is not None:
-        table.add_row("label", model.label_name, model.label_text)
-    if model.system is not None:
-        table.add_row("matrix", model.system.matrix.name, model.system.matrix.text)
-    if model.xi is not None:
-        table.add_row("landscape", "xi(q)", str(model.xi))
-    if model.signal is not None:
-        table.add_row("signal", model.signal.name, f"strength(m) = {model.strength}")
+    for row in m.model_class.summary_rows(model):
+        table.add_row(*row)
     for w in model.weights:
         table.add_row("weight", w.name, w.init_text)
     for s in model.states:
         table.add_row("state", s.name, s.init_text)
-    if model.batch:
-        table.add_row("batch", model.batch.kind, ", ".join(map(str, model.batch.args)))
     for p in model.params:
         value = m.params[p.name]
         default = "" if p.default.is_number else f"  (= {p.default})"
         table.add_row("parameter", p.name, f"{value:g}{default}")
     for o in model.observables:
         table.add_row("observe", o.name, o.text)
+    out.print(table)
+
+
+@app.command()
+@_handle_errors
+def models():
+    """List the bundled models (any of them runs by its name: 'dmftc solve ridge_gd')."""
+    from dmftc.resources import bundled_models
+
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("model")
+    table.add_column("what")
+    for name, path in bundled_models().items():
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        table.add_row(name, first.removeprefix("#").strip())
     out.print(table)
 
 
@@ -160,8 +185,7 @@ def derive(
     """Print the effective processes, the closure and the memory kernels."""
     from dmftc.api import load
 
-    loaded = load(model, **parse_overrides(param))
-    derivation = loaded.derive_sde() if sde else loaded.derive()
+    derivation = load(model, **parse_overrides(param)).derive(sde=sde)
     out.print(derivation.render(format.value), markup=False, soft_wrap=True)
 
 
@@ -185,73 +209,40 @@ def codegen(
     err.print(f"wrote {path}", markup=False)
 
 
-StepsOpt = Annotated[Optional[int], typer.Option("--steps", "-T", min=1, help="Number of steps.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
-DtOpt = Annotated[Optional[float], typer.Option("--dt", min=1e-12,
-                                                help="Time step of a flow: model.")]
 OutOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the results (netCDF).")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Draw the observables (PNG).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no log on stderr.")]
 
 
 @app.command()
 @_handle_errors
-def solve(
-    model: ModelArg,
-    param: ParamOpt = None,
-    steps: StepsOpt = None,
-    samples: Annotated[Optional[int], typer.Option("--samples", "-M", min=2,
-                                                   help="Monte-Carlo samples per side.")] = None,
-    seed: SeedOpt = 0,
-    dt: DtOpt = None,
-    mode: Annotated[str, typer.Option("--mode", help="auto, exact or monte-carlo.")] = "auto",
-    tmax: Annotated[Optional[float], typer.Option(
-        "--tmax", min=1e-12, help="Solve a flow of the gaussian_field class up to this time on the "
-        "adaptive grid (the step starts at --dt and doubles; replaces --steps).")] = None,
-    method: Annotated[str, typer.Option("--method", help="Linear systems: auto, dmft (the cavity closure) or "
-                                        "spectral (integrals over the spectrum, exact in time).")] = "auto",
-    average_over: Annotated[Optional[str], typer.Option(
-        "--average-over", metavar="SOURCES", help="Linear models: average the predictor over these sources "
-        "(comma-separated: label-noise, init, data, noise; linear systems: init, noise, matrix) and add "
-        "<name>_bias and <name>_variance.")] = None,
-    output: OutOpt = None,
-    plot: PlotOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-):
+@_with_options(opts.SOLVE)
+def solve(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plot: PlotOpt = None,
+          quiet: QuietOpt = False, options: dict | None = None):
     """Solve the DMFT equations of a model."""
     from dmftc.api import load
 
     _show_log(not quiet)
-    ds = load(model, **parse_overrides(param)).solve(
-        steps=steps, samples=samples, seed=seed, dt=dt, mode=mode, progress=not quiet, tmax=tmax,
-        method=method, average_over=average_over)
+    ds = load(model, **parse_overrides(param)).solve(progress=not quiet, **options)
     _finish_run(ds, output, plot)
 
 
 @app.command()
 @_handle_errors
-def simulate(
-    model: ModelArg,
-    param: ParamOpt = None,
-    dim: Annotated[int, typer.Option("--dim", "-d", min=2, help="Dimension d (or N).")] = 1000,
-    runs: Annotated[int, typer.Option("--runs", "-K", min=1, help="Independent runs.")] = 10,
-    steps: StepsOpt = None,
-    seed: SeedOpt = 0,
-    dt: DtOpt = None,
-    output: OutOpt = None,
-    plot: PlotOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-):
+@_with_options(opts.SIMULATE)
+def simulate(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plot: PlotOpt = None,
+             quiet: QuietOpt = False, options: dict | None = None):
     """Simulate the finite-size system of a model: means and standard errors over runs."""
     from dmftc.api import load
 
     _show_log(not quiet)
-    ds = load(model, **parse_overrides(param)).simulate(
-        dim=dim, runs=runs, steps=steps, seed=seed, dt=dt, progress=not quiet)
+    ds = load(model, **parse_overrides(param)).simulate(progress=not quiet, **options)
     _finish_run(ds, output, plot)
 
 
 @app.command()
 @_handle_errors
+@_with_options(opts.SOLVE)
 def sweep(
     model: ModelArg,
     param: Annotated[Optional[list[str]], typer.Option(
@@ -261,17 +252,12 @@ def sweep(
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", help="Address of a running Dask scheduler (default: a local cluster, one "
         "worker process per core).")] = None,
-    steps: StepsOpt = None,
-    samples: Annotated[Optional[int], typer.Option("--samples", "-M", min=2,
-                                                   help="Monte-Carlo samples per side.")] = None,
-    seed: SeedOpt = 0,
-    dt: DtOpt = None,
-    mode: Annotated[str, typer.Option("--mode", help="auto, exact or monte-carlo.")] = "auto",
     output: Annotated[Optional[Path], typer.Option(
         "-o", "--output", help="Write the results (netCDF); a second run with the same file "
         "solves only the points missing from it.")] = None,
     plot: PlotOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
+    options: dict | None = None,
 ):
     """Solve a model over a grid of parameter values with Dask, into one result."""
     from dmftc.api import load
@@ -279,8 +265,7 @@ def sweep(
 
     _show_log(not quiet)
     grid = parse_grid(parse_overrides(param))
-    ds = load(model).sweep(grid, client=scheduler, output=output, progress=not quiet, steps=steps,
-                           samples=samples, seed=seed, dt=dt, mode=mode)
+    ds = load(model).sweep(grid, client=scheduler, output=output, progress=not quiet, **options)
     _print_sweep_summary(ds)
     if output is not None:
         err.print(f"wrote {output}", markup=False)
@@ -342,9 +327,9 @@ def verify(
 ):
     """Check the derivation: published forms, limits, causality, resolvents, generated code."""
     from dmftc.api import load
-    from dmftc.verify.checks import FAIL, verify as run_checks
+    from dmftc.verify.checks import FAIL
 
-    checks = run_checks(load(model, **parse_overrides(param)), against)
+    checks = load(model, **parse_overrides(param)).verify(against)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("check", "status", "detail"):
         table.add_column(column, overflow="fold")

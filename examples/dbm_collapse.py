@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import dmftc  # noqa: E402
-from dmftc.classes.matrix_sgd.solve import SURMISE_S2, unfolded_spacings  # noqa: E402
+from dmftc.classes.matrix_sgd.simulate import unfolded_spacings  # noqa: E402
+from dmftc.classes.matrix_sgd.solve import SURMISE_S2  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL = HERE.parent / "models" / "dbm_teacher.dmft"

@@ -12,7 +12,7 @@ from .conftest import MODELS, ROOT
 def test_rendering_is_deterministic():
     for path in MODELS:
         m = dmftc.load(path)
-        if m.model.disorder != "gaussian_data":
+        if m.model.cls != "gaussian_data":
             continue
         assert m.codegen().text == dmftc.load(path).codegen().text
 

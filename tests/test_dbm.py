@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 import dmftc
 from dmftc.cli import app
 from dmftc.errors import DerivationError, ModelError, SolverError
-from dmftc.classes.matrix_sgd.solve import SURMISE_S2, unfolded_spacing_s2
+from dmftc.classes.matrix_sgd.simulate import unfolded_spacing_s2
+from dmftc.classes.matrix_sgd.solve import SURMISE_S2
 from dmftc.symbolic.sde import COVARIANCE, SAMPLES, TEMPERATURE
 
 from .conftest import ROOT
@@ -30,7 +31,7 @@ def _sgd_ridge_with_batch_size(tmp_path):
 
 def test_sde_of_sgd_depends_on_lr_over_batch_size(tmp_path):
     m = _sgd_ridge_with_batch_size(tmp_path)
-    d = m.derive_sde()
+    d = m.derive(sde=True)
     lr, B, sigma = (m.model.param(name).symbol for name in ("lr", "B", "sigma"))
     w = m.model.weights[0].symbol
     assert sp.simplify(d.velocity[w] + sp.Symbol("∇w", real=True)) == 0  # drift: minus the gradient
@@ -58,9 +59,9 @@ def test_sde_needs_a_first_order_update(tmp_path):
     path = tmp_path / "hb.dmft"
     path.write_text(text.replace("update:", "batch size 8\nupdate:", 1))
     with pytest.raises(DerivationError, match="no first-order small-step limit"):
-        dmftc.load(path).derive_sde()
+        dmftc.load(path).derive(sde=True)
     with pytest.raises(DerivationError, match="needs a mini-batch of fixed size"):
-        dmftc.load(MODELS / "ridge_gd.dmft").derive_sde()
+        dmftc.load(MODELS / "ridge_gd.dmft").derive(sde=True)
 
 
 def test_dbm_prediction_is_the_closed_form():

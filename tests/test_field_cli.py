@@ -11,7 +11,7 @@ from dmftc.errors import DerivationError
 from .conftest import MODELS, ROOT
 
 runner = CliRunner()
-FIELD_MODELS = [p for p in MODELS if dmftc.load(p).model.disorder == "gaussian_field"]
+FIELD_MODELS = [p for p in MODELS if dmftc.load(p).model.cls == "gaussian_field"]
 
 
 @pytest.mark.parametrize("path", FIELD_MODELS, ids=lambda p: p.stem)

@@ -111,7 +111,7 @@ def test_dmft_agrees_with_simulation_at_n_250(model, optimizer, tmp_path):
     path = tmp_path / f"{model}_{optimizer}.dmft"
     path.write_text(source)
     m = dmftc.load(path, lr=0.05)
-    overlap = 0.3 if m.model.signal else 0.0
+    overlap = 0.3 if m.model.spec.signal else 0.0
     theory = solve_gaussian_field(m.derive(), m.params, steps=60, initial_overlap=overlap)
     simulation = simulate_gaussian_field(m.derive(), m.params, dim=250, runs=16, steps=60, initial_overlap=overlap)
     names = [name for name in theory.data_vars if f"{name}_sem" in simulation]

@@ -5,7 +5,10 @@ from typer.testing import CliRunner
 
 import dmftc
 from dmftc.cli import app
-from dmftc.verify.checks import FAIL, PASS, fluctuation_dissipation, verify
+from dmftc.classes.gaussian_data import verify as data_checks
+from dmftc.classes.gaussian_field.verify import fluctuation_dissipation
+from dmftc.verify import run_checks as verify
+from dmftc.verify.checks import FAIL, PASS
 
 from .conftest import MODELS, ROOT
 
@@ -53,8 +56,6 @@ def test_resolvent_check_can_fail():
     # the resolvent check compares the solver with an independent integral: feed it a wrong
     # response and it must fail
     m = dmftc.load(RIDGE)
-    from dmftc.verify import checks as v
-
     solve = m.solve
 
     def wrong_solve(**options):
@@ -63,7 +64,7 @@ def test_resolvent_check_can_fail():
         return ds
 
     m.solve = wrong_solve
-    assert v.resolvent(m).status == FAIL
+    assert data_checks.resolvent(m).status == FAIL
 
 
 def test_fluctuation_dissipation_fails_from_another_temperature():

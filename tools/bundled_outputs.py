@@ -35,19 +35,18 @@ VOLATILE = ("created", "time_", "versions", "dmftc_version", "model_path")
 def _runs(path: Path):
     m = dmftc.load(path)
     yield "solve", lambda: _solve(m)
-    yield "simulate", lambda: m.simulate(**SIMULATE)
+    yield "simulate", lambda: _simulate(m)
     for fmt in ("text", "latex", "markdown"):
         yield f"derive-{fmt}", lambda fmt=fmt: m.derive().render(fmt)
     yield "codegen", lambda: m.codegen().text
 
 
 def _solve(m):
-    try:
-        return m.solve(**SOLVE)
-    except dmftc.DmftcError as e:  # classes solved without sampling refuse --samples
-        if e.kind != "bad-option":
-            raise
-        return m.solve(**{k: v for k, v in SOLVE.items() if k != "samples"})
+    return m.solve(**{k: v for k, v in SOLVE.items() if k in m.model_class.solve_options})
+
+
+def _simulate(m):
+    return m.simulate(**{k: v for k, v in SIMULATE.items() if k in m.model_class.simulate_options})
 
 
 def record(out: Path) -> None:

@@ -18,7 +18,7 @@ from types import ModuleType
 import platformdirs
 from filelock import FileLock
 
-from dmftc.codegen.printer import GeneratedSource
+from dmftc.codegen.render import GeneratedSource
 from dmftc.errors import CodegenError
 
 

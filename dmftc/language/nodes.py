@@ -235,6 +235,15 @@ Statement = (
 )
 
 
+# The keyword that starts each statement, for messages ("duplicate 'loss' statement").
+KEYWORD = {
+    ModelDecl: "model", ParamDecl: "param", DataDecl: "data", TeacherDecl: "teacher", LabelDecl: "label",
+    WeightsDecl: "weights", StateDecl: "state", PredictDecl: "predict", LossDecl: "loss",
+    PenaltyDecl: "penalty", BatchDecl: "batch", LandscapeDecl: "landscape", SignalDecl: "signal",
+    MatrixDecl: "matrix", ObserveDecl: "observe", UpdateBlock: "update", FlowBlock: "flow",
+}
+
+
 @dataclass(frozen=True)
 class Equation:
     """``name = value`` in a file of published equations (``dmftc verify --against``)."""
@@ -247,6 +256,25 @@ class Equation:
 @dataclass(frozen=True)
 class ModelFile:
     statements: tuple[Statement, ...]
+
+
+def find_name(expr: Expr, name: str) -> Name | None:
+    """The first use of ``name`` in ``expr``, or None."""
+    match expr:
+        case Name(id=found) if found == name:
+            return expr
+        case Unary():
+            return find_name(expr.operand, name)
+        case Binary():
+            return find_name(expr.left, name) or find_name(expr.right, name)
+        case Call():
+            for a in expr.args + tuple(k.value for k in expr.keywords):
+                hit = find_name(a, name)
+                if hit is not None:
+                    return hit
+        case GradAt():
+            return find_name(expr.point, name)
+    return None
 
 
 # ------------------------------------------------------------------------------ pretty printing

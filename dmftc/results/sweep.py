@@ -36,11 +36,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from dmftc.codegen import jit
-from dmftc.results import dataset as results
-from dmftc.analysis.driver import Model, analyse_text
+from dmftc import options as opts
 from dmftc.api import DMFTModel, _progress
+from dmftc.codegen import jit
 from dmftc.errors import DmftcError, ParameterError, SolverError
+from dmftc.pipeline import CompiledModel, compile_model
+from dmftc.results import dataset as results
 
 log = logging.getLogger("dmftc")
 
@@ -95,11 +96,11 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
     resume from); ``solve_options`` go to :meth:`DMFTModel.solve` at every point.
     """
     swept, fixed = _split_grid(grid)
-    options = _solve_options(solve_options)
+    options = _solve_options(model, solve_options)
     options_json = json.dumps(options, sort_keys=True)
     content_hash = hashlib.sha256(model.model.source.encode("utf-8")).hexdigest()
     base = model.overrides | fixed
-    points = [DMFTModel(model.model, base | dict(zip(swept, values)))
+    points = [DMFTModel(model.compiled, base | dict(zip(swept, values)))
               for values in itertools.product(*swept.values())]
     keys = [_key(point.params) for point in points]
     if output is not None and not Path(output).parent.is_dir():
@@ -115,12 +116,12 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
              f", {len(outcomes)} of them found in {output}" if output is not None else "")
     if todo:
         with _client(client) as dask_client, _progress(progress) as bar:
-            _prepare_workers(dask_client, model.model)
+            _prepare_workers(dask_client, model.compiled)
             _warm_up(todo[0], options)
             task = bar.add_task(f"sweep {model.model.name}", total=len(points),
                                 completed=len(outcomes)) if bar is not None else None
             try:
-                for batch in _solve_all(dask_client, model.model, todo, options):
+                for batch in _solve_all(dask_client, model.compiled, todo, options):
                     outcomes |= batch
                     solved = {key: value for key, value in batch.items() if isinstance(value, xr.Dataset)}
                     if parts is not None and solved:
@@ -167,18 +168,16 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     return swept, fixed
 
 
-def _solve_options(options: dict) -> dict:
-    """The keywords of :meth:`DMFTModel.solve` for every point, less those equal to their default
-    (so that a sweep is resumed however its options were spelled)."""
-    defaults = {name: p.default for name, p in inspect.signature(DMFTModel.solve).parameters.items()
-                if name not in ("self", "progress")}
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise TypeError(f"unknown solve options: {sorted(unknown)}")
-    if options.get("tmax") is not None:
+def _solve_options(model: DMFTModel, options: dict) -> dict:
+    """The options of :meth:`DMFTModel.solve` for every point, checked (:mod:`dmftc.options`), less
+    those not given or equal to their default (so that a sweep is resumed however its options
+    were spelled)."""
+    resolved = opts.resolve(opts.SOLVE, model.model_class, model.model, options)
+    if resolved.get("tmax") is not None:
         raise SolverError("--tmax cannot be swept over: each point would have its own time grid",
                           kind="bad-option")
-    return {name: value for name, value in options.items() if value != defaults[name]}
+    return {name: resolved[name] for name, value in options.items()
+            if value is not None and name in resolved and resolved[name] != opts.plain(opts.BY_NAME[name].default)}
 
 
 def _key(params: dict) -> tuple:
@@ -227,21 +226,21 @@ def _client(client):
         yield client
 
 
-def _prepare_workers(client, model: Model) -> None:
+def _prepare_workers(client, compiled: CompiledModel) -> None:
     """Have every worker import dmftc and analyse the model while this process compiles."""
     from distributed import fire_and_forget
 
     for address in client.scheduler_info()["workers"]:
-        fire_and_forget(client.submit(_analysed, model.source, str(model.path), workers=address, pure=False))
+        fire_and_forget(client.submit(_analysed, compiled.text, compiled.path, workers=address, pure=False))
 
 
-def _solve_all(client, model: Model, points: list[DMFTModel], options: dict):
+def _solve_all(client, compiled: CompiledModel, points: list[DMFTModel], options: dict):
     """Submit every point; yield batches of finished ones, {key: Dataset or Failure}."""
     from distributed import as_completed
 
     cache_root = str(jit.cache_dir().parent)
-    futures = client.map(_solve_point, [point.overrides for point in points], source=model.source,
-                         path=str(model.path), options=options, cache_root=cache_root, pure=False)
+    futures = client.map(_solve_point, [point.overrides for point in points], source=compiled.text,
+                         path=compiled.path, options=options, cache_root=cache_root, pure=False)
     key_of = {future.key: _key(point.params) for future, point in zip(futures, points)}
     try:
         for finished in as_completed(futures, loop=client.loop).batches():
@@ -276,8 +275,8 @@ def _solve_point(overrides: dict, *, source: str, path: str, options: dict, cach
 
 
 @lru_cache(maxsize=8)
-def _analysed(source: str, path: str) -> Model:
-    return analyse_text(source, path)
+def _analysed(source: str, path: str) -> CompiledModel:
+    return compile_model(path, text=source)
 
 
 # ------------------------------------------------------------------------- storing, resuming

@@ -1,4 +1,4 @@
-"""``dmftc derive --sde``: the small-step diffusion limit of mini-batch SGD (dmft-dln-rmt.md §c.2).
+"""``dmftc derive --sde``: the small-step diffusion limit of mini-batch SGD (docs/math/matrix_sgd.md §2).
 
 A step with a batch of ``B`` samples uses the gradient estimate ``ĝ = c/B Σ_b ∇ℓ_{μ_b} + ∇r``
 (``c = n`` when the loss is summed over n samples, ``data gaussian``; ``c = 1`` when it is the
@@ -20,7 +20,7 @@ At the teacher of a regression (``h = hstar``), the loss gradient of a sample ``
 longer depends on x, so ``Σ₁ = E[g²] E[x xᵀ]``: isotropic, ``E[g²] = sigma²`` for
 ``y = hstar + sigma eps``. For the matrix family (E[x xᵀ] = I) the entries of ``W − W*`` are then
 Ornstein–Uhlenbeck processes with rate ``κ = E[∂g/∂h]`` and stationary variance ``D / (2 κ)``:
-``lr sigma² / (2 B)`` (§c.4), the input of the Dyson Brownian motion of the eigenvalues.
+``lr sigma² / (2 B)`` (docs/math/matrix_sgd.md §4), the input of the Dyson Brownian motion of the eigenvalues.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.analysis.driver import Model
-from dmftc.classes.linear_system.analysis import MATRIX_SGD
+from dmftc.analysis.data import DataSpec
+from dmftc.analysis.model import Model
 from dmftc.errors import DerivationError
 from dmftc.symbolic.report import Line, Notation, render_sections
 from dmftc.language.symbols import EPS, HSTAR, grad_symbol
@@ -67,13 +67,17 @@ def _gaussian_moment(k: int) -> int:
 
 
 def derive_sde(model: Model) -> SDEDerivation:
-    if model.batch is None or model.batch.kind != "size":
-        if model.disorder != MATRIX_SGD:
-            raise DerivationError("--sde needs a mini-batch of fixed size: add 'batch size B'", kind="not-available")
+    spec = model.spec
+    if not isinstance(spec, DataSpec):
+        raise DerivationError("--sde is for data models with a mini-batch of fixed size ('batch size B')",
+                              kind="not-available")
+    online = spec.data_kind == "online"  # fresh samples: the loss is the batch mean
+    if not online and (spec.batch is None or spec.batch.kind != "size"):
+        raise DerivationError("--sde needs a mini-batch of fixed size: add 'batch size B'", kind="not-available")
     lr = next((p.symbol for p in model.params if p.name == "lr"), None)
     if lr is None or model.time != "discrete":
         raise DerivationError("--sde needs a discrete update with a learning rate parameter 'lr'", kind="not-available")
-    B = model.batch.args[0] if model.batch is not None else sp.Integer(1)
+    B = model.spec.batch.args[0] if model.spec.batch is not None else sp.Integer(1)
     if not isinstance(B, sp.Symbol):
         B = sp.Symbol("B", positive=True)  # a number: derive with a symbol, the rule is the same
     velocity = {}
@@ -85,29 +89,29 @@ def derive_sde(model: Model) -> SDEDerivation:
         velocity[v.symbol] = sp.simplify(sp.diff(F, lr).subs(lr, 0))
     grads = [grad_symbol(w.name) for w in model.weights]
     J = sp.Matrix([[sp.diff(velocity[v.symbol], g) for g in grads] for v in model.coordinates])
-    scale = sp.Integer(1) if model.disorder == MATRIX_SGD else SAMPLES
+    scale = sp.Integer(1) if online else SAMPLES
     D = sp.simplify(lr * scale**2 / B * J * J.T) * COVARIANCE
     at_T = sp.simplify(D.subs(lr, TEMPERATURE * B))
     if at_T.has(B):
         raise DerivationError(f"the diffusion {D} depends on lr and B separately", kind="not-available")
 
-    h, y = model.h, model.y
-    g = sp.diff(model.loss, h)
-    at_teacher = g.subs(y, model.label).subs(h, HSTAR)
+    h, y = model.spec.h, model.spec.y
+    g = sp.diff(model.spec.loss, h)
+    at_teacher = g.subs(y, model.spec.label).subs(h, HSTAR)
     noise, variance = None, None
     if not at_teacher.has(HSTAR) and sp.expand(at_teacher**2).is_polynomial(EPS):
         poly = sp.Poly(sp.expand(at_teacher**2), EPS)
         noise = sp.simplify(sum(c * _gaussian_moment(k[0]) for k, c in poly.terms()))
         rate = sp.diff(g, h)
         sgd = len(model.coordinates) == 1 and J[0, 0] == -1
-        if model.disorder == MATRIX_SGD and sgd and not rate.free_symbols - {p.symbol for p in model.params}:
+        if online and sgd and not rate.free_symbols - {p.symbol for p in model.params}:
             variance = sp.simplify(D[0, 0].subs(COVARIANCE, noise) / (2 * rate))
     return SDEDerivation(model, lr, B, scale, g, velocity, J, D, at_T, noise, variance)
 
 
 def render_sde(d: SDEDerivation, fmt: str) -> str:
     m = d.model
-    online = m.disorder == MATRIX_SGD
+    online = m.spec.data_kind == "online"
     sections = []
     c = "1" if online else "n"
     gradient = [
@@ -129,7 +133,7 @@ def render_sde(d: SDEDerivation, fmt: str) -> str:
     sde.append(Line("D", "D", d.diffusion, "covariance of the noise per unit time: lr J Cov[ĝ] Jᵀ"))
     sde.append(Line("D(lr = T B)", r"D|_{\mathrm{lr}=TB}", d.diffusion_at_temperature,
                     "B is gone: lr and B enter only through T = lr / B (linear scaling rule)"))
-    sections.append(("Small-step limit (dmft-dln-rmt.md §c.2)", sde))
+    sections.append(("Small-step limit (docs/math/matrix_sgd.md §2)", sde))
     if d.teacher_noise is not None:
         xx = "I" if online else "I/d"
         teacher = [Line("E[g²]", r"\mathbb{E}[g^2]", d.teacher_noise, f"at h = hstar; then Σ₁ = E[g²] E[x xᵀ] = E[g²] {xx}")]

@@ -28,32 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmftc.errors import SolverError, did_you_mean
-
-DATA_SOURCES = ("label-noise", "init", "data", "noise")
-
-
-def parse_sources(average_over, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """``"init,noise"`` or a sequence of names -> a tuple of known sources (None: none)."""
-    if average_over is None:
-        return ()
-    items = average_over.split(",") if isinstance(average_over, str) else list(average_over)
-    out = []
-    for item in (i.strip() for i in items):
-        if item not in allowed:
-            raise SolverError(f"unknown noise source '{item}'", kind="bad-option",
-                              hint=did_you_mean(item, allowed) or "sources: " + ", ".join(allowed))
-        out.append(item)
-    return tuple(dict.fromkeys(out))
-
-
-def split(observables: dict, bias: dict) -> dict:
-    """``<name>_bias`` and ``<name>_variance`` for every observable the mean predictor has."""
-    out = {}
-    for name, value in bias.items():
-        out[f"{name}_bias"] = value
-        out[f"{name}_variance"] = observables[name] - value
-    return out
+DATA_SOURCES = ("label-noise", "init", "data", "noise")  # what --average-over accepts
 
 
 def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: dict, sources) -> dict:
@@ -64,7 +39,7 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
     T, k = ZH.shape[0] - 1, ZH.shape[1]
     P1 = G0.shape[0]
     nu0, z0 = P1, P1 + T + 1
-    teacher = model.teacher.init.free_symbols if model.teacher else set()
+    teacher = model.spec.teacher.init.free_symbols if model.spec.teacher else set()
     G0ab = G0.copy()
     if "init" in sources:
         for j, p in enumerate(model.primitives):

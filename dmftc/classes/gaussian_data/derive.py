@@ -16,14 +16,13 @@ The result is a :class:`DataDerivation`, which prints as text, LaTeX or Markdown
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.analysis.driver import GAUSSIAN_DATA, GAUSSIAN_FIELD, LINEAR_SYSTEM, MATRIX_SGD, Model
-from dmftc.errors import DerivationError
+from dmftc.analysis.model import Model
 from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
+from dmftc.symbolic.algebra import is_affine, is_quadratic
 
 
 @dataclass(frozen=True)
@@ -49,19 +48,12 @@ class DataDerivation:
     exact: bool  # the exact Gaussian closure applies
     not_exact_because: tuple[str, ...]
 
-    @functools.cached_property
-    def generated(self):
-        """The generated solver module's source and its plan (rendered once per derivation)."""
-        from dmftc.classes.gaussian_data.lower import generate_gaussian_data
-
-        return generate_gaussian_data(self)
-
     @property
     def has_look_ahead(self) -> bool:
         return sp.simplify(self.theta_query - self.theta_obs) != 0
 
     def render(self, fmt: str = "text") -> str:
-        from dmftc.symbolic.report import render_data_derivation
+        from dmftc.classes.gaussian_data.report import render_data_derivation
 
         return render_data_derivation(self, fmt)
 
@@ -69,34 +61,15 @@ class DataDerivation:
         return "$\\displaystyle " + self.render("latex-inline") + "$"
 
 
-def derive(model: Model):
-    """The effective processes of ``model`` (dispatch on the disorder class)."""
-    if model.disorder == GAUSSIAN_DATA:
-        return derive_gaussian_data(model)
-    if model.disorder == GAUSSIAN_FIELD:
-        from dmftc.classes.gaussian_field.derive import derive_gaussian_field  # it imports this module
-
-        return derive_gaussian_field(model)
-    if model.disorder == LINEAR_SYSTEM:
-        from dmftc.classes.linear_system.derive import derive_linear_system
-
-        return derive_linear_system(model)
-    if model.disorder == MATRIX_SGD:  # no DMFT: its derivation is the SGD diffusion limit
-        from dmftc.symbolic.sde import derive_sde
-
-        return derive_sde(model)
-    raise DerivationError(f"the {model.disorder} class is not available yet", kind="not-available")
-
-
 def derive_gaussian_data(model: Model) -> DataDerivation:
     z = tuple(v.symbol for v in model.coordinates)
     point = model.grad_point
-    theta_obs = model.theta
+    theta_obs = model.spec.theta
     theta_query = theta_obs.subs(point, simultaneous=True)
 
     gradients = {}
     for w in model.weights:
-        data_part = sp.diff(model.theta, w.symbol).subs(point, simultaneous=True)
+        data_part = sp.diff(model.spec.theta, w.symbol).subs(point, simultaneous=True)
         penalty_part = sp.diff(model.penalty, w.symbol).subs(point, simultaneous=True)
         gradients[w.symbol] = data_part * DATA_FIELD + penalty_part
     substitution = {grad_symbol(w.name): gradients[w.symbol] for w in model.weights}
@@ -107,11 +80,11 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     theta_query_grad = sp.Matrix([theta_query]).jacobian(z).T
     theta_obs_grad = sp.Matrix([theta_obs]).jacobian(z).T
 
-    h, y = model.h, model.y
-    loss_grad = SELECTION * sp.diff(model.loss, h)
+    h, y = model.spec.h, model.spec.y
+    loss_grad = SELECTION * sp.diff(model.spec.loss, h)
     loss_grad_dh = sp.diff(loss_grad, h)
-    label = model.label
-    if label is not None and model.data_kind == "gaussian":
+    label = model.spec.label
+    if label is not None and model.spec.data_kind == "gaussian":
         loss_grad_dhstar = sp.diff(loss_grad, y).subs(y, label) * sp.diff(label, HSTAR)
     else:  # no teacher field: mixture data couples to the teacher through E[c g] instead
         loss_grad_dhstar = sp.Integer(0)
@@ -123,7 +96,7 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     param_deterministic = all(not (e.free_symbols & random) for e in
                               list(jacobian_z) + list(jacobian_q) + list(theta_query_grad))
     data_smooth = not loss_grad_dh.has(sp.DiracDelta)
-    label_smooth = model.data_kind == "gaussian" and not loss_grad_dhstar.has(sp.DiracDelta)
+    label_smooth = model.spec.data_kind == "gaussian" and not loss_grad_dhstar.has(sp.DiracDelta)
 
     reasons = _not_exact_because(model, site_map, z, theta_query, theta_obs, loss_grad, param_deterministic)
     return DataDerivation(
@@ -137,23 +110,6 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     )
 
 
-def is_affine(expr: sp.Expr, variables) -> bool:
-    """``expr`` is ``a + Σ b_i v_i`` with ``a``, ``b_i`` free of the variables."""
-    variables = list(variables)
-    if not expr.free_symbols & set(variables):
-        return True
-    if not expr.is_polynomial(*variables):
-        return False
-    return all(not (sp.diff(expr, v).free_symbols & set(variables)) for v in variables)
-
-
-def is_quadratic(expr: sp.Expr, variables) -> bool:
-    variables = list(variables)
-    if not expr.is_polynomial(*variables):
-        return False
-    return all(is_affine(sp.diff(expr, v), variables) for v in variables)
-
-
 def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_grad,
                        param_deterministic) -> list[str]:
     """Why the exact Gaussian closure (MATH-GLM.md §5) does not apply; empty when it does."""
@@ -163,18 +119,18 @@ def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_g
         reasons.append("the site map is not affine in the state and the gradient")
     if not (is_affine(theta_query, z) and is_affine(theta_obs, z)):
         reasons.append("the predictor is not linear in the weights")
-    h, y = model.h, model.y
+    h, y = model.spec.h, model.spec.y
     if not is_affine(loss_grad.subs(SELECTION, 1), [h, y]):
         reasons.append("the loss is not quadratic in the prediction")
-    if model.label is not None and not is_affine(model.label, [HSTAR, EPS]):
+    if model.spec.label is not None and not is_affine(model.spec.label, [HSTAR, EPS]):
         reasons.append("the label is not affine in hstar and eps")
-    if model.batch is not None:
+    if model.spec.batch is not None:
         reasons.append("mini-batch selection is random")
-    if model.data_kind == "mixture":
+    if model.spec.data_kind == "mixture":
         reasons.append("the cluster of a sample is not Gaussian")
     primitives = [p.symbol for p in model.primitives]
-    teacher = [model.teacher.symbol] if model.teacher else []
-    for v in model.coordinates + ((model.teacher,) if model.teacher else ()):
+    teacher = [model.spec.teacher.symbol] if model.spec.teacher else []
+    for v in model.coordinates + ((model.spec.teacher,) if model.spec.teacher else ()):
         if not is_affine(v.init, primitives + teacher):
             reasons.append(f"the initial law of {v.name} is not affine in its random inputs")
     per_coordinate = list(z) + teacher

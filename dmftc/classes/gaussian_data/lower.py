@@ -1,21 +1,36 @@
-"""Lowering: a derivation -> the functions and flags the solver template consumes.
+"""Lowering for the gaussian_data class: a derivation -> the plan and the generated module.
 
-For the gaussian_data class this prints the model-specific scalar functions (site map, its
-Jacobians, loss gradient, label, observable integrands, and the affine coefficients used by the
-exact closure) into :class:`~dmftc.codegen.Function` values. The causal forward pass that calls
-them is fixed text in ``templates/gaussian_data.py.j2``.
+This prints the model-specific scalar functions (site map, its Jacobians, loss gradient, label,
+observable integrands, and the affine coefficients used by the exact closure) into
+:class:`~dmftc.codegen.emitter.Function` values. The causal forward pass that calls them is fixed
+text in ``templates/gaussian_data/`` (docs/math/gaussian_data.md §3–§5).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import sympy as sp
 
-from dmftc.codegen.printer import Emitter, Function, GeneratedSource, NameTable, helpers_used, render, source_hash, standard_names
 from dmftc.classes.gaussian_data.derive import DataDerivation
-from dmftc.language.symbols import DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP
+from dmftc.codegen.emitter import Emitter, Function
+from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
+from dmftc.codegen.printer import NameTable, standard_names
+from dmftc.codegen.render import GeneratedSource, helpers_in, parallel_threads, render, source_hash
+from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION
+
+# The functions of the generated module that Python calls (dmftc.codegen.interface).
+ENTRY_POINTS = EntryPoints(
+    EntryPoint.declare("initialize", "PRIM XI_D0 CLUSTER EPS params Z WSTAR LATENT Y C_th L_th"),
+    EntryPoint.declare(
+        "forward_pass", "t0 t1 params alpha delta mix_rho param_method data_method XI_P XI_D XI_O EPS SEL NOISE "
+        "nodes weights Z Z_NEXT WSTAR LATENT Y TH G H H_OBS C_th L_th C_g L_g R_th R_g R_gs R_obs DZ DTH dz dth "
+        "DG DGS AGG OBS"),
+    EntryPoint.declare("forward_pass_exact", "t0 t1 params alpha G0 prim_mean nodes weights ZC WSC THC TOC GC C_th "
+                       "C_g R_th R_g R_gs AGG OBS ZH"),
+    EntryPoint.declare("simulate_run", "X CLUSTER PRIM EPS SEL NOISE delta mix_rho nodes weights params T OBS"),
+)
 
 
 @dataclass(frozen=True)
@@ -39,45 +54,24 @@ class DataPlan:
     uses_eps: bool  # the label or an integrand depends on eps
     test_smooth: bool  # every test() and train() integrand has pointwise derivatives
     mixture: bool  # Gaussian-mixture data (the latent variable is the cluster)
-
-
-def runtime_parameters(model) -> list[tuple[sp.Symbol, str]]:
-    """The values passed to generated code at run time, in order: the model's parameters, then
-    ``dt`` for a flow."""
-    out = [(p.symbol, p.name) for p in model.params]
-    if model.time == "continuous":
-        out.append((DT, "dt"))
-    return out
-
-
-def parallel_threads() -> int:
-    """Numba threads for the parallel loops over samples, or 0 (serial, the default).
-
-    Parallel loops are opt-in (``DMFTC_PARALLEL=1``): on an idle 2-core machine they halve the
-    Jacobian passes, but on a loaded one numba's thread pool ran 5-25x slower than one thread,
-    and compiled parallel code loaded from the cache under another thread count crashed (numba
-    0.68). The thread count is therefore written into the generated file, hence its hash."""
-    if os.environ.get("DMFTC_PARALLEL", "0") in ("", "0"):
-        return 0
-    import numba
-
-    return numba.config.NUMBA_NUM_THREADS
+    not_exact_because: tuple[str, ...]  # why the exact closure does not apply (empty: it does)
+    entry: ClassVar[EntryPoints] = ENTRY_POINTS  # the functions Python calls
 
 
 def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan]:
     m = d.model
     threads = parallel_threads()
     names = NameTable()
-    standard_names(names, m)
+    standard_names(names, m, m.spec.named_symbols())
     runtime = runtime_parameters(m)
     emit = Emitter(names, [(sym, i) for i, (sym, _) in enumerate(runtime)])
     z = list(d.coordinates)
     prims = [p.symbol for p in m.primitives]
-    wstar = m.teacher.symbol if m.teacher else sp.Symbol("wstar_in", real=True)
+    wstar = m.spec.teacher.symbol if m.spec.teacher else sp.Symbol("wstar_in", real=True)
     teacher_name = names.add(wstar, "wstar")
-    h, y = m.h, m.y
+    h, y = m.spec.h, m.spec.y
     label = d.label if d.label is not None else sp.Integer(0)
-    mixture = m.data_kind == "mixture"
+    mixture = m.spec.data_kind == "mixture"
 
     def unpack_z(exprs) -> list[str]:
         used = set().union(*(sp.sympify(e).free_symbols for e in exprs)) if exprs else set()
@@ -111,7 +105,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         functions.append(f)
 
     # -- parameter side
-    teacher_law = m.teacher.init if m.teacher else sp.Integer(0)
+    teacher_law = m.spec.teacher.init if m.spec.teacher else sp.Integer(0)
     scalar("teacher", ["prim", "params"], "The teacher's value at one coordinate.", teacher_law, unpack_prim)
     inits = [v.init for v in m.coordinates]
     vector("initial_state", ["prim", teacher_name, "params", "z"], "Initial values of the coordinates.",
@@ -140,7 +134,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
 
     # -- data side
     names.add(SELECTION, "sel")
-    latent = names[m.latent]  # hstar, or c for mixture data
+    latent = names[m.spec.latent]  # hstar, or c for mixture data
     scalar("label", [latent, "eps", "params"], "The label of a sample.", label)
     scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.",
            d.loss_grad)
@@ -200,15 +194,15 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         test_smooth=all(_smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS])
                         for a in train + test),
         mixture=mixture,
+        not_exact_because=d.not_exact_because,
     )
     text = render(
-        "gaussian_data.py.j2",
+        "gaussian_data/module.py.j2",
         model=m,
         model_hash=source_hash(m.source),
         plan=plan,
         functions=functions,
-        helpers=[name for name in ("sigmoid", "softplus", "relu", "heaviside")
-                 if any(f"{name}(" in line for f in functions for line in f.lines if not line.startswith("#"))],
+        helpers=helpers_in(functions),
         numba_threads=threads,
         parallel_decorator="@njit(cache=True, parallel=True)" if threads else "@njit(cache=True)",
     )
@@ -221,7 +215,6 @@ def _smooth_in(expr: sp.Expr, variables) -> bool:
 
 def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, mean, unpack_z) -> list[Function]:
     m = d.model
-    k = len(z)
     out: list[Function] = []
     zero = {s: 0 for s in list(z) + [DATA_FIELD] + list(m.noises)}
 
@@ -258,7 +251,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
     out.append(f)
 
     # g = a_h h + a_y y + a_0 (sel = 1), y = c_h hstar + c_e eps + c_0
-    h, y = m.h, m.y
+    h, y = m.spec.h, m.spec.y
     g = d.loss_grad.subs(SELECTION, 1)
     entries = [sp.diff(g, h), sp.diff(g, y), g.subs({h: 0, y: 0}),
                sp.diff(label, HSTAR), sp.diff(label, EPS), label.subs({HSTAR: 0, EPS: 0})]
@@ -269,7 +262,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
     out.append(f)
 
     # initial values and teacher: rows z_1..z_k, wstar over the basis (1, prim_1..prim_P)
-    teacher_law = m.teacher.init if m.teacher else sp.Integer(0)
+    teacher_law = m.spec.teacher.init if m.spec.teacher else sp.Integer(0)
     laws = [v.init.subs(wstar, teacher_law) for v in m.coordinates] + [teacher_law]
     entries, targets = [], []
     for i, law in enumerate(laws):

@@ -13,32 +13,27 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dmftc.classes.gaussian_data.derive import DataDerivation
-from dmftc.errors import SolverError
-from dmftc.codegen.jit import load_module
+from dmftc.classes.gaussian_data.solve import (clusters, data_constants, quadrature_rule, runtime_values,
+                                               selection_weights)
 from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.classes.gaussian_data.solve import (DEFAULT_FLOW_DT, clusters, data_constants, primitives, quadrature_rule, runtime_values,
-                    selection_weights)
+from dmftc.runtime.random import primitives
+from dmftc.runtime.stepping import advance, diverged, progress_task
 
 log = logging.getLogger("dmftc")
 
 
-def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
-                           steps: int | None = None, seed: int = 0, dt: float | None = None, progress=None):
-    model = derivation.model
-    steps = 50 if steps is None else steps
-    if model.time == "continuous":
-        dt = DEFAULT_FLOW_DT if dt is None else dt
-    elif dt is not None:
-        raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
+def simulate(compiled, params: dict, options: dict, progress=None):
+    """``options``: dim, runs, steps, seed, dt (resolved by :mod:`dmftc.options`)."""
+    model = compiled.model
+    dim, runs, steps, seed, dt = (options[k] for k in ("dim", "runs", "steps", "seed", "dt"))
+    source, plan = compiled.generated
+    module = compiled.module
     started = time.perf_counter()
-    source, plan = derivation.generated
-    module = load_module(source)
-    values = runtime_values(derivation, plan, params, dt)
-    data = data_constants(derivation, params)
+    values = runtime_values(plan, params, dt)
+    data = data_constants(model, params)
     n = max(1, round(data.alpha * dim))
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
-    task = progress.add_task(f"simulating {model.name} (d = {dim})", total=runs) if progress else None
+    task = progress_task(progress, f"simulating {model.name} (d = {dim})", runs)
 
     def one_run(run: int, dim: int, n: int) -> np.ndarray:
         rng = np.random.default_rng([seed, run])
@@ -49,25 +44,23 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
         SEL = selection_weights(model, params, steps, n, rng, dt)
         NOISE = rng.standard_normal((steps + 1, dim, plan.n_noise))
         OBS = np.zeros((steps + 1, len(plan.observables)))
-        status = module.simulate_run(X, CLUSTER, PRIM, EPS, SEL, NOISE, data.delta, data.rho, nodes, weights,
-                                     values, steps, OBS)
+        status = plan.entry["simulate_run"].call(
+            module, X=X, CLUSTER=CLUSTER, PRIM=PRIM, EPS=EPS, SEL=SEL, NOISE=NOISE, delta=data.delta,
+            mix_rho=data.rho, nodes=nodes, weights=weights, params=values, T=steps, OBS=OBS)
         if status >= 0:
-            raise SolverError(f"the simulation of {model.name} diverges: values stop being finite at "
-                              f"step {status} (run {run})", kind="diverged",
-                              hint="the learning rate is probably too large for this problem")
+            raise diverged(model, status, f" (simulation, run {run})")
         return OBS
 
     with threadpool_limits(limits=1, user_api="blas"):
         one_run(0, 4, max(1, round(data.alpha * 4)))  # compile on a tiny system
-        compiled = time.perf_counter()
+        compiled_at = time.perf_counter()
         results = []
         for run in range(runs):
             results.append(one_run(run, dim, n))
-            if task is not None:
-                progress.update(task, completed=run + 1)
+            advance(progress, task, run + 1)
     finished = time.perf_counter()
-    log.info("%s: compile %.2f s, %d runs at d = %d in %.2f s", source.filename, compiled - started,
-             runs, dim, finished - compiled)
+    log.info("%s: compile %.2f s, %d runs at d = %d in %.2f s", source.filename, compiled_at - started,
+             runs, dim, finished - compiled_at)
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
     mean = stacked.mean(axis=0)
@@ -78,5 +71,6 @@ def simulate_gaussian_data(derivation: DataDerivation, params: dict, *, dim: int
     attrs = run_attributes(
         kind="simulation", model_name=model.name, model_path=model.path, model_source=model.source,
         params=params, settings={"steps": steps, "dim": dim, "samples_n": n, "runs": runs, "seed": seed, "dt": dt},
-        timings={"compile": compiled - started, "run": finished - compiled})
+        timings=compiled.timings | {"compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
+                                    "run": finished - compiled_at})
     return make_dataset(observables, np.arange(steps + 1) * time_step, sem=sems, attrs=attrs)

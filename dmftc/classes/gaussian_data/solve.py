@@ -1,10 +1,10 @@
-"""Run: derive, generate, compile and run the DMFT solver of a gaussian_data model.
+"""The DMFT solver of a gaussian_data model: runs the generated module.
 
 The generated module does the numerical work; this module draws its random inputs (with
-variance reduction: antithetic pairs and standardised columns, MATH-GLM.md §5), chooses the
-response estimators, runs the forward pass in chunks of steps with a progress bar, turns a
-blow-up into a :class:`SolverError` naming the step, and returns the results as an
-``xarray.Dataset`` (layout in :mod:`dmftc.results`).
+variance reduction: antithetic pairs and standardised columns, docs/math/gaussian_data.md §5),
+chooses the response estimators, runs the forward pass in chunks of steps with a progress bar,
+turns a blow-up into a :class:`SolverError` naming the step, and returns the results as an
+``xarray.Dataset`` (layout in :mod:`dmftc.results.dataset`).
 """
 
 from __future__ import annotations
@@ -14,23 +14,22 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.stats import norm, qmc
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.gaussian_data import bias_variance
-from dmftc.classes.gaussian_data.derive import DataDerivation
-from dmftc.errors import SolverError
-from dmftc.codegen.jit import load_module
 from dmftc.classes.gaussian_data.lower import DataPlan
+from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime import averaging
+from dmftc.runtime.random import orthonormal_normals, primitives
+from dmftc.runtime.stepping import advance, check_status, chunks, progress_task
 
 log = logging.getLogger("dmftc")
 
 HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
 # Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
 MIN_RESPONSE_SAMPLES = 1000
-DEFAULT_FLOW_DT = 0.01
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ PARAM_METHODS = ("jacobian (deterministic)", "jacobian (per sample)", "stein")
 DATA_METHODS = ("jacobian", "stein")
 
 
-def runtime_values(derivation: DataDerivation, plan: DataPlan, params: dict, dt: float | None) -> np.ndarray:
+def runtime_values(plan: DataPlan, params: dict, dt: float | None) -> np.ndarray:
     """The ``params`` array of generated code (``dt`` last for a flow; users cannot name a
     parameter ``dt``)."""
     return np.array([dt if name == "dt" else params[name] for name in plan.parameters], dtype=np.float64)
@@ -68,10 +67,8 @@ class DataConstants:
     rho: float = 1.0
 
 
-def data_constants(derivation: DataDerivation, params: dict) -> DataConstants:
-    m = derivation.model
-    values = {name: float(arg.subs({p.symbol: params[p.name] for p in m.params}))
-              for name, arg in m.data_args.items()}
+def data_constants(model, params: dict) -> DataConstants:
+    values = {name: float(arg.subs(model.values(params))) for name, arg in model.spec.data_args.items()}
     data = DataConstants(values["ratio"], values.get("var", 1.0), values.get("rho", 1.0))
     if not data.alpha > 0:
         raise SolverError(f"the data ratio must be positive, got {data.alpha}", kind="bad-parameter")
@@ -89,18 +86,13 @@ def clusters(rng: np.random.Generator, rho: float, n: int, antithetic: bool) -> 
     return np.concatenate([c, -c]) if antithetic else c
 
 
-def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, samples: int,
-                    seed: int, dt: float | None, mode: str, responses: str,
-                    variance_reduction: bool = True) -> RunSettings:
-    if mode not in ("auto", "exact", "monte-carlo"):
-        raise SolverError(f"unknown mode '{mode}' (auto, exact or monte-carlo)", kind="bad-option")
-    if responses not in ("auto", "jacobian", "stein"):
-        raise SolverError(f"unknown response estimator '{responses}' (auto, jacobian or stein)",
-                          kind="bad-option")
+def choose_settings(plan: DataPlan, *, steps: int, samples: int, seed: int, dt: float | None, mode: str,
+                    responses: str, variance_reduction: bool = True) -> RunSettings:
+    """The run's settings from the options (docs/math/gaussian_data.md §4: estimator choice)."""
     if mode == "exact" and not plan.exact:
         raise SolverError("the exact Gaussian closure does not apply: "
-                          + "; ".join(derivation.not_exact_because), kind="not-exact",
-                          hint="use --mode monte-carlo (the default picks it)")
+                          + "; ".join(plan.not_exact_because), kind="not-exact",
+                          hint="use --mode monte-carlo (the default, auto, picks it)")
     if mode == "auto":
         mode = "exact" if plan.exact else "monte-carlo"
     samples += samples % 2  # antithetic pairs
@@ -128,11 +120,6 @@ def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, s
         else:
             param_method = 2
         data_method = 0 if plan.data_smooth and fits else 1
-    if derivation.model.time == "continuous":
-        dt = DEFAULT_FLOW_DT if dt is None else dt
-    elif dt is not None:
-        raise SolverError("--dt is for flow: models; this model has a discrete update",
-                          kind="bad-option")
     return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, variance_reduction,
                        max(response_samples, 2))
 
@@ -140,58 +127,10 @@ def choose_settings(derivation: DataDerivation, plan: DataPlan, *, steps: int, s
 # --------------------------------------------------------------------------- random inputs
 
 
-def standard_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Antithetic standard normals along the last axis (the samples), each row scaled to unit
-    second moment: exact mean 0 and variance 1 over the samples."""
-    *rows, n = shape
-    half = rng.standard_normal((*rows, n // 2))
-    x = np.concatenate([half, -half], axis=-1)
-    scale = np.sqrt(np.mean(x * x, axis=-1, keepdims=True))
-    return np.ascontiguousarray(x / np.where(scale > 0, scale, 1.0))
-
-
-def orthonormal_normals(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
-    """``rows`` rows of n standard normals in antithetic pairs, made exactly orthonormal over
-    the samples (mean of x_i x_j = δ_ij): their sample covariance is the identity, so the
-    Gaussian inputs of the forward pass carry no sampling error in their second moments.
-    Falls back to :func:`standard_normals` when there are not enough samples.
-
-    The rows are Qᵀ of the thin QR factorisation A = QR (diag R > 0) of a Gaussian block A
-    (n/2 x rows), computed as Cholesky QR applied twice: Qᵀ = L⁻¹Aᵀ with L Lᵀ = AᵀA, then the
-    same again on Qᵀ to restore orthogonality lost to rounding. With n/2 ≥ 2 rows, A has
-    condition number below 6, so this is Householder's Q to rounding, from matrix products."""
-    half = n // 2
-    if rows == 0 or rows > half // 2:
-        return standard_normals(rng, (rows, n))
-    qt = rng.standard_normal((half, rows)).T
-    for _ in range(2):
-        lower = np.linalg.cholesky(qt @ qt.T)
-        qt = solve_triangular(lower, qt, lower=True, check_finite=False)
-    out = np.empty((rows, n))
-    np.multiply(qt, np.sqrt(n / 2), out=out[:, :half])
-    np.negative(out[:, :half], out=out[:, half:])
-    return out
-
-
-def primitives(rng: np.random.Generator, laws: tuple[str, ...], n: int, antithetic: bool) -> np.ndarray:
-    """Samples of the model's independent random inputs, shape (n, P)."""
-    out = np.empty((n, len(laws)))
-    for j, law in enumerate(laws):
-        if law == "normal":
-            out[:, j] = standard_normals(rng, (n,)) if antithetic else rng.standard_normal(n)
-        elif law == "rademacher":
-            half = rng.choice([-1.0, 1.0], size=n // 2 if antithetic else n)
-            out[:, j] = np.concatenate([half, -half]) if antithetic else half
-        else:  # uniform on (0, 1)
-            half = rng.random(n // 2 if antithetic else n)
-            out[:, j] = np.concatenate([half, 1.0 - half]) if antithetic else half
-    return out
-
-
 def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator,
                       dt: float | None) -> np.ndarray:
     """s(t)/b for every sample and step: which samples are in the step's batch (LANGUAGE.md §2)."""
-    batch = model.batch
+    batch = model.spec.batch
     if batch is None:
         return np.ones((T + 1, n))
     values = [float(a.subs({p.symbol: params[p.name] for p in model.params})) for a in batch.args]
@@ -255,50 +194,49 @@ def quadrature_rule(uses_eps: bool, smooth: bool) -> tuple[np.ndarray, np.ndarra
 # ------------------------------------------------------------------------------------ solve
 
 
-def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int | None = None,
-                        samples: int | None = None, seed: int = 0, dt: float | None = None,
-                        mode: str = "auto", responses: str = "auto", variance_reduction: bool = True,
-                        progress=None, derive_seconds: float = 0.0, average_over=None):
+def solve(compiled, params: dict, options: dict, progress=None):
     """Solve the DMFT of a gaussian_data model; returns an ``xarray.Dataset``.
 
-    ``average_over`` (exact mode): sources to average the predictor over, adding
-    ``<name>_bias`` and ``<name>_variance`` (:mod:`dmftc.bias_variance`)."""
-    model = derivation.model
-    if model.batch is not None and model.batch.kind == "size":
+    ``options`` (resolved by :mod:`dmftc.options`): steps, samples, seed, dt, mode, responses,
+    variance_reduction, average_over (exact mode: sources to average the predictor over, adding
+    ``<name>_bias`` and ``<name>_variance``, :mod:`dmftc.classes.gaussian_data.bias_variance`)."""
+    model = compiled.model
+    if model.spec.batch is not None and model.spec.batch.kind == "size":
         raise SolverError("a batch of fixed size B has no DMFT limit at fixed lr (the gradient noise of a "
                           "coordinate grows with n/B)", kind="not-available",
                           hint="'dmftc derive --sde' gives its small-step diffusion limit; 'dmftc simulate' runs it")
-    steps = 50 if steps is None else steps
-    samples = 4000 if samples is None else samples
-    started = time.perf_counter()
-    source, plan = derivation.generated
-    module = load_module(source)
-    settings = choose_settings(derivation, plan, steps=steps, samples=samples, seed=seed, dt=dt,
-                               mode=mode, responses=responses, variance_reduction=variance_reduction)
-    values = runtime_values(derivation, plan, params, settings.dt)
-    data = data_constants(derivation, params)
-    nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
-    sources = bias_variance.parse_sources(average_over, bias_variance.DATA_SOURCES)
+    steps = options["steps"]
+    source, plan = compiled.generated
+    settings = choose_settings(plan, steps=steps, samples=options["samples"], seed=options["seed"],
+                               dt=options["dt"], mode=options["mode"], responses=options["responses"],
+                               variance_reduction=options["variance_reduction"])
+    sources = averaging.parse_sources(options["average_over"], bias_variance.DATA_SOURCES)
     if sources and settings.mode != "exact":
         raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
+    module = compiled.module
+    values = runtime_values(plan, params, settings.dt)
+    data = data_constants(model, params)
+    nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
     run = _run_exact if settings.mode == "exact" else _run_monte_carlo
     # The generated code is serial; its matrix-vector products are fastest on one BLAS thread.
+    started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         # compile on a tiny problem first, so that compile and run times are reported apart
         tiny = RunSettings(2, 4, 0, settings.dt, settings.mode, settings.param_method,
                            settings.data_method, settings.variance_reduction, 4)
         run(module, plan, model, params, values, data, nodes, weights, tiny, None)
-        compiled = time.perf_counter()
+        compiled_at = time.perf_counter()
         arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
         finished = time.perf_counter()
-    log.info("%s: derive %.2f s, compile %.2f s, run %.2f s (%s, %d steps)", source.filename,
-             derive_seconds, compiled - started, finished - compiled, settings.mode, steps)
+    timings = compiled.timings | {"compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
+                                  "run": finished - compiled_at}
+    log.info("%s: %s (%s, %d steps)", source.filename, _timing_text(timings), settings.mode, steps)
 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
     observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
     if sources:
-        observables |= bias_variance.split(observables, bias_variance.mean_predictor(
+        observables |= averaging.split(observables, bias_variance.mean_predictor(
             module, plan, model, values, data, nodes, weights, arrays, sources))
     # the teacher column: its response (teacher data) or the force E[c g] along the cluster
     # direction (mixture data)
@@ -306,7 +244,7 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
               ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"]}
     two_time = {"C_theta": arrays["C_th"][1:, 1:], "R_theta": arrays["R_th"],
                 "C_g": arrays["C_g"], "R_g": arrays["R_g"]}
-    setting_attrs = {"steps": steps, "mode": settings.mode, "seed": seed, "dt": settings.dt,
+    setting_attrs = {"steps": steps, "mode": settings.mode, "seed": settings.seed, "dt": settings.dt,
                      "average_over": ",".join(sources) or None,
                      "teacher_second_moment": float(arrays["C_th"][0, 0])}
     if settings.mode == "monte-carlo":
@@ -314,33 +252,14 @@ def solve_gaussian_data(derivation: DataDerivation, params: dict, *, steps: int 
                           "param_responses": PARAM_METHODS[settings.param_method],
                           "data_responses": DATA_METHODS[settings.data_method],
                           "response_samples": settings.response_samples}
-    attrs = run_attributes(
-        kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
-        params=params, settings=setting_attrs,
-        timings={"derive": derive_seconds, "compile": compiled - started, "run": finished - compiled})
+    attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
+                           params=params, settings=setting_attrs, timings=timings)
     return make_dataset(observables, np.arange(steps + 1) * time_step, two_time=two_time,
                         series=series, attrs=attrs)
 
 
-def _chunks(steps: int):
-    size = max(1, (steps + 1) // 50)
-    for t0 in range(0, steps + 1, size):
-        yield t0, min(t0 + size, steps + 1)
-
-
-def _check(status: int, model, observables: list[str], obs: np.ndarray):
-    if status >= 0:
-        bad = [name for j, name in enumerate(observables) if not np.isfinite(obs[status, j])]
-        what = f" ({', '.join(bad)} not finite)" if bad else ""
-        raise SolverError(
-            f"the solution of {model.name} diverges: values stop being finite at step {status}{what}",
-            kind="diverged", hint="the learning rate is probably too large for this problem")
-
-
-def _progress_task(progress, model, steps):
-    if progress is None:
-        return None
-    return progress.add_task(f"solving {model.name}", total=steps + 1)
+def _timing_text(timings: dict) -> str:
+    return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
 
 
 def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, nodes, weights,
@@ -382,19 +301,17 @@ def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, n
         AGG=np.zeros((T + 1, n_agg)), OBS=np.zeros((T + 1, len(plan.observables))),
     )
     CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)
-    module.initialize(PRIM, XI_D[0], CLUSTER, EPS, values, a["Z"], a["WSTAR"], a["LATENT"], a["Y"],
-                      a["C_th"], a["L_th"])
-    task = _progress_task(progress, model, T)
-    for t0, t1 in _chunks(T):
-        status = module.forward_pass(
-            t0, t1, values, data.alpha, data.delta, data.rho, s.param_method, s.data_method,
-            XI_P, XI_D, XI_O, EPS, SEL, NOISE,
-            nodes, weights, a["Z"], a["Z_NEXT"], a["WSTAR"], a["LATENT"], a["Y"], a["TH"], a["G"],
-            a["H"], a["H_OBS"], a["C_th"], a["L_th"], a["C_g"], a["L_g"], a["R_th"], a["R_g"], a["R_gs"],
-            a["R_obs"], a["DZ"], a["DTH"], a["dz"], a["dth"], a["DG"], a["DGS"], a["AGG"], a["OBS"])
-        _check(status, model, list(plan.observables), a["OBS"])
-        if task is not None:
-            progress.update(task, completed=t1)
+    plan.entry["initialize"].call(module, PRIM=PRIM, XI_D0=XI_D[0], CLUSTER=CLUSTER, EPS=EPS, params=values,
+                                  Z=a["Z"], WSTAR=a["WSTAR"], LATENT=a["LATENT"], Y=a["Y"], C_th=a["C_th"],
+                                  L_th=a["L_th"])
+    inputs = dict(params=values, alpha=data.alpha, delta=data.delta, mix_rho=data.rho, param_method=s.param_method,
+                  data_method=s.data_method, XI_P=XI_P, XI_D=XI_D, XI_O=XI_O, EPS=EPS, SEL=SEL, NOISE=NOISE,
+                  nodes=nodes, weights=weights)
+    task = progress_task(progress, f"solving {model.name}", T + 1)
+    for t0, t1 in chunks(T):
+        status = plan.entry["forward_pass"].call(module, t0=t0, t1=t1, **inputs, **a)
+        check_status(status, model, plan.observables, a["OBS"])
+        advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
 
 
@@ -424,14 +341,13 @@ def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, 
              R_g=np.zeros((T + 1, T + 1)), R_gs=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
              OBS=np.zeros((T + 1, len(plan.observables))), ZH=np.zeros((T + 1, k, B)))
     a["C_th"][0, 0] = WSC[:P1] @ G0 @ WSC[:P1]
-    task = _progress_task(progress, model, T)
-    for t0, t1 in _chunks(T):
-        status = module.forward_pass_exact(
-            t0, t1, values, data.alpha, G0, prim_mean, nodes, weights, ZC, WSC, a["THC"], a["TOC"],
-            a["GC"], a["C_th"], a["C_g"], a["R_th"], a["R_g"], a["R_gs"], a["AGG"], a["OBS"], a["ZH"])
-        _check(status, model, list(plan.observables), a["OBS"])
-        if task is not None:
-            progress.update(task, completed=t1)
-    # the coefficient histories too, for averages over subsets of the inputs (dmftc/bias_variance.py)
+    task = progress_task(progress, f"solving {model.name}", T + 1)
+    for t0, t1 in chunks(T):
+        status = plan.entry["forward_pass_exact"].call(module, t0=t0, t1=t1, params=values, alpha=data.alpha, G0=G0,
+                                                       prim_mean=prim_mean, nodes=nodes, weights=weights, ZC=ZC,
+                                                       WSC=WSC, **a)
+        check_status(status, model, plan.observables, a["OBS"])
+        advance(progress, task, t1)
+    # the coefficient histories too, for averages over subsets of the inputs (bias_variance.py)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs", "THC", "GC", "ZH")} | {
         "WSC": WSC, "G0": G0, "prim_mean": prim_mean}

@@ -1,21 +1,31 @@
-"""Lowering for the gaussian_field class: a derivation -> the generated module's functions.
+"""Lowering for the gaussian_field class: a derivation -> the plan and the generated module.
 
 The model-specific scalar functions (landscape covariance and its derivatives, signal term,
 site map of one coordinate, its affine coefficients, observables) are printed from sympy into
-:class:`~dmftc.codegen.Function` values; the exact causal pass that uses them and the helpers of
-the finite-size simulator are fixed text in ``templates/gaussian_field.py.j2``.
+:class:`~dmftc.codegen.emitter.Function` values; the exact causal pass that uses them and the
+helpers of the finite-size simulator are fixed text in ``templates/gaussian_field/``
+(docs/math/gaussian_field.md §3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import sympy as sp
 
-from dmftc.codegen.printer import Emitter, Function, GeneratedSource, NameTable, render, source_hash, standard_names
 from dmftc.classes.gaussian_field.derive import FORCE, FieldDerivation
-from dmftc.classes.gaussian_data.lower import runtime_parameters
+from dmftc.codegen.emitter import Emitter, Function
+from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
+from dmftc.codegen.printer import NameTable, standard_names
+from dmftc.codegen.render import GeneratedSource, helpers_in, render, source_hash
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q, STEP
+
+# The functions of the generated module that Python calls (dmftc.codegen.interface).
+ENTRY_POINTS = EntryPoints(
+    EntryPoint.declare("forward_pass_exact", "t0 t1 params G0 prim_mean ZC ZN U YC UY FC KXI C R M MU AGG OBS"),
+    EntryPoint.declare("observe_aggregates", "t energy mean_values params AGG OBS"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,13 @@ class FieldPlan:
     linear: bool
     sphere: bool
     query_is_weight: bool
+    entry: ClassVar[EntryPoints] = ENTRY_POINTS  # the functions Python calls
 
 
 def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldPlan]:
     m = d.model
     names = NameTable()
-    standard_names(names, m)
+    standard_names(names, m, {m.spec.signal.name: m.spec.signal.symbol} if m.spec.signal else {})
     q_name = names.add(OVERLAP_Q, "q")
     m_name = names.add(OVERLAP_M, "m")
     force_name = names.add(FORCE, "F")
@@ -46,7 +57,7 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
     emit = Emitter(names, [(sym, i) for i, (sym, _) in enumerate(runtime)])
     z = list(d.coordinates)
     prims = [p.symbol for p in m.primitives]
-    xstar = m.signal.symbol if m.signal else sp.Symbol("xstar_in", real=True)
+    xstar = m.spec.signal.symbol if m.spec.signal else sp.Symbol("xstar_in", real=True)
     xstar_name = names.add(xstar, "xstar")
 
     def unpack(exprs, symbols, array) -> list[str]:
@@ -120,8 +131,8 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
         sphere=d.sphere,
         query_is_weight=d.query_is_weight,
     )
-    text = render("gaussian_field.py.j2", model=m, model_hash=source_hash(m.source), plan=plan,
-                  functions=functions)
+    text = render("gaussian_field/module.py.j2", model=m, model_hash=source_hash(m.source), plan=plan,
+                  functions=functions, helpers=helpers_in(functions))
     return GeneratedSource(m.name, text), plan
 
 

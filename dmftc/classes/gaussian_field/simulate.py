@@ -23,13 +23,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.gaussian_field.derive import FieldDerivation
-from dmftc.errors import SolverError
-from dmftc.codegen.jit import load_module
 from dmftc.classes.gaussian_field.lower import generate_gaussian_field
-from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.classes.gaussian_data.solve import DEFAULT_FLOW_DT, primitives
-from dmftc.classes.gaussian_field.solve import DEFAULT_STEPS, copies_of_weight, model_initial_overlap, power_series, runtime_values
+from dmftc.classes.gaussian_field.solve import copies_of_weight, model_initial_overlap, power_series, runtime_values
+from dmftc.codegen.jit import load_module
+from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_Q
+from dmftc.options import DEFAULT_FLOW_DT
+from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.random import primitives
+from dmftc.runtime.stepping import advance, diverged, progress_task
 
 log = logging.getLogger("dmftc")
 
@@ -67,17 +69,20 @@ class Landscape:
         return energy, gradient
 
 
+def simulate(compiled, params: dict, options: dict, progress=None):
+    """``options`` (resolved by :mod:`dmftc.options`): dim, runs, steps, seed, dt."""
+    return simulate_gaussian_field(compiled.derivation, params, progress=progress, generated=compiled.generated,
+                                   **options)
+
+
 def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
-                            steps: int | None = None, seed: int = 0, dt: float | None = None, progress=None,
-                            initial_overlap: float | None = None):
+                            steps: int = 50, seed: int = 0, dt: float | None = None, progress=None,
+                            initial_overlap: float | None = None, generated=None):
     model = derivation.model
     if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
         initial_overlap = model_initial_overlap(derivation, params)
-    steps = DEFAULT_STEPS if steps is None else steps
     if model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt
-    elif dt is not None:
-        raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
     if initial_overlap and not derivation.has_signal:
         raise SolverError("an initial overlap needs a signal", kind="bad-option")
     coefficients, powers = power_series(derivation.xi, OVERLAP_Q, model, params, "xi(q)")
@@ -85,11 +90,11 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
         raise SolverError(f"the simulator builds dense couplings for the powers 0..{MAX_POWER} of q in xi(q), "
                           f"not {', '.join(f'{p:g}' for p in powers)}", kind="not-simulable")
     started = time.perf_counter()
-    source, plan = generate_gaussian_field(derivation)
+    source, plan = generated or generate_gaussian_field(derivation)
     module = load_module(source)
     values = runtime_values(plan, params, dt)
     copies = copies_of_weight(derivation)
-    task = progress.add_task(f"simulating {model.name} (N = {dim})", total=runs) if progress else None
+    task = progress_task(progress, f"simulating {model.name} (N = {dim})", runs)
 
     def one_run(run: int, dim: int) -> np.ndarray:
         rng = np.random.default_rng([seed, run])
@@ -116,9 +121,7 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
             module.mean_aggregates(Z, xstar, values, mean_values)
             module.observe_aggregates(t, energy, mean_values, values, AGG, OBS)
             if not np.all(np.isfinite(OBS[t])):
-                raise SolverError(f"the simulation of {model.name} diverges: values stop being finite at "
-                                  f"step {t} (run {run})", kind="diverged",
-                                  hint="the learning rate (or dt) is probably too large for this problem")
+                raise diverged(model, t, f" (simulation, run {run})")
             if t == steps:
                 break
             force = -gradient + module.strength_d1(float(Y @ xstar) / dim, values) * xstar
@@ -135,8 +138,7 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
         results = []
         for run in range(runs):
             results.append(one_run(run, dim))
-            if task is not None:
-                progress.update(task, completed=run + 1)
+            advance(progress, task, run + 1)
     finished = time.perf_counter()
     log.info("%s: compile %.2f s, %d runs at N = %d in %.2f s", source.filename, compiled - started,
              runs, dim, finished - compiled)

@@ -1,14 +1,14 @@
-"""Run: solve the DMFT of a gaussian_field model (MATH-FIELD.md §2-§3).
+"""The DMFT solver of a gaussian_field model (docs/math/gaussian_field.md §2–§3).
 
 * ``update:`` models (and flows that are not of the Cugliandolo–Kurchan form) are solved by the
   exact recursion of the generated module: deterministic, no sampling, ``O(T^3)``. A flow is
   then taken one Euler–Maruyama step of length ``dt`` at a time (first order in ``dt``).
 * flows ``dx/dt = -c grad(x) + b gauss()`` on the sphere are solved by the Cugliandolo–Kurchan
-  equations (:mod:`dmftc.ck_solver`) on a uniform grid of step ``dt`` (``steps`` steps), or,
+  equations (:mod:`dmftc.classes.gaussian_field.ck_solver`) on a uniform grid of step ``dt`` (``steps`` steps), or,
   with ``tmax``, on the adaptive grid of Kim and Latz: the first ``window`` steps have step
   ``dt``, then the step doubles every ``window / 2`` steps until ``tmax`` (gradient flow only).
 
-Results are ``xarray.Dataset``\\ s in the layout of :mod:`dmftc.results`: the observables, the
+Results are ``xarray.Dataset``\\ s in the layout of :mod:`dmftc.results.dataset`: the observables, the
 radial force ``mu`` (the Lagrange multiplier of the flow), the overlap ``m`` of the query point
 with the signal when there is one, and, except on the adaptive grid, the two-time functions
 ``C`` and ``R`` (for flows ``R(t,t)`` holds the limit ``R(t+, t) = c``).
@@ -29,16 +29,16 @@ import sympy as sp
 
 from dmftc.classes.gaussian_field import ck_solver
 from dmftc.classes.gaussian_field.derive import FieldDerivation
-from dmftc.errors import SolverError
-from dmftc.codegen.jit import load_module
 from dmftc.classes.gaussian_field.lower import FieldPlan, generate_gaussian_field
-from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.classes.gaussian_data.solve import DEFAULT_FLOW_DT
+from dmftc.codegen.jit import load_module
+from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
+from dmftc.options import DEFAULT_FLOW_DT
+from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.stepping import advance, chunks, diverged, progress_task
 
 log = logging.getLogger("dmftc")
 
-DEFAULT_STEPS = 50
 ADAPTIVE_WINDOW = 512  # times per window of the adaptive grid (Kim–Latz use 256-1024)
 ADAPTIVE_TOLERANCE = 1e-10  # sweeps of a row stop below this change (1e-9 moves e(t) by 1e-10)
 ADAPTIVE_SWEEPS = 500
@@ -95,18 +95,12 @@ def copies_of_weight(derivation: FieldDerivation) -> list[int]:
 # ----------------------------------------------------------------------------------- options
 
 
-def check_options(derivation: FieldDerivation, *, steps, samples, dt, mode, responses, tmax,
-                  initial_overlap, initial_temperature):
+def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_overlap, initial_temperature):
     model = derivation.model
     if mode not in ("auto", "exact"):
         raise SolverError(f"mode '{mode}' does not apply: the gaussian_field class is solved exactly "
                           "(mode auto or exact)", kind="bad-option")
-    if samples is not None or responses != "auto":
-        raise SolverError("--samples and --responses are for Monte-Carlo solves; the gaussian_field "
-                          "class is solved exactly, without sampling", kind="bad-option")
     if model.time == "discrete":
-        if dt is not None:
-            raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
         if tmax is not None:
             raise SolverError("--tmax is for flow: models (the adaptive grid of the continuous-time "
                               "equations)", kind="bad-option")
@@ -133,26 +127,34 @@ def check_options(derivation: FieldDerivation, *, steps, samples, dt, mode, resp
 # ------------------------------------------------------------------------------------- solve
 
 
+def solve(compiled, params: dict, options: dict, progress=None):
+    """``options`` (resolved by :mod:`dmftc.options`): steps, dt, mode, tmax. With ``tmax`` the
+    number of steps follows from the adaptive grid; giving both is an error."""
+    return solve_gaussian_field(compiled.derivation, params, steps=options["steps"], dt=options["dt"], mode=options["mode"],
+                                tmax=options["tmax"], progress=progress, timings=compiled.timings,
+                                generated=compiled.generated)
+
+
 def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: int | None = None,
-                         samples: int | None = None, seed: int = 0, dt: float | None = None,
-                         mode: str = "auto", responses: str = "auto", variance_reduction: bool = True,
-                         progress=None, derive_seconds: float = 0.0, tmax: float | None = None,
-                         window: int = ADAPTIVE_WINDOW, initial_overlap: float | None = None,
-                         initial_temperature: float | None = None):
+                         dt: float | None = None, mode: str = "auto", progress=None, timings: dict | None = None,
+                         tmax: float | None = None, window: int = ADAPTIVE_WINDOW,
+                         initial_overlap: float | None = None, initial_temperature: float | None = None,
+                         generated=None):
     """Solve the DMFT of a gaussian_field model; returns an ``xarray.Dataset``.
 
-    ``seed`` and ``variance_reduction`` do not apply (nothing is sampled). ``tmax`` selects the
-    adaptive grid of a flow (``window`` times per window, first step ``dt``)."""
+    ``tmax`` selects the adaptive grid of a flow (``window`` times per window, first step
+    ``dt``); ``initial_overlap`` and ``initial_temperature``: the module docstring; ``generated``:
+    the (source, plan) of the pipeline, when it has them."""
     model = derivation.model
     if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
         initial_overlap = model_initial_overlap(derivation, params)
-    check_options(derivation, steps=steps, samples=samples, dt=dt, mode=mode, responses=responses,
-                  tmax=tmax, initial_overlap=initial_overlap, initial_temperature=initial_temperature)
-    steps = DEFAULT_STEPS if steps is None else steps
+    check_options(derivation, steps=steps, mode=mode, tmax=tmax, initial_overlap=initial_overlap,
+                  initial_temperature=initial_temperature)
+    steps = 50 if steps is None else steps
     if model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt
     started = time.perf_counter()
-    source, plan = generate_gaussian_field(derivation)
+    source, plan = generated or generate_gaussian_field(derivation)
     module = load_module(source)
     values = runtime_values(plan, params, dt)
     if model.time == "continuous" and derivation.ck_form:
@@ -180,34 +182,18 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
     compiled = time.perf_counter()
     out = run(module, plan, derivation, params, values, options, progress)
     finished = time.perf_counter()
-    log.info("%s: derive %.2f s, compile %.2f s, run %.2f s (%s)", source.filename, derive_seconds,
-             compiled - started, finished - compiled, method)
+    timings = dict(timings or {}) | {"compile": compiled - started, "run": finished - compiled}
+    log.info("%s: compile %.2f s, run %.2f s (%s)", source.filename, compiled - started, finished - compiled, method)
 
     attrs = run_attributes(
         kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source, params=params,
         settings=settings | {"mode": "exact", "method": method, "initial_overlap": initial_overlap,
                              "initial_temperature": initial_temperature},
-        timings={"derive": derive_seconds, "compile": compiled - started, "run": finished - compiled})
+        timings=timings)
     series = {"mu": out["mu"]} | ({"m": out["m"]} if derivation.has_signal else {})
     observables = {name: out["OBS"][:, j] for j, name in enumerate(plan.observables)}
     two_time = {"C": out["C"], "R": out["R"]} if "C" in out else None
     return make_dataset(observables, out["time"], two_time=two_time, series=series, attrs=attrs)
-
-
-def _progress_task(progress, model, total):
-    return None if progress is None else progress.add_task(f"solving {model.name}", total=total)
-
-
-def _chunks(steps: int):
-    size = max(1, (steps + 1) // 50)
-    for t0 in range(0, steps + 1, size):
-        yield t0, min(t0 + size, steps + 1)
-
-
-def _diverged(model, step: int, time_value: float, what: str) -> SolverError:
-    return SolverError(f"the solution of {model.name} diverges: values stop being finite at step {step} "
-                       f"(time {time_value:g}){what}", kind="diverged",
-                       hint="the learning rate (or dt) is probably too large for this problem")
 
 
 # ----------------------------------------------------------------------------- exact recursion
@@ -234,16 +220,15 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
              KXI=np.zeros((T + 1, T + 1)), C=np.zeros((T + 1, T + 1)), R=np.zeros((T + 1, T + 1)),
              M=np.zeros(T + 1), MU=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
              OBS=np.zeros((T + 1, len(plan.observables))))
-    task = _progress_task(progress, model, T + 1)
+    task = progress_task(progress, f"solving {model.name}", T + 1)
     time_step = options["dt"] or 1.0
-    for t0, t1 in _chunks(T):
-        status = module.forward_pass_exact(t0, t1, values, G0, prim_mean, ZC, a["ZN"], a["U"], a["YC"], a["UY"],
-                                           a["FC"], a["KXI"], a["C"], a["R"], a["M"], a["MU"], a["AGG"], a["OBS"])
+    for t0, t1 in chunks(T):
+        status = plan.entry["forward_pass_exact"].call(module, t0=t0, t1=t1, params=values, G0=G0,
+                                                       prim_mean=prim_mean, ZC=ZC, **a)
         if status >= 0:
             bad = [name for j, name in enumerate(plan.observables) if not np.isfinite(a["OBS"][min(status, T), j])]
-            raise _diverged(model, status, status * time_step, f" ({', '.join(bad)} not finite)" if bad else "")
-        if task is not None:
-            progress.update(task, completed=t1)
+            raise diverged(model, status, f" ({', '.join(bad)} not finite)" if bad else "", status * time_step)
+        advance(progress, task, t1)
     return {"time": np.arange(T + 1) * time_step, "OBS": a["OBS"], "C": a["C"], "R": a["R"],
             "mu": a["MU"], "m": a["M"]}
 
@@ -287,7 +272,8 @@ def _observables(module, plan, values, energy, overlap):
         moments = np.array([[1.0, overlap[k]], [overlap[k], 1.0]])
         for a in range(n_mean):
             mean_values[a] = const[a] + np.sum(Q[a] * moments)
-        module.observe_aggregates(k, energy[k], mean_values, values, AGG, OBS)
+        plan.entry["observe_aggregates"].call(module, t=k, energy=energy[k], mean_values=mean_values,
+                                              params=values, AGG=AGG, OBS=OBS)
     return OBS
 
 
@@ -300,14 +286,13 @@ def _run_uniform(module, plan, derivation, params, values, options, progress) ->
     C, R = np.zeros((N + 1, N + 1)), np.zeros((N + 1, N + 1))
     m, mu, e = np.zeros(N + 1), np.zeros(N + 1), np.zeros(N + 1)
     ck_solver.uniform_start(c, temperature, beta0, fc, fp, sc, sp_, options["initial_overlap"], C, R, m, mu, e)
-    task = _progress_task(progress, model, N + 1)
-    for t0, t1 in _chunks(N):
+    task = progress_task(progress, f"solving {model.name}", N + 1)
+    for t0, t1 in chunks(N):
         status = ck_solver.uniform_steps(max(t0 - 1, 0), t1 - 1, h, c, temperature, beta0, fc, fp, sc, sp_,
                                          C, R, m, mu, e)
         if status >= 0:
-            raise _diverged(model, status, status * h, "")
-        if task is not None:
-            progress.update(task, completed=t1)
+            raise diverged(model, status, time_value=status * h)
+        advance(progress, task, t1)
     C = np.tril(C) + np.tril(C, -1).T
     return {"time": np.arange(N + 1) * h, "OBS": _observables(module, plan, values, e, m), "C": C, "R": R,
             "mu": mu, "m": m}
@@ -330,7 +315,7 @@ def _run_adaptive(module, plan, derivation, params, values, options, progress) -
     last = min(N, math.ceil(tmax / h - 1e-9))
     status = ck_solver.uniform_steps(0, last, h, c, 0.0, 0.0, fc, fp, sc, sp_, C, R, m, mu, e)
     if status >= 0:
-        raise _diverged(model, status, status * h, "")
+        raise diverged(model, status, time_value=status * h)
     times, energies = [np.arange(last + 1) * h], [e[: last + 1].copy()]
     multipliers, overlaps = [mu[: last + 1].copy()], [m[: last + 1].copy()]
     C = np.tril(C) + np.tril(C, -1).T
@@ -338,7 +323,7 @@ def _run_adaptive(module, plan, derivation, params, values, options, progress) -
     ck_solver.integrated_response(R, h, QT)
     ck_solver.increments(QT, N, DQ)
     stages = max(0, math.ceil(math.log2(tmax / (N * h)) - 1e-9))
-    task = _progress_task(progress, model, stages)
+    task = progress_task(progress, f"solving {model.name}", stages)
     sweeps = np.zeros(N + 1, dtype=np.int64)
     for stage in range(stages):
         ck_solver.contract(C, QT, DQ, m, mu)
@@ -356,8 +341,7 @@ def _run_adaptive(module, plan, derivation, params, values, options, progress) -
         multipliers.append(mu[first: last + 1].copy())
         overlaps.append(m[first: last + 1].copy())
         log.debug("adaptive stage %d: step %g, at most %d sweeps per time", stage, h, sweeps[first: last + 1].max())
-        if task is not None:
-            progress.update(task, completed=stage + 1)
+        advance(progress, task, stage + 1)
     energy, overlap = np.concatenate(energies), np.concatenate(overlaps)
     return {"time": np.concatenate(times), "OBS": _observables(module, plan, values, energy, overlap),
             "mu": np.concatenate(multipliers), "m": overlap}

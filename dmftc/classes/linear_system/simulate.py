@@ -30,8 +30,9 @@ from threadpoolctl import threadpool_limits
 from dmftc.classes.linear_system.derive import LinearDerivation
 from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.classes.gaussian_data.solve import DEFAULT_FLOW_DT, primitives
-from dmftc.classes.linear_system.solve import DEFAULT_STEPS, Coefficients, coefficients, evaluate_observables, spectral_response
+from dmftc.runtime.random import primitives
+from dmftc.runtime.stepping import advance, progress_task
+from dmftc.classes.linear_system.solve import Coefficients, coefficients, evaluate_observables, spectral_response
 
 log = logging.getLogger("dmftc")
 
@@ -118,16 +119,16 @@ def kick_response(cf: Coefficients, M: np.ndarray, symmetric: bool, T: int, dt: 
     return spectral_response(cf, lam, np.full(lam.size, 1 / lam.size), T, dt)
 
 
+def simulate(compiled, params: dict, options: dict, progress=None):
+    """``options`` (resolved by :mod:`dmftc.options`): dim, runs, steps, seed, dt."""
+    return simulate_linear_system(compiled.derivation, params, progress=progress, **options)
+
+
 def simulate_linear_system(d: LinearDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
-                           steps: int | None = None, seed: int = 0, dt: float | None = None, progress=None):
+                           steps: int = 50, seed: int = 0, dt: float | None = None, progress=None):
     model = d.model
-    steps = DEFAULT_STEPS if steps is None else steps
-    if model.time == "continuous":
-        dt = DEFAULT_FLOW_DT if dt is None else dt
-    elif dt is not None:
-        raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
     cf = coefficients(d, params, dt)
-    task = progress.add_task(f"simulating {model.name} (N = {dim})", total=runs) if progress else None
+    task = progress_task(progress, f"simulating {model.name} (N = {dim})", runs)
     started = time.perf_counter()
     obs_runs, C_runs, R_runs = [], [], []
     with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread: the machine is shared
@@ -136,8 +137,7 @@ def simulate_linear_system(d: LinearDerivation, params: dict, *, dim: int = 1000
             obs_runs.append([observed[o.name] for o in model.observables])
             C_runs.append(C)
             R_runs.append(R)
-            if task is not None:
-                progress.update(task, completed=run + 1)
+            advance(progress, task, run + 1)
     finished = time.perf_counter()
     log.info("%s: %d runs at N = %d in %.2f s", model.name, runs, dim, finished - started)
     stacked = np.array(obs_runs)  # (runs, observables, steps + 1)

@@ -1,6 +1,7 @@
-"""Run: solve a ``linear_system`` model by its DMFT closure or by its spectrum.
+"""The solvers of a ``linear_system`` model: its DMFT closure or its spectrum.
 
-* ``method="dmft"`` (goe, ginibre, wishart): the cavity closure of :mod:`dmftc.derive_linear`
+* ``method="dmft"`` (goe, ginibre, wishart): the cavity closure of
+  :mod:`dmftc.classes.linear_system.derive`
   solved exactly by coefficient vectors, one causal pass. Every variable of the single-site
   process is a linear combination of the inputs ``[1, primitives | u(0..T) | kicks(0..T) |
   noises]``; the Gram matrix of the inputs holds the raw moments of the primitives, the
@@ -10,7 +11,7 @@
 * ``method="spectral"`` (normal matrices: goe, wishart, spectrum): each eigen-direction of M
   is a k-dimensional linear recursion (a flow: exactly integrated, matrix exponentials per
   eigenvalue); the curves are Gauss-rule integrals over the spectral density
-  (:mod:`dmftc.spectra`). ``euler=True`` takes the Euler step of a flow instead, to compare
+  (:mod:`dmftc.classes.linear_system.spectra`). ``euler=True`` takes the Euler step of a flow instead, to compare
   with the DMFT pass at equal ``dt``.
 
 The all-ones direction (the mean of the initial law and constant drives) and the centred
@@ -18,7 +19,7 @@ initial inputs are isotropic in the eigenbasis of a rotation-invariant M: each e
 sees one shared standard normal ``a`` for the former and independent ones for the latter.
 
 ``average_over`` (dmft only) gives the mean predictor over a subset of the random sources
-(``init``, ``noise``, ``matrix``; dmft-dln-rmt.md §b.5): two replicas share every other source,
+(``init``, ``noise``, ``matrix``; docs/math/linear_system.md §5): two replicas share every other source,
 and their cross moments follow from the same coefficient vectors with the cross Gram matrix
 (an averaged source contributes its mean only). Observables of the mean predictor are written
 ``<name>_bias``, and ``<name>_variance = <name> - <name>_bias`` (the variance over the averaged
@@ -37,17 +38,14 @@ from scipy.linalg import expm
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.linear_system import spectra
-from dmftc.classes.gaussian_data.bias_variance import parse_sources, split
 from dmftc.classes.linear_system.derive import LinearDerivation
 from dmftc.errors import SolverError
-from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.classes.gaussian_data.solve import DEFAULT_FLOW_DT
 from dmftc.language.symbols import DT
+from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.averaging import parse_sources, split
 
 log = logging.getLogger("dmftc")
 
-DEFAULT_STEPS = 50
-METHODS = ("auto", "dmft", "spectral")
 SOURCES = ("init", "noise", "matrix")
 DMFT_ENSEMBLES = ("goe", "ginibre", "wishart")
 SIMULATED_ONLY = ("rf_drive", "rf_drive_hermitian")  # products of two Wishart matrices
@@ -320,8 +318,6 @@ def spectral_response(cf: Coefficients, nodes: np.ndarray, weights: np.ndarray, 
 
 
 def choose_method(d: LinearDerivation, method: str) -> str:
-    if method not in METHODS:
-        raise SolverError(f"unknown method '{method}' (auto, dmft or spectral)", kind="bad-option")
     ensemble = d.law.ensemble
     if ensemble in SIMULATED_ONLY:
         raise SolverError(f"{ensemble}() has neither a DMFT closure nor a spectral law in dmftc yet (its "
@@ -335,7 +331,7 @@ def choose_method(d: LinearDerivation, method: str) -> str:
                           hint="use --method spectral (exact for a normal matrix)")
     if method == "spectral" and not d.law.normal:
         raise SolverError("the spectral solver needs a normal matrix: C(t, t') of a Ginibre matrix depends "
-                          "on its eigenvectors, not only on its eigenvalues (dmft-dln-rmt.md §b.2)",
+                          "on its eigenvectors, not only on its eigenvalues (docs/math/linear_system.md §2)",
                           kind="not-available", hint="use --method dmft")
     return method
 
@@ -360,15 +356,15 @@ def evaluate_observables(model, params: dict, aggregates: dict, length: int) -> 
     return out
 
 
-def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int | None = None, dt: float | None = None,
-                        method: str = "auto", average_over=None, euler: bool = False, derive_seconds: float = 0.0):
+def solve(compiled, params: dict, options: dict, progress=None):
+    """``options`` (resolved by :mod:`dmftc.options`): steps, dt, method, average_over, euler."""
+    return solve_linear_system(compiled.derivation, params, timings=compiled.timings, **options)
+
+
+def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int = 50, dt: float | None = None,
+                        method: str = "auto", average_over=None, euler: bool = False, timings: dict | None = None):
     """Solve a linear_system model; returns an ``xarray.Dataset`` (observables, ``C``, ``R``)."""
     model = d.model
-    steps = DEFAULT_STEPS if steps is None else steps
-    if model.time == "continuous":
-        dt = DEFAULT_FLOW_DT if dt is None else dt
-    elif dt is not None:
-        raise SolverError("--dt is for flow: models; this model has a discrete update", kind="bad-option")
     method = choose_method(d, method)
     sources = parse_sources(average_over, SOURCES)
     if sources and method != "dmft":
@@ -383,7 +379,7 @@ def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int | None 
                 "average_over": ",".join(sources) or None}
     attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
                            params=params, settings=settings,
-                           timings={"derive": derive_seconds, "run": finished - started})
+                           timings=dict(timings or {}) | {"run": finished - started})
     time_step = dt if model.time == "continuous" else 1.0
     return make_dataset(observables, np.arange(steps + 1) * time_step, two_time={"C": C, "R": R}, attrs=attrs)
 

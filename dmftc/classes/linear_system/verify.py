@@ -20,7 +20,7 @@ DT = 0.05
 TOLERANCE = 1e-9  # both sides are exact up to rounding and the Gauss rule (below 1e-12 measured)
 
 
-def linear_system_checks(dm) -> list[Check]:
+def checks(dm) -> list[Check]:
     return [response_is_spectral(dm), correlation_is_spectral(dm)]
 
 

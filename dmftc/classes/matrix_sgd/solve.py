@@ -24,147 +24,50 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import numpy as np
 import sympy as sp
-from threadpoolctl import threadpool_limits
 
 from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.symbolic.sde import derive_sde
-from dmftc.classes.gaussian_data.solve import primitives
-from dmftc.language.symbols import EPS, HSTAR, grad_symbol
 
 log = logging.getLogger("dmftc")
 
-DEFAULT_STEPS = 1000
 SURMISE_S2 = 4 / math.pi  # Wigner surmise (β = 1): P(s) = (π s / 2) exp(-π s² / 4)
 
 
-def _values(model, params: dict) -> dict:
-    return {p.symbol: params[p.name] for p in model.params}
-
-
-def _size(model, params: dict) -> int:
-    value = float(model.data_args["dim"].subs(_values(model, params)))
+def matrix_size(model, params: dict) -> int:
+    value = float(model.spec.data_args["dim"].subs(model.values(params)))
     if value < 2 or value != round(value):
         raise SolverError(f"the matrix size must be an integer >= 2, got {value:g}", kind="bad-parameter")
     return int(value)
 
 
-def _batch(model, params: dict) -> int:
-    if model.batch is None:
+def batch_count(model, params: dict) -> int:
+    if model.spec.batch is None:
         return 1
-    value = float(model.batch.args[0].subs(_values(model, params)))
+    value = float(model.spec.batch.args[0].subs(model.values(params)))
     if value < 1 or value != round(value):
         raise SolverError(f"the batch size must be a positive integer, got {value:g}", kind="bad-parameter")
     return int(value)
 
 
-def unfolded_spacings(eigenvalues: np.ndarray) -> np.ndarray:
-    """Spacings of the central half of a spectrum unfolded by the semicircle law fitted to its
-    mean and variance (radius 2 standard deviations), normalised to mean 1."""
-    centre, radius = eigenvalues.mean(), 2 * eigenvalues.std()
-    if not radius > 0:  # a degenerate spectrum (W = W* at the start) has no spacings to unfold
-        return np.full(1, math.nan)
-    x = np.clip((np.sort(eigenvalues) - centre) / radius, -1, 1)
-    unfolded = eigenvalues.size * (0.5 + (x * np.sqrt(1 - x**2) + np.arcsin(x)) / np.pi)
-    s = np.diff(unfolded)
-    quarter = s.size // 4
-    s = s[quarter: s.size - quarter]
-    return s / s.mean()
-
-
-def unfolded_spacing_s2(eigenvalues: np.ndarray) -> float:
-    """<s²> of :func:`unfolded_spacings` (4/π for the Wigner surmise, 2 for Poisson levels)."""
-    return float(np.mean(unfolded_spacings(eigenvalues) ** 2))
-
-
-def simulate_matrix_sgd(model, params: dict, *, runs: int = 4, steps: int | None = None, seed: int = 0,
-                        progress=None):
-    steps = DEFAULT_STEPS if steps is None else steps
-    N, B = _size(model, params), _batch(model, params)
-    values = _values(model, params)
-    weight, teacher = model.weights[0], model.teacher
-    z = [v.symbol for v in model.coordinates]
-    grad = grad_symbol(weight.name)
-    step = [sp.lambdify(z + [grad], model.step_map[s].subs(values), modules="numpy") for s in z]
-    label = sp.lambdify([HSTAR, EPS], model.label.subs(values), modules="numpy")
-    loss_grad = sp.lambdify([model.h, model.y], sp.diff(model.loss, model.h).subs(values), modules="numpy")
-    aggregates = [a for o in model.observables for a in o.aggregates]
-    means = [sp.lambdify(z + [teacher.symbol], a.expr.subs(values), modules="numpy") for a in aggregates]
-    combine = [sp.lambdify([a.symbol for a in o.aggregates], o.expr.subs(values), modules="numpy")
-               for o in model.observables]
-    task = progress.add_task(f"simulating {model.name} (N = {N}, B = {B})", total=runs) if progress else None
-    started = time.perf_counter()
-    stats, history = [], None
-    with threadpool_limits(limits=1, user_api="blas"):
-        for run in range(runs):
-            rng = np.random.default_rng([seed, run])
-            out = _one_run(model, values, rng, N, B, steps, step, label, loss_grad, means, combine)
-            stats.append(out[0])
-            history = out[1] if history is None else history
-            if task is not None:
-                progress.update(task, completed=run + 1)
-    finished = time.perf_counter()
-    log.info("%s: %d runs of %d steps at N = %d in %.2f s", model.name, runs, steps, N, finished - started)
-    names = ["eigenvalue_mean", "eigenvalue_variance", "spacing_s2"] + [o.name for o in model.observables]
-    stacked = np.array(stats)  # (runs, names, steps + 1)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
-    attrs = run_attributes(kind="simulation", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings={"steps": steps, "dim": N, "batch": B, "runs": runs, "seed": seed},
-                           timings={"run": finished - started})
-    ds = make_dataset(dict(zip(names, mean)), np.arange(steps + 1, dtype=float), sem=dict(zip(names, sem)), attrs=attrs)
-    ds["eigenvalues"] = (("step", "index"), history)
-    ds["eigenvalues"].attrs["description"] = "eigenvalues of W^T W (first run), ascending"
-    return ds
-
-
-def _one_run(model, values, rng, N, B, steps, step, label, loss_grad, means, combine):
-    prims = [p for p in model.primitives]
-    teacher_law = sp.lambdify([p.symbol for p in prims], model.teacher.init.subs(values), modules="numpy")
-    draws = {p.symbol: primitives(rng, (p.law,), N * N, antithetic=False)[:, 0].reshape(N, N) for p in prims}
-    Wstar = np.diag(np.broadcast_to(teacher_law(*(np.diag(draws[p.symbol]) for p in prims)), (N,)).astype(float))
-    Z = []
-    for v in model.coordinates:
-        f = sp.lambdify([p.symbol for p in prims] + [model.teacher.symbol], v.init.subs(values), modules="numpy")
-        Z.append(np.broadcast_to(f(*(draws[p.symbol] for p in prims), Wstar), (N, N)).astype(float))
-    n_obs = 3 + len(model.observables)
-    out = np.empty((n_obs, steps + 1))
-    history = np.empty((steps + 1, N))
-    for t in range(steps + 1):
-        W = Z[0]
-        eig = np.linalg.eigvalsh(W.T @ W)
-        if not np.all(np.isfinite(eig)):
-            raise SolverError(f"the simulation of {model.name} diverges at step {t}", kind="diverged",
-                              hint="the learning rate is probably too large")
-        history[t] = eig
-        out[0, t], out[1, t], out[2, t] = eig.mean(), eig.var(), unfolded_spacing_s2(eig)
-        aggregate = iter([float(np.mean(f(*Z, Wstar))) for f in means])
-        out[3:, t] = [f(*(next(aggregate) for _ in o.aggregates)) for f, o in zip(combine, model.observables)]
-        if t == steps:
-            break
-        X = rng.standard_normal((B, N))
-        Y = label(X @ Wstar.T, rng.standard_normal((B, N)))
-        G = np.broadcast_to(loss_grad(X @ W.T, Y), (B, N))
-        gradient = G.T @ X / B
-        Z = [np.broadcast_to(f(*Z, gradient), (N, N)).astype(float) for f in step]
-    return out, history
-
-
 # ---------------------------------------------------------------------------------- prediction
 
 
-def predict_matrix_sgd(model, params: dict, *, steps: int | None = None):
+def solve(compiled, params: dict, options: dict, progress=None):
+    """``dmftc solve``: the prediction of :func:`predict_matrix_sgd` (``options``: steps)."""
+    return predict_matrix_sgd(compiled.model, params, steps=options["steps"])
+
+
+def predict_matrix_sgd(model, params: dict, *, steps: int = 1000):
     """The leading-order Dyson-Brownian-motion prediction (module docstring) as a dataset."""
-    steps = DEFAULT_STEPS if steps is None else steps
-    values = _values(model, params)
-    N, B = _size(model, params), _batch(model, params)
+    values = model.values(params)
+    N, B = matrix_size(model, params), batch_count(model, params)
     sde = derive_sde(model)
-    W, Wstar = model.weights[0].symbol, model.teacher.symbol
-    c = model.teacher.init
+    W, Wstar = model.weights[0].symbol, model.spec.teacher.symbol
+    c = model.spec.teacher.init
     offset = sp.expand(model.weights[0].init - Wstar)
     prims = [p.symbol for p in model.primitives]
     problems = []
@@ -183,7 +86,7 @@ def predict_matrix_sgd(model, params: dict, *, steps: int | None = None):
         raise SolverError("the DBM prediction needs W(0) - W* centred", kind="not-available")
     v0 = float(sum(sp.diff(offset, p) ** 2 * (laws[p].second_moment - laws[p].mean ** 2) for p in prims).subs(values)) \
         if prims else 0.0
-    rate = float(sp.diff(sp.diff(model.loss, model.h), model.h).subs(values))
+    rate = float(sp.diff(sp.diff(model.spec.loss, model.spec.h), model.spec.h).subs(values))
     v_inf = float(sde.stationary_variance.subs(values).subs(sde.batch_size, B))
     lr = params["lr"]
     t = np.arange(steps + 1) * lr

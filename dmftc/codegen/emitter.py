@@ -1,0 +1,57 @@
+"""Emitting generated functions: sympy expressions -> lines of Python, with shared
+subexpressions hoisted and the sympy expression of each assignment above it as a comment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from dmftc.codegen.printer import NameTable, NumbaPrinter
+
+
+@dataclass
+class Function:
+    """One generated function: a signature, a docstring and body lines."""
+
+    name: str
+    args: list[str]
+    doc: str
+    lines: list[str] = field(default_factory=list)
+    decorator: str = "@njit(cache=True)"
+
+
+class Emitter:
+    """Prints sympy expressions into the lines of generated functions."""
+
+    def __init__(self, names: NameTable, params: list[tuple[sp.Symbol, int]]):
+        self.names = names
+        self.printer = NumbaPrinter(names)
+        self.params = params  # (symbol, index into the params array)
+
+    def code(self, expr) -> str:
+        return self.printer.doprint(sp.sympify(expr))
+
+    def unpack_params(self, exprs) -> list[str]:
+        """``lr = params[1]`` for every parameter the expressions use."""
+        used = set()
+        for e in exprs:
+            used |= sp.sympify(e).free_symbols
+        return [f"{self.names[s]} = params[{i}]" for s, i in self.params if s in used]
+
+    def assign(self, targets: list[str], exprs: list[sp.Expr], comments: list[str] | None = None) -> list[str]:
+        """Assignments ``target = expr`` with common subexpressions hoisted, each annotated
+        with the sympy expression it computes."""
+        exprs = [sp.sympify(e) for e in exprs]
+        temporaries = sp.numbered_symbols("_c")
+        shared, reduced = sp.cse(exprs, symbols=temporaries, optimizations=None)
+        lines = []
+        for sym, value in shared:
+            self.names.add(sym, str(sym))
+            lines.append(f"{self.names[sym]} = {self.code(value)}")
+        for i, (target, expr, short) in enumerate(zip(targets, exprs, reduced)):
+            comment = comments[i] if comments else f"{target} = {sp.sstr(expr)}"
+            if comment:
+                lines.append(f"# {comment}")
+            lines.append(f"{target} = {self.code(short)}")
+        return lines

@@ -1,0 +1,225 @@
+"""Every option of ``solve``, ``simulate`` and ``sweep``, declared once.
+
+Each :class:`Option` has a type, a default, a help text, the commands it belongs to and the model
+classes it applies to. From this table come the command-line flags (:func:`cli_parameters`), the
+keyword arguments of :meth:`dmftc.DMFTModel.solve` and :meth:`~dmftc.DMFTModel.simulate`, their
+validation (:func:`resolve`) and the CLI reference in docs/cli.md. A class says which options
+it takes (``ModelClass.solve_options``, ``simulate_options``); giving one it does not take is an
+error that names the classes it is for.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from dataclasses import dataclass
+from enum import Enum
+
+from dmftc.errors import SolverError, did_you_mean
+
+SOLVE, SIMULATE = "solve", "simulate"
+DEFAULT_FLOW_DT = 0.01  # the step of a flow when --dt is not given
+
+
+class Mode(str, Enum):
+    auto = "auto"
+    exact = "exact"
+    monte_carlo = "monte-carlo"
+
+
+class Responses(str, Enum):
+    auto = "auto"
+    jacobian = "jacobian"
+    stein = "stein"
+
+
+class Method(str, Enum):
+    auto = "auto"
+    dmft = "dmft"
+    spectral = "spectral"
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the keyword argument; the flag is --name with '-' for '_'
+    type: type  # int, float, bool, str or an Enum
+    default: object  # None: "not given" (a class or the model decides)
+    help: str
+    commands: tuple[str, ...]
+    short: str | None = None  # a one-letter flag
+    minimum: float | None = None  # smallest allowed value (inclusive unless strict)
+    strict: bool = False  # the value must be greater than minimum
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def text(self) -> str:
+        """The help text, with the per-class default step counts filled in."""
+        if "{class_steps}" not in self.help:
+            return self.help
+        from dmftc import classes
+
+        steps = ", ".join(f"{c.name} {c.default_steps}" for c in classes.REGISTRY.values())
+        return self.help.replace("{class_steps}", steps)
+
+
+OPTIONS = (
+    Option("steps", int, None, "Number of steps (a flow runs steps x dt in time); default per class: "
+           "{class_steps}.", (SOLVE, SIMULATE), short="T", minimum=1),
+    Option("samples", int, 4000, "Monte-Carlo samples per side of the DMFT solver.", (SOLVE,), short="M",
+           minimum=2),
+    Option("seed", int, 0, "Random seed.", (SOLVE, SIMULATE), minimum=0),
+    Option("dt", float, None, f"Time step of a flow: model (default {DEFAULT_FLOW_DT}).", (SOLVE, SIMULATE),
+           minimum=0, strict=True),
+    Option("mode", Mode, Mode.auto, "auto: the exact closure when the model is linear, else Monte Carlo.",
+           (SOLVE,)),
+    Option("responses", Responses, Responses.auto, "Response estimator of a Monte-Carlo solve: auto picks "
+           "Jacobians where the model has pointwise derivatives, else Stein's lemma.", (SOLVE,)),
+    Option("variance_reduction", bool, True, "Antithetic, orthonormalised Gaussian inputs of a Monte-Carlo "
+           "solve (off: the plain estimator).", (SOLVE,)),
+    Option("average_over", str, None, "Average the predictor over these sources of randomness "
+           "(comma-separated; data models: label-noise, init, data, noise; linear systems: init, noise, "
+           "matrix) and add <name>_bias and <name>_variance.", (SOLVE,), metavar="SOURCES"),
+    Option("tmax", float, None, "Solve a flow up to this time on the adaptive grid (the step starts at "
+           "--dt and doubles; replaces --steps).", (SOLVE,), minimum=0, strict=True),
+    Option("method", Method, Method.auto, "Linear systems: dmft (the cavity closure) or spectral "
+           "(integrals over the spectrum, exact in time); auto picks the spectral solver where it applies.",
+           (SOLVE,)),
+    Option("euler", bool, False, "Linear systems, spectral method: take the Euler step of a flow (as the "
+           "DMFT closure does) instead of the exact exponential.", (SOLVE,)),
+    Option("dim", int, 1000, "Dimension d (or N) of the simulated system.", (SIMULATE,), short="d", minimum=2),
+    Option("runs", int, 10, "Independent runs of the simulation.", (SIMULATE,), short="K", minimum=1),
+)
+BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def for_command(command: str) -> tuple[Option, ...]:
+    return tuple(o for o in OPTIONS if command in o.commands)
+
+
+def resolve(command: str, model_class, model, given: dict) -> dict:
+    """Check the options ``given`` to ``command`` for a model of ``model_class`` and fill in the
+    defaults; returns every option of the command that the class takes. An option given (not
+    None) that the class does not take is an error."""
+    known = {o.name for o in for_command(command)}
+    for name in given:
+        if name not in known:
+            raise TypeError(f"{command}() got an unexpected keyword argument '{name}'"
+                            + (f" ({did_you_mean(name, known)})" if did_you_mean(name, known) else ""))
+    takes = model_class.solve_options if command == SOLVE else model_class.simulate_options
+    out = {}
+    for option in for_command(command):
+        value = given.get(option.name)
+        if option.name not in takes:
+            if value is not None and value != option.default:
+                users = _classes_taking(option.name, command)
+                raise SolverError(f"{option.flag} is for {' and '.join(users)}, not for {model_class.noun} "
+                                  f"(class {model_class.name})", kind="bad-option")
+            continue
+        out[option.name] = plain(option.default) if value is None else plain(_checked(option, value))
+    if "steps" in out and out["steps"] is None and out.get("tmax") is None:  # tmax replaces steps
+        out["steps"] = model_class.default_steps
+    if "dt" in out:
+        if model.time == "continuous":
+            out["dt"] = DEFAULT_FLOW_DT if out["dt"] is None else out["dt"]
+        elif out["dt"] is not None:
+            raise SolverError("--dt is for flow: models; this model has a discrete update (update:)",
+                             kind="bad-option")
+    return out
+
+
+def plain(value):
+    """Enum members as their values: the solvers compare and store plain strings."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def _classes_taking(name: str, command: str) -> list[str]:
+    from dmftc import classes
+
+    return [c.plural for c in classes.REGISTRY.values()
+            if name in (c.solve_options if command == SOLVE else c.simulate_options)]
+
+
+def _checked(option: Option, value):
+    """``value`` converted to the option's type and checked against its range."""
+    kind = option.type
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        try:
+            return kind(value.value if isinstance(value, Enum) else value)
+        except ValueError:
+            choices = [c.value for c in kind]
+            raise SolverError(f"{option.flag} must be one of {', '.join(choices)}, got {value!r}",
+                             kind="bad-option", hint=did_you_mean(str(value), choices)) from None
+    if kind is bool:
+        if not isinstance(value, (bool, numbers.Integral)) or value not in (0, 1):
+            raise SolverError(f"{option.flag} is true or false, got {value!r}", kind="bad-option")
+        return bool(value)
+    if kind is str:
+        if not isinstance(value, str):
+            value = ",".join(map(str, value))  # a list of sources
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if isinstance(value, numbers.Real) and float(value).is_integer():
+                value = int(value)
+            else:
+                raise SolverError(f"{option.flag} needs a whole number, got {value!r}", kind="bad-option")
+        value = int(value)
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise SolverError(f"{option.flag} needs a number, got {value!r}", kind="bad-option")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SolverError(f"{option.flag} must be finite, got {value}", kind="bad-option")
+    if option.minimum is not None:
+        low = option.minimum
+        if value < low or (option.strict and value == low):
+            relation = "greater than" if option.strict else "at least"
+            raise SolverError(f"{option.flag} must be {relation} {low:g}, got {value}", kind="bad-option")
+    return value
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def cli_parameters(command: str) -> list[inspect.Parameter]:
+    """Typer parameters (keyword-only, annotated) for the options of ``command``."""
+    import typer
+    from typing import Annotated, Optional
+
+    params = []
+    for option in for_command(command):
+        flags = [option.flag] + ([f"-{option.short}"] if option.short else [])
+        if option.type is bool:
+            flags = [f"{option.flag}/--no-{option.flag[2:]}"]
+        info = typer.Option(*flags, help=option.text, show_default=option.default is not None,
+                            metavar=option.metavar, min=None if option.strict else option.minimum)
+        annotation = Annotated[Optional[option.type] if option.default is None else option.type, info]
+        params.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=option.default, annotation=annotation))
+    return params
+
+
+def api_signature(command: str) -> inspect.Signature:
+    """The keyword arguments of DMFTModel.solve / simulate (None: not given)."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for option in for_command(command):
+        params.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=f"{getattr(option.type, '__name__', option.type)} | None"))
+    params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool"))
+    return inspect.Signature(params)
+
+
+def api_doc(command: str, summary: str) -> str:
+    """The docstring of DMFTModel.solve / simulate: ``summary`` and the options."""
+    lines = [summary, "", "Keyword arguments (None or left out: the default)::", ""]
+    for option in for_command(command):
+        default = "per class" if option.default is None else repr(getattr(option.default, "value", option.default))
+        lines.append(f"    {option.name} ({getattr(option.type, '__name__', option.type)}, default {default})")
+        lines.append(f"        {option.text}")
+    lines.append("    progress (bool, default False)")
+    lines.append("        Show a progress bar on stderr.")
+    return "\n".join(lines)
