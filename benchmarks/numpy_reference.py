@@ -1,4 +1,4 @@
-"""A straightforward NumPy implementation of the causal forward pass (MATH-GLM.md §3), for
+"""A straightforward NumPy implementation of the causal forward pass (docs/math/gaussian_data.md §3), for
 comparison with dmftc's generated solver. Not part of the package.
 
 Logistic regression with sign labels by gradient descent with a ridge penalty, zero start,

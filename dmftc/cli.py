@@ -93,7 +93,7 @@ def _main(
     pass
 
 
-ModelArg = Annotated[Path, typer.Argument(help="The model file (.dmft), or the name of a bundled model "
+ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="The model file (.dmft), or the name of a bundled model "
                                           "(see 'dmftc models').", show_default=False)]
 ParamOpt = Annotated[Optional[list[str]], typer.Option(
     "-p", "--param", metavar="NAME=VALUE", help="Override a parameter (repeatable).")]
@@ -389,3 +389,36 @@ def main():  # the console script
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def reference_markdown() -> str:
+    """The command-line reference (docs/cli.md, written when the docs are built): every command
+    with its arguments and options, from the Typer app and the options table."""
+    import click
+
+    group = typer.main.get_command(app)
+    context = click.Context(group, info_name="dmftc")
+    lines = ["# Command-line reference", "",
+             "Generated from the command line itself (`dmftc COMMAND --help` prints the same). The "
+             "options of `solve`, `simulate` and `sweep` are declared once, in `dmftc/options.py`, "
+             "and exist as keyword arguments of the Python API too (docs/api.md). An option that does "
+             "not apply to a model's class is refused with the classes it is for.", ""]
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        lines += [f"## `dmftc {name}`", "", (command.help or "").strip(), "", "```text",
+                  command.get_usage(click.Context(command, info_name=f"dmftc {name}")), "```", ""]
+        rows = []
+        for param in command.params:
+            if param.name == "help":
+                continue
+            if isinstance(param, click.Argument):
+                spelling = param.human_readable_name
+            else:
+                spelling = ", ".join(param.opts + list(param.secondary_opts))
+            default = param.default if param.show_default and param.default not in (None, ()) else ""
+            default = getattr(default, "value", default)
+            text = (getattr(param, "help", None) or "").replace("|", "\\|")
+            rows.append(f"| `{spelling}` | {text} | {'' if default == '' else f'`{default}`'} |")
+        if rows:
+            lines += ["| argument or option | what | default |", "| --- | --- | --- |", *rows, ""]
+    return "\n".join(lines)

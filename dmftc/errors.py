@@ -97,7 +97,7 @@ class ModelSyntaxError(DmftcError):
 
 
 class ModelError(DmftcError):
-    """The model file parses but does not mean anything dmftc can run (LANGUAGE.md §6)."""
+    """The model file parses but does not mean anything dmftc can run (docs/language.md §6)."""
 
     kind = "model"
 

@@ -3,13 +3,16 @@
 Build: ``sphinx-build -W -b html docs docs/_build/html`` (needs ``sphinx`` and ``myst-parser``).
 """
 
+from pathlib import Path
+
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Text
 
 project = "dmftc"
 author = "the dmftc authors"
 
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "sphinx.ext.autodoc"]
+autodoc_member_order = "bysource"
 source_suffix = {".md": "markdown"}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -54,5 +57,16 @@ class DmftLexer(RegexLexer):
     }
 
 
+def _write_cli_reference(app):
+    """docs/cli.md is generated from the command line (and so from dmftc/options.py)."""
+    from dmftc.cli import reference_markdown
+
+    target = Path(app.srcdir) / "cli.md"
+    text = reference_markdown()
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+
+
 def setup(app):
     app.add_lexer("dmft", DmftLexer)
+    app.connect("builder-inited", _write_cli_reference)

@@ -1,4 +1,4 @@
-"""Dyson Brownian motion of the weights of SGD, and the linear scaling rule (dmft-dln-rmt.md §c.4).
+"""Dyson Brownian motion of the weights of SGD, and the linear scaling rule (docs/math/matrix_sgd.md §4).
 
     python examples/dbm_collapse.py        # ~1 min; writes dbm_collapse.png and dbm_collapse.md
 

@@ -8,7 +8,7 @@ writes diagonal_network.png and diagonal_network.md beside this file.
 models/diagonal_network.dmft: beta = u * v trained by gradient descent (learning rate lr) on
 noiseless linear regression, alpha = n/d = 0.5, a sparse teacher (+-1 on a fraction rho = 0.1 of
 the coordinates) or a Gaussian one of the same second moment, the phenomena of Nishiyama &
-Imaizumi 2025 (arXiv 2510.01930; shared/research/dmft-dln-rmt.md §a). The start is
+Imaizumi 2025 (arXiv 2510.01930; docs/math/gaussian_data.md §12). The start is
 (u, v) = (sqrt(2) a, 0): the point (a, a) rotated by 45 degrees, with the same norm and the same
 tangent kernel u² + v² = 2a², but beta = 0 (from (a, a) the updates keep u = v, so beta = u² >= 0).
 
@@ -165,7 +165,7 @@ descent with lr = {LR:g} (time t = lr · step, {STEPS} steps), alpha = n/d = {AL
 sparse teacher ±1 on a fraction rho = {RHO:g} (E β*² = {RHO:g}; the Monte Carlo draw has {gen0:.4f}).
 DMFT: `solve(samples={SAMPLES})` (Jacobian responses); simulation: d = {DIM}, {RUNS} runs. Test error
 = E(β − β*)² = 2 · test_loss. The paper's own figure settings were not available (only its
-abstract and contents); these follow shared/research/dmft-dln-rmt.md §a.5.
+abstract and contents); these follow docs/math/gaussian_data.md §12.5.
 
 | a | test error at t = {LR * STEPS:g} (DMFT) | simulation | Gaussian teacher (DMFT) | plateau end t½ | ln(2/a²)/(2α) | t to train < {THRESHOLD:g}·initial (DMFT) | (simulation) |
 | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -2,7 +2,7 @@
 
     python examples/nonhermitian_loss.py        # ~1 min; writes nonhermitian_loss.png and .md
 
-Bordelon & Pehlevan (arXiv 2601.01010, shared/research/dmft-dln-rmt.md §b.1) contrast the
+Bordelon & Pehlevan (arXiv 2601.01010, docs/math/linear_system.md §1) contrast the
 gradient flow of a random-features model, whose error obeys dx/dt = -F S x with F the feature
 Gram matrix and S the data covariance (F S not symmetric, spectrum real and non-negative), with
 the Hermitian matrix of the same spectrum, F^(1/2) S F^(1/2). Both are simulated by dmftc
@@ -76,7 +76,7 @@ M = F^(1/2) S F^(1/2), which has the same eigenvalues (the matrices are similar)
   x(0) on the kernel of F S, longer than the orthogonal one.
 * The responses R(τ) = (1/N) Tr e^(-τM) of the two agree to {np.max(np.abs(nh.R.values - h.R.values)):.1e}
   (identical eigenvalues in each run): the response, hence the resolvent, cannot tell the two apart;
-  for a non-normal drive the correlation needs its own closure (as for Ginibre, §b.2).
+  for a non-normal drive the correlation needs its own closure (as for Ginibre, docs/math/linear_system.md §2).
 
 Not in dmftc yet: the DMFT closure (three levels of cavity) and the spectral law (free product
 of two Marchenko–Pastur laws) of these two ensembles; `dmftc solve` says so and they are simulated.

@@ -5,7 +5,7 @@
 Solves the Cugliandolo–Kurchan equations of models/pspin3_flow.dmft (xi = q^3/2) on the
 adaptive grid to t = 1e4 with windows of 256 and 512 times, fits e(t) = e_inf + A t^-a over
 t in [100, 1e4], and draws e(t) - e_th against t on log-log axes with the fits, where
-e_th = -sqrt(2 (p - 1) / p) = -sqrt(4/3) (MATH-FIELD.md §4). The fitted e_inf moves towards
+e_th = -sqrt(2 (p - 1) / p) = -sqrt(4/3) (docs/math/gaussian_field.md §4). The fitted e_inf moves towards
 e_th as the window grows: the gap that remains is the adaptive grid's late-time bias, about
 first order in 1 / window.
 """

@@ -1,5 +1,5 @@
-"""Reference sets F3, F4, F5 of shared/research/dmft-glm.md §5 and the diagonal-network runs A and
-B of shared/research/dmft-dln-rmt.md a.4, with dmftc's DMFT and its simulator.
+"""Reference sets F3, F4, F5 of docs/math/gaussian_data.md §11 and the diagonal-network runs A and
+B of docs/math/gaussian_data.md §12.4, with dmftc's DMFT and its simulator.
 
     python examples/reference_sets.py > examples/reference_sets.md     # ~17 min on 2 shared cores
 
@@ -78,7 +78,7 @@ def run(spec: dict) -> str:
 HEADER = """# Reference sets F3–F5 and diagonal-network runs A and B
 
 `python examples/reference_sets.py > examples/reference_sets.md` (about 17 min on 2 shared cores).
-"notes" are the values quoted in `shared/research/dmft-glm.md` §5 and `dmft-dln-rmt.md` a.4;
+"notes" are the values quoted in `docs/math/gaussian_data.md` §5 and `docs/math/index.md` a.4;
 "dmftc" are this run (DMFT: seed 0; simulation: mean ± standard error over runs). F6 (Gaussian
 mixture) is a default-suite test (`tests/test_references.py`).
 """

@@ -13,3 +13,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # pytest-xdist runs one worker per core: numba's own threads (used by modules generated with
 # DMFTC_PARALLEL=1) would oversubscribe the cores.
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current code generation (review the diff)")

@@ -1,4 +1,4 @@
-"""Closed forms used as ground truth (shared/design/MATH-GLM.md §6, shared/research/dmft-glm.md §6).
+"""Closed forms used as ground truth (docs/math/gaussian_data.md §6, docs/math/gaussian_data.md §10).
 
 Ridge regression trained by gradient descent (or flow) from w0 = m0 w* + normal(0, v0): every
 curve is an integral over the spectrum of S = X^T X (X entries N(0, 1/d), n = alpha d), which is

@@ -1,11 +1,11 @@
-"""Closed forms of shared/research/dmft-dln-rmt.md §b.2-b.4 (random-matrix oracles).
+"""Closed forms of docs/math/linear_system.md §2-§4 (random-matrix oracles).
 
 * GOE and Ginibre flows at z = 0: R(τ) = I_1(2τ)/τ, C(t,t') = R(t + t') (GOE, isotropic start);
   R ≡ 1, C(t,t') = I_0(2 sqrt(t t')) (Ginibre); and their Euler-step versions, which the DMFT of
   the discretised flow reproduces exactly: with x(k+1) = (1 - dt M) x(k),
   R(k) = Σ_j C(k, 2j) dt^(2j) Catalan(j) (semicircle moments) and, for Ginibre,
   C(k, l) = Σ_j C(k, j) C(l, j) dt^(2j) (the solution of Δ_k Δ_l C = dt² C with C = 1 on the axes).
-* Gradient flow on linear and ridge regression (§b.4), in their time t_b: E_gen (bias and
+* Gradient flow on linear and ridge regression (docs/math/linear_system.md §4), in their time t_b: E_gen (bias and
   variance parts), E_tr, and the Euler-step versions (factor (1 - dt α ℓ)^k for e^{-ℓ t_b}, k dt α = t_b).
 """
 
@@ -35,7 +35,7 @@ def _mp_edges(alpha: float) -> tuple[float, float]:
 
 
 def mp_integral(f, alpha: float) -> float:
-    """∫ ρ_M f for M = Ψ^T Ψ / P of §b.3: (1 - α)_+ δ_0 + √((λ+ - ℓ)(ℓ - λ-)) / (2π q ℓ)."""
+    """∫ ρ_M f for M = Ψ^T Ψ / P of docs/math/linear_system.md §3: (1 - α)_+ δ_0 + √((λ+ - ℓ)(ℓ - λ-)) / (2π q ℓ)."""
     q = 1 / alpha
     lo, hi = _mp_edges(alpha)
     value, _ = integrate.quad(lambda l: f(l) / (2 * np.pi * q * l), lo, hi, weight="alg", wvar=(0.5, 0.5),
@@ -44,7 +44,7 @@ def mp_integral(f, alpha: float) -> float:
 
 
 def kernel_integral(f, alpha: float) -> float:
-    """∫ ρ_K f for K = Ψ Ψ^T / P: (1 - 1/α)_+ δ_0 + √((λ+ - μ)(μ - λ-)) / (2π μ) (§b.4)."""
+    """∫ ρ_K f for K = Ψ Ψ^T / P: (1 - 1/α)_+ δ_0 + √((λ+ - μ)(μ - λ-)) / (2π μ) (docs/math/linear_system.md §4)."""
     lo, hi = _mp_edges(alpha)
     value, _ = integrate.quad(lambda u: f(u) / (2 * np.pi * u), lo, hi, weight="alg", wvar=(0.5, 0.5),
                               epsabs=1e-14, epsrel=1e-13, limit=200)
@@ -52,7 +52,7 @@ def kernel_integral(f, alpha: float) -> float:
 
 
 def regression_curves(alpha: float, sigma: float, t_b: float, ridge: float = 0.0, euler_dt: float | None = None) -> dict:
-    """E_gen = bias + variance and E_tr of §b.4 at time t_b (their units; ridge λ of theirs).
+    """E_gen = bias + variance and E_tr of docs/math/linear_system.md §4 at time t_b (their units; ridge λ of theirs).
     ``euler_dt``: the Euler step of dmftc's flow (dmftc time = t_b / α, step dt): the factor
     e^{-(ℓ + λ) t_b} becomes (1 - dt α (ℓ + λ))^k with k = t_b / (α dt)."""
     if euler_dt is None:

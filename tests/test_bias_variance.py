@@ -1,9 +1,9 @@
 """Gradient flow on linear and ridge regression against the closed forms of
-shared/research/dmft-dln-rmt.md §b.4, and the bias/variance split of --average-over (§b.5).
+docs/math/linear_system.md §4, and the bias/variance split of --average-over (docs/math/linear_system.md §5).
 
-Conventions (models/linear_regression_flow.dmft): X^T X = alpha M with M = Ψ^T Ψ / P of §b.4, so
+Conventions (models/linear_regression_flow.dmft): X^T X = alpha M with M = Ψ^T Ψ / P of docs/math/linear_system.md §4, so
 their time is t_b = alpha t and their ridge λ is lam / alpha. The flow is solved with Euler steps
-of length dt; the §b.4 integrals with e^{-ℓ t_b} replaced by (1 - dt alpha ℓ)^k are then exact for
+of length dt; the docs/math/linear_system.md §4 integrals with e^{-ℓ t_b} replaced by (1 - dt alpha ℓ)^k are then exact for
 the solved dynamics (tested to rounding), and the continuous values are reached at O(dt).
 """
 
@@ -25,7 +25,7 @@ def _solve(alpha, steps, **params):
 
 
 def test_linear_regression_matches_the_marchenko_pastur_integrals():
-    # alpha = 0.5, sigma = 0.5 (the §b.4 check). Exact closure vs the Euler integrals: only
+    # alpha = 0.5, sigma = 0.5 (the docs/math/linear_system.md §4 check). Exact closure vs the Euler integrals: only
     # rounding and the quadrature of the oracle (1e-13): 1e-9 relative.
     alpha = 0.5
     ds = _solve(alpha, 400)
@@ -37,7 +37,7 @@ def test_linear_regression_matches_the_marchenko_pastur_integrals():
         np.testing.assert_allclose(ds.train_error.values[k], oracle["train"], rtol=1e-9)
     # the test loss is (E_gen + sigma^2)/2, and so is its bias (the fresh label's noise stays)
     np.testing.assert_allclose(ds.test_loss.values, (ds.gen_error.values + 0.25) / 2, rtol=1e-12)
-    # the quoted continuous values (§b.4 table: t_b = 0.5, 2, 10, 4 digits); the Euler step moves
+    # the quoted continuous values (docs/math/linear_system.md §4 table: t_b = 0.5, 2, 10, 4 digits); the Euler step moves
     # them by at most 0.16% at dt = 0.05 (measured against the continuous integrals), bound 0.3%
     for t_b, quoted in ((0.5, 0.6741), (2.0, 0.6577), (10.0, 0.7383)):
         assert abs(ds.gen_error.values[round(t_b / (alpha * DT))] / quoted - 1) < 3e-3
@@ -63,7 +63,7 @@ def test_linear_regression_above_the_interpolation_threshold():
 
 
 def test_ridge_flow_matches_the_integrals():
-    # ridge λ = 0.1 in §b.4 units is lam = alpha λ = 0.05 here; t_b = 1 is 40 steps of 0.05
+    # ridge λ = 0.1 in docs/math/linear_system.md §4 units is lam = alpha λ = 0.05 here; t_b = 1 is 40 steps of 0.05
     alpha = 0.5
     ds = _solve(alpha, 200, lam=0.05)
     for k in (40, 200):
@@ -99,7 +99,7 @@ def test_average_over_needs_the_exact_closure():
 
 @pytest.mark.slow
 def test_simulation_reproduces_the_non_monotone_test_error():
-    # §b.4 check: alpha = 0.5, sigma = 0.5 at d = 1200 over 12 runs, t_b = 0.5, 2, 10. The
+    # docs/math/linear_system.md §4 check: alpha = 0.5, sigma = 0.5 at d = 1200 over 12 runs, t_b = 0.5, 2, 10. The
     # simulation takes the same Euler steps as the closure, so only finite-size fluctuations
     # remain: 4 standard errors plus 0.5% for O(1/d).
     m = dmftc.load(MODEL)

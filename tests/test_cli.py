@@ -78,3 +78,40 @@ def test_real_process_exit_codes(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "dmftc.cli", "check", RIDGE], capture_output=True,
                         text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_models_lists_the_bundled_models_with_their_descriptions():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    first_line = (ROOT / "models" / "ridge_gd.dmft").read_text().splitlines()[0].removeprefix("#").strip()
+    assert "ridge_gd" in result.output and first_line[:40] in result.output
+    assert "pspin3_gd" in result.output and "goe_relaxation" in result.output
+
+
+def test_a_bare_name_is_a_bundled_model_and_a_path_wins(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["check", "ridge_gd"])
+    assert result.exit_code == 0, result.output
+    assert "models/ridge_gd.dmft" in result.output.replace("\\", "/")
+    # a file of that name in the working directory is used instead
+    local = tmp_path / "ridge_gd"
+    local.write_text((ROOT / "models" / "logistic_gd.dmft").read_text())
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["check", "ridge_gd"])
+    assert result.exit_code == 0, result.output
+    assert "logistic_gd" in result.output
+    missing = runner.invoke(app, ["check", "no_such_model"])
+    assert missing.exit_code == 2 and "no_such_model" in missing.output
+
+
+def test_every_option_exists_in_the_cli_and_the_api():
+    import inspect
+
+    import dmftc
+    from dmftc.options import SIMULATE, SOLVE, for_command
+
+    for command, method in ((SOLVE, dmftc.DMFTModel.solve), (SIMULATE, dmftc.DMFTModel.simulate)):
+        keywords = set(inspect.signature(method).parameters)
+        help_text = runner.invoke(app, [command, "--help"], terminal_width=200).output
+        for option in for_command(command):
+            assert option.name in keywords
+            assert option.flag in help_text, option.flag

@@ -1,5 +1,5 @@
 """Mini-batch SGD as a diffusion (dmftc derive --sde) and the Dyson Brownian motion of a weight
-matrix trained by SGD on a linear teacher (shared/research/dmft-dln-rmt.md §c.2-c.4)."""
+matrix trained by SGD on a linear teacher (docs/math/matrix_sgd.md §2-§4)."""
 
 import math
 
@@ -45,7 +45,7 @@ def test_sde_of_sgd_depends_on_lr_over_batch_size(tmp_path):
 
 
 def test_sde_of_the_matrix_family_gives_the_stationary_variance():
-    # §c.4: v = lr sigma² / (2B), from D = lr sigma² / B per entry and the unit restoring rate
+    # docs/math/matrix_sgd.md §4: v = lr sigma² / (2B), from D = lr sigma² / B per entry and the unit restoring rate
     m = dmftc.load(DBM)
     d = m.derive()
     lr, B, sigma = (m.model.param(name).symbol for name in ("lr", "B", "sigma"))
@@ -65,7 +65,7 @@ def test_sde_needs_a_first_order_update(tmp_path):
 
 
 def test_dbm_prediction_is_the_closed_form():
-    # stationary: mean 1 + N lr sigma²/(2B), variance N lr sigma²/B (§c.4), surmise 4/π; after
+    # stationary: mean 1 + N lr sigma²/(2B), variance N lr sigma²/B (docs/math/matrix_sgd.md §4), surmise 4/π; after
     # 40 relaxation times e^{-80} leaves nothing of the start
     N, lr, B, sigma = 60, 0.01, 8, 1.0
     ds = dmftc.load(DBM).solve(steps=4000)
@@ -104,7 +104,7 @@ def _sem(a):
 
 
 def test_simulation_follows_the_dbm_prediction():
-    # N = 60, lr = 0.02, B = 16 (lr/B of the §c.4 table), 4 runs of 1500 steps. N v and the
+    # N = 60, lr = 0.02, B = 16 (lr/B of the docs/math/matrix_sgd.md §4 table), 4 runs of 1500 steps. N v and the
     # eigenvalue variance average over all N² entries and fluctuate little: against the
     # next-order formula, 4 standard errors of the run averages plus 2% for the neglected terms;
     # against the leading order (the DBM prediction of `solve`), the next-order shift (+4.3% of N v,
@@ -154,7 +154,7 @@ def test_unfolded_spacings_tell_goe_from_independent_levels():
 
 @pytest.mark.slow
 def test_collapse_at_three_learning_rates():
-    # the §c.4 table: (lr, B) = (0.005, 4), (0.01, 8), (0.02, 16), 6 runs each; the next-order
+    # the docs/math/matrix_sgd.md §4 table: (lr, B) = (0.005, 4), (0.01, 8), (0.02, 16), 6 runs each; the next-order
     # formula separates the three by at most 0.9% of N v: 1% plus 4 standard errors
     stats = [_stationary(dmftc.load(DBM, lr=lr, B=B), lr, runs=6) for lr, B in ((0.005, 4), (0.01, 8), (0.02, 16))]
     for row in (1, 2, 3):

@@ -56,7 +56,7 @@ def test_smaller_initialisation_generalises_better_and_trains_more_slowly():
     # Measured over seeds 0-4 (M = 2000): final[0] / final[1] = 0.41-0.55, final[1] / final[2] =
     # 0.59-0.65, final[2] = 0.45-0.54, steps to 5 % of the initial train loss (57-62, 19-20, 3).
     # The spread is the Monte-Carlo error of the sparse teacher (~1/sqrt(rho M) on the support,
-    # dmft-dln-rmt.md §a.4); the bounds sit beyond the worst seed, and a = 1, not quite lazy at
+    # docs/math/gaussian_data.md §12.4); the bounds sit beyond the worst seed, and a = 1, not quite lazy at
     # t = 25, is near the min-l2 interpolator's (1 - alpha) = 0.5 of E wstar² (simulation: 0.49).
     assert final[0] < 0.7 * final[1]
     assert final[1] < 0.8 * final[2]

@@ -1,4 +1,4 @@
-"""Diagnostics of the front end (LANGUAGE.md §6): one bad model file per case in tests/bad/.
+"""Diagnostics of the front end (docs/language.md §6): one bad model file per case in tests/bad/.
 
 Every case states the error class, its ``kind``, where it points (the offending token; no
 position for problems of the whole file), part of the message and part of the hint (None: the

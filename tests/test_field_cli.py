@@ -23,7 +23,7 @@ def test_derive_every_field_model(path, fmt):
 
 
 def test_flow_derivation_shows_the_ck_equations_with_f_substituted():
-    # xi = q^3/2: f' = 3 q^2 / 2, f'' = 3 q, so Σ = 3 C R and D = 3 C^2 / 2 (MATH-FIELD.md §2)
+    # xi = q^3/2: f' = 3 q^2 / 2, f'' = 3 q, so Σ = 3 C R and D = 3 C^2 / 2 (docs/math/gaussian_field.md §2)
     result = runner.invoke(app, ["derive", str(ROOT / "models" / "pspin3_flow.dmft"), "--format", "latex"])
     assert result.exit_code == 0, result.output
     text = result.output

@@ -1,4 +1,4 @@
-"""The exact discrete recursion of the gaussian_field class (MATH-FIELD.md §3) against oracles."""
+"""The exact discrete recursion of the gaussian_field class (docs/math/gaussian_field.md §3) against oracles."""
 
 import numpy as np
 import pytest
@@ -78,7 +78,7 @@ def test_divergence_is_a_solver_error_naming_the_step(goe_model):
 
 
 def test_pspin3_gd_reference_values():
-    # MATH-FIELD.md §3 gives e_20 = -0.758, e_60 = -0.967 to three decimals (half a unit: 5e-4)
+    # docs/math/gaussian_field.md §3 gives e_20 = -0.758, e_60 = -0.967 to three decimals (half a unit: 5e-4)
     ds = dmftc.load(MODELS / "pspin3_gd.dmft").solve(steps=60)
     assert abs(ds.energy.values[20] + 0.758) < 5e-4
     assert abs(ds.energy.values[60] + 0.967) < 5e-4
@@ -87,7 +87,7 @@ def test_pspin3_gd_reference_values():
 
 @pytest.mark.parametrize("lr", [0.05, 0.3])
 def test_radial_force_plus_p_times_energy_vanishes(lr):
-    # Homogeneous f of degree p: mu = E[y F] = Σ_j [f' + f'' C] R = -p e exactly (MATH-FIELD.md
+    # Homogeneous f of degree p: mu = E[y F] = Σ_j [f' + f'' C] R = -p e exactly (docs/math/gaussian_field.md
     # §3). mu comes from the Gram products of the coefficient vectors, e from the sum over R:
     # two computations, equal to rounding.
     ds = dmftc.load(MODELS / "pspin3_gd.dmft", lr=lr).solve(steps=40)

@@ -1,4 +1,4 @@
-"""The Cugliandolo–Kurchan solvers (MATH-FIELD.md §2, §4): closed forms, identities, grids."""
+"""The Cugliandolo–Kurchan solvers (docs/math/gaussian_field.md §2, §4): closed forms, identities, grids."""
 
 import numpy as np
 import pytest
@@ -41,14 +41,14 @@ def _richardson(model, t_end, dt, **options):
 
 
 def test_p2_flow_matches_the_bessel_closed_form():
-    # MATH-FIELD.md §4. Heun alone has errors 1.5e-5 (dt = 0.01) and 3.7e-6 (dt = 0.005) on
+    # docs/math/gaussian_field.md §4. Heun alone has errors 1.5e-5 (dt = 0.01) and 3.7e-6 (dt = 0.005) on
     # e(4); extrapolated, the measured error is below 1.2e-7, so 1e-6 holds with margin.
     value = _richardson(dmftc.load(MODELS / "pspin2_flow.dmft"), 4.0, 0.01)
     assert abs(value("energy", 1.0) - _p2_energy(1.0)) < 1e-6
     assert abs(value("energy", 4.0) - _p2_energy(4.0)) < 1e-6
     assert abs(value("C", 4.0, 2.0) - _g(6.0) / np.sqrt(_g(8.0) * _g(4.0))) < 1e-6
     assert abs(value("R", 4.0, 2.0) - _g(2.0) * np.sqrt(_g(4.0) / _g(8.0))) < 1e-6
-    # the values quoted in MATH-FIELD.md (5 decimals)
+    # the values quoted in docs/math/gaussian_field.md (5 decimals)
     assert abs(_p2_energy(1.0) + 0.65805) < 5e-6 and abs(_p2_energy(4.0) + 0.90781) < 5e-6
     assert abs(_g(6.0) / np.sqrt(_g(8.0) * _g(4.0)) - 0.91962) < 5e-6
 
@@ -108,7 +108,7 @@ class _WithOverlap:
 
 
 def test_equilibrium_start_is_stationary_and_obeys_fdt():
-    # Langevin at T = 1 > T_d = 0.612 from an equilibrium start at T0 = T (MATH-FIELD.md §4):
+    # Langevin at T = 1 > T_d = 0.612 from an equilibrium start at T0 = T (docs/math/gaussian_field.md §4):
     # mu = T + f'(1)/T = 2.5 and e = -f(1)/T = -0.5 at all times, C and R depend on t - t' only,
     # and R(t,t') = (1/T) dC(t,t')/dt'. Heun's error is O(dt^2): at dt = 0.01 mu drifts by
     # 3.1e-4 by t = 6 (5e-4 allowed, 1.2e-3 at dt = 0.02); C(tw + 1, tw) moves by 5e-6 over
@@ -150,7 +150,7 @@ def test_too_large_dt_is_a_solver_error():
 @pytest.mark.slow
 def test_energy_approaches_the_threshold():
     # Gradient flow on the pure 3-spin to t = 1e4 (adaptive grid, window 512, ~1 min): e(t)
-    # decreases towards e_th = -sqrt(4/3) = -1.1547 (MATH-FIELD.md §4). A fit e_inf + A t^-a
+    # decreases towards e_th = -sqrt(4/3) = -1.1547 (docs/math/gaussian_field.md §4). A fit e_inf + A t^-a
     # over t in [100, 1e4] gives e_inf = -1.15345 (1.25e-3 above e_th; window 256: 2.0e-3, so
     # the gap is the grid's late-time bias, see examples/pspin3_threshold.py): 3e-3 allowed.
     ds = dmftc.load(MODELS / "pspin3_flow.dmft").solve(tmax=1e4)

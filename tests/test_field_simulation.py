@@ -101,7 +101,7 @@ SLOW_CASES = [("pspin3_gd", "gd"), ("pspin3_gd", "heavy_ball"), ("pspin3_gd", "n
 @pytest.mark.slow
 @pytest.mark.parametrize("model, optimizer", SLOW_CASES)
 def test_dmft_agrees_with_simulation_at_n_250(model, optimizer, tmp_path):
-    # N = 250, 16 runs, 60 steps (MATH-FIELD.md checked N = 160): standard errors ~0.005-0.01,
+    # N = 250, 16 runs, 60 steps (docs/math/gaussian_field.md checked N = 160): standard errors ~0.005-0.01,
     # finite-N bias allowance 1/N. Pure 3-spin from a random start, with the momentum written
     # into its update; the spiked models (their own optimizer) from an overlap 0.3 so that the
     # signal term matters.

@@ -1,4 +1,4 @@
-"""The linear_system class (shared/research/dmft-dln-rmt.md §b.2-b.3): DMFT closure, spectral
+"""The linear_system class (docs/math/linear_system.md §2-§3): DMFT closure, spectral
 solver and simulator against closed forms and against each other."""
 
 import numpy as np
@@ -36,7 +36,7 @@ def _richardson(model, name, t, s, dt):
 
 
 def test_goe_spectral_solver_gives_the_bessel_response():
-    # §b.2: R(τ) = I_1(2τ)/τ and C(t,t') = R(t+t') (isotropic start, z = 0, no noise). The
+    # docs/math/linear_system.md §2: R(τ) = I_1(2τ)/τ and C(t,t') = R(t+t') (isotropic start, z = 0, no noise). The
     # spectral solver integrates e^{-λτ} over the semicircle with a Gauss rule exact far beyond
     # the degree these times need: rounding only, 1e-12 relative.
     ds = goe().solve(steps=100, dt=0.02, method="spectral")
@@ -66,7 +66,7 @@ def test_goe_dmft_converges_to_the_bessel_response():
 
 
 def test_ginibre_has_no_memory_and_the_bessel_correlation():
-    # §b.2: R ≡ 1 (z = 0) and ∂_t ∂_t' C = C, C(t,t') = I_0(2 sqrt(t t')); the Euler version is the
+    # docs/math/linear_system.md §2: R ≡ 1 (z = 0) and ∂_t ∂_t' C = C, C(t,t') = I_0(2 sqrt(t t')); the Euler version is the
     # binomial sum of oracles_rmt (rounding: 1e-12). Extrapolated C(2,1) has an O(dt^2) error of
     # 1.4e-4 relative at dt = 0.02 (1.3% before); 1e-3 is the bound.
     m = dmftc.load(MODELS / "ginibre_flow.dmft")
@@ -80,7 +80,7 @@ def test_ginibre_has_no_memory_and_the_bessel_correlation():
 
 @pytest.mark.parametrize("alpha, expected", [(0.5, 0.70711), (2.0, 0.56155)])
 def test_marchenko_pastur_resolvent(alpha, expected):
-    # §b.3: R̃(1) = (1/N) Tr (1 + M)^{-1}, the root of q s R² + (s + 1 - q) R - 1 = 0 (quoted to 5
+    # docs/math/linear_system.md §3: R̃(1) = (1/N) Tr (1 + M)^{-1}, the root of q s R² + (s + 1 - q) R - 1 = 0 (quoted to 5
     # digits); the Gauss rule of the density reproduces the closed form to 1e-12.
     m = dmftc.load(MODELS / "wishart_flow.dmft", ratio=alpha)
     value = spectra.resolvent(m.derive().law, symbols(m), 1.0)

@@ -1,4 +1,4 @@
-"""Published or independently computed reference numbers (shared/research/dmft-glm.md §5)."""
+"""Published or independently computed reference numbers (docs/math/gaussian_data.md §11)."""
 
 import numpy as np
 

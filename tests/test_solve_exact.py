@@ -33,7 +33,7 @@ def test_ridge_warm_start_matches_marchenko_pastur(tmp_path):
     oracle = ridge_curves(3.0, 0.5, 0.0, m0=0.2, v0=1.0, T=50, lr=0.1)
     for name in CURVES:
         np.testing.assert_allclose(ds[name].values, oracle[name], rtol=1e-8, err_msg=name)
-    # reference values of shared/research/dmft-glm.md table F1 (same setting), 4 digits
+    # reference values of docs/math/gaussian_data.md §11 (same setting), 4 digits
     np.testing.assert_allclose(ds.overlap.values[[0, 1, 2, 3, 5, 10]],
                                [0.2000, 0.4300, 0.5555, 0.6308, 0.7123, 0.7824], atol=6e-5)
 
@@ -100,7 +100,7 @@ def test_gradient_flow_converges_at_first_order():
         errors.append(abs(ds.overlap.values[-1] - oracle["overlap"][-1]))
     assert 1.8 < errors[0] / errors[1] < 2.2 and 1.8 < errors[1] / errors[2] < 2.2, errors
     assert errors[-1] < 2e-3
-    # the table F2 value m(1) = 0.7729 of shared/research/dmft-glm.md
+    # the table F2 value m(1) = 0.7729 of docs/math/gaussian_data.md
     assert abs(ridge_curves(3.0, 0.5, 0.0, m0=0.2, v0=1.0, T=1, dt=1.0)["overlap"][1] - 0.7729) < 1e-4
 
 

@@ -1,6 +1,6 @@
 """Model expressions -> sympy, node by node (user text never reaches ``sympify`` or ``eval``).
 
-The math functions of LANGUAGE.md §5 map to sympy functions; ``sigmoid``, ``softplus`` and
+The math functions of docs/language.md §5 map to sympy functions; ``sigmoid``, ``softplus`` and
 ``relu`` are sympy ``Function`` subclasses with their derivatives, so that they print as
 themselves in derivations and generated code. Comparisons become Heaviside steps (0/1), whose
 derivative (a DiracDelta) marks an expression as not differentiable pointwise.

@@ -45,6 +45,6 @@ def aggregate_symbol(k: int) -> sp.Symbol:
     return sp.Symbol(f"⟨{k}⟩", real=True)
 
 
-# Quantities of the gaussian_data effective processes (shared/design/MATH-GLM.md §2).
+# Quantities of the gaussian_data effective processes (docs/math/gaussian_data.md §2).
 DATA_FIELD = sp.Symbol("Xᵀg", real=True)  # q: the data part of the gradient, (X^T g)_i
 SELECTION = sp.Symbol("s̃", real=True)  # selection weight of a sample in the step's batch (s / b)

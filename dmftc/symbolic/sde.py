@@ -143,7 +143,7 @@ def render_sde(d: SDEDerivation, fmt: str) -> str:
             teacher.append(Line("WᵀW", r"W^{\top}W", Notation(
                 "eigenvalues: Dyson Brownian motion around W*ᵀW*; for W* = I a semicircle of mean 1 + N v and "
                 "variance 2 N v, spacings of the Wigner surmise (<s²> = 4/π)",
-                r"\text{semicircle: mean } 1 + Nv,\ \text{variance } 2Nv,\ \langle s^2\rangle = 4/\pi"), "§c.3-c.4"))
+                r"\text{semicircle: mean } 1 + Nv,\ \text{variance } 2Nv,\ \langle s^2\rangle = 4/\pi"), "docs/math/matrix_sgd.md §3–§4"))
         else:
             teacher.append(Line("", "", Notation("per coordinate D = lr n² E[g²] / (d B) = lr α² d E[g²] / B grows with d: "
                                                  "no DMFT limit at fixed lr and B",

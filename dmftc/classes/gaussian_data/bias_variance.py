@@ -3,9 +3,9 @@
 Averaging the predictor over independent copies of some sources (label noise, initialisation,
 data, optimizer noise) and keeping the others gives the mean (ensembled, bagged) predictor; its
 error is the bias, and the rest of the error is the variance over those sources
-(shared/research/dmft-dln-rmt.md §b.5: "averaging over subsets of the DMFT noise variables").
+(docs/math/linear_system.md §5: "averaging over subsets of the DMFT noise variables").
 
-In the exact closure of a linear model (MATH-GLM.md §5) every variable is a coefficient vector
+In the exact closure of a linear model (docs/math/gaussian_data.md §5) every variable is a coefficient vector
 over the Gaussian inputs, parameter side ``[1, primitives | ν(0..T) | noises]`` and data side
 ``[1, ω*, ω(0..T), eps]``. Two replicas that share every source except the averaged ones have
 the same coefficient vectors (the responses are deterministic) and cross moments given by a

@@ -1,4 +1,4 @@
-"""Derivation for the ``gaussian_data`` class: the effective processes of MATH-GLM.md §2.
+"""Derivation for the ``gaussian_data`` class: the effective processes of docs/math/gaussian_data.md §2.
 
 From the analysed model this builds, as sympy expressions:
 
@@ -8,7 +8,7 @@ From the analysed model this builds, as sympy expressions:
 * the parameter-side site map ``z(t+1) = F(z, Xᵀg, ζ, t)`` and its Jacobians;
 * the data-side map ``g = s̃ ∂ℓ/∂h (h, y)``, ``y = φ(h*, ε)``, and its derivatives;
 * which response estimator applies on each side (Jacobians need pointwise derivatives; where a
-  DiracDelta appears, Stein's lemma is used, MATH-GLM.md §4) and whether the exact Gaussian
+  DiracDelta appears, Stein's lemma is used, docs/math/gaussian_data.md §4) and whether the exact Gaussian
   closure of §5 applies (affine site map, quadratic loss, affine label, no mini-batches).
 
 The result is a :class:`DataDerivation`, which prints as text, LaTeX or Markdown.
@@ -112,7 +112,7 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
 
 def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_grad,
                        param_deterministic) -> list[str]:
-    """Why the exact Gaussian closure (MATH-GLM.md §5) does not apply; empty when it does."""
+    """Why the exact Gaussian closure (docs/math/gaussian_data.md §5) does not apply; empty when it does."""
     reasons = []
     state = set(z) | {DATA_FIELD} | set(model.noises)
     if not (param_deterministic and all(is_affine(F, state) for F in site_map.values())):

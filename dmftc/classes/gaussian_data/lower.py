@@ -170,7 +170,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     vector("combine", ["agg", "params", "out"], "Each observable from its aggregates.", "out",
            combined, [f"{o.name} = {o.text}" for o in m.observables])
 
-    # -- coefficients of the exact Gaussian closure (MATH-GLM.md §5)
+    # -- coefficients of the exact Gaussian closure (docs/math/gaussian_data.md §5)
     if d.exact:
         functions += _affine_functions(d, emit, z, prims, wstar, label, mean, unpack_z)
 

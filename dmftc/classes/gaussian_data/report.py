@@ -47,7 +47,7 @@ def render_data_derivation(d, fmt: str) -> str:
     ]
     if d.has_look_ahead:
         param.append(Line("Θ(t)", r"\Theta_t", d.theta_obs, "the predictor's weights at the iterate (observables)"))
-    if mixture:  # shared/research/dmft-glm.md §3.1
+    if mixture:  # docs/math/gaussian_data.md §9.1
         param.append(Line("Xᵀg(t)", r"(X^{\top} g)_t", Notation(
             f"ν(t) + α Δ Σ_{{s≤t}} R_g(t,s) θ(s) + α E[c g(t)] {m.spec.teacher.name},   ν ~ GP(0, α Δ C_g)",
             r"\nu_t + \alpha\Delta \sum_{s\le t} R_g(t,s)\,\theta_s + \alpha\,\mathbb{E}[c\,g_t]\, v^{*},"
@@ -102,17 +102,17 @@ def render_data_derivation(d, fmt: str) -> str:
     else:
         closure.append(Line("R_g(t,*)", r"R_g(t,*)", Notation(
             "E[∂g(t)/∂ω*]  (ω(0..T) fixed, the label moves)", r"\mathbb{E}[\partial g_t/\partial\omega_*]")))
-    sections.append(("Closure (MATH-GLM.md §2)", closure))
+    sections.append(("Closure (docs/math/gaussian_data.md §2)", closure))
 
     method = []
     if d.exact:
         method.append(Line("closure", r"\text{closure}", Notation(
-            "exact Gaussian: every variable is linear in the Gaussian inputs (MATH-GLM.md §5)",
-            r"\text{exact Gaussian (MATH-GLM.md \S 5)}")))
+            "exact Gaussian: every variable is linear in the Gaussian inputs (docs/math/gaussian_data.md §5)",
+            r"\text{exact Gaussian (docs/math/gaussian_data.md \S 5)}")))
     else:
         why = "; ".join(d.not_exact_because)
         method.append(Line("closure", r"\text{closure}", Notation(
-            f"Monte Carlo forward pass (MATH-GLM.md §3): {why}",
+            f"Monte Carlo forward pass (docs/math/gaussian_data.md §3): {why}",
             r"\text{Monte Carlo forward pass: " + latex_text(why) + "}")))
     param_resp = ("Jacobian propagation, the same for every sample" if d.param_deterministic
                   else "Jacobian propagation per sample" if d.param_smooth

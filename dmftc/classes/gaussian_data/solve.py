@@ -129,7 +129,7 @@ def choose_settings(plan: DataPlan, *, steps: int, samples: int, seed: int, dt: 
 
 def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator,
                       dt: float | None) -> np.ndarray:
-    """s(t)/b for every sample and step: which samples are in the step's batch (LANGUAGE.md §2)."""
+    """s(t)/b for every sample and step: which samples are in the step's batch (docs/language.md §2)."""
     batch = model.spec.batch
     if batch is None:
         return np.ones((T + 1, n))

@@ -1,4 +1,4 @@
-"""The Cugliandolo–Kurchan equations of shared/design/MATH-FIELD.md §2, in plain numba.
+"""The Cugliandolo–Kurchan equations of docs/math/gaussian_field.md §2, in plain numba.
 
 For a flow ``dx/dt = c F(x) - mu(t) x + b gauss()`` on the sphere (``F = -grad H``, mobility
 ``c``, temperature ``T = b^2 / 2``), for ``t > t'``::

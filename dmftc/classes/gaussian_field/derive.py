@@ -1,4 +1,4 @@
-"""Derivation for the ``gaussian_field`` class: the effective process of MATH-FIELD.md §3.
+"""Derivation for the ``gaussian_field`` class: the effective process of docs/math/gaussian_field.md §3.
 
 For a random landscape ``E[H(x) H(x')] = N f(x.x'/N)`` (``f = xi``) with an optional signal
 term ``-N f_s(x.x*/N)`` (``f_s = strength``), one coordinate of the optimizer sees, at its
@@ -15,7 +15,7 @@ Gaussian inputs ``(1, initial inputs, x*, ξ(0..T), noises)``, and ``C``, ``R``,
 exactly from the coefficient vectors by one causal pass (templates/gaussian_field.py.j2).
 
 For a flow ``dx/dt = c F - mu x + b gauss()`` on the sphere the derivation also gives the
-Cugliandolo–Kurchan equations of MATH-FIELD.md §2 with ``f`` substituted (mobility ``c``,
+Cugliandolo–Kurchan equations of docs/math/gaussian_field.md §2 with ``f`` substituted (mobility ``c``,
 temperature ``T = b^2/2``), solved by :mod:`dmftc.ck_solver`.
 """
 

@@ -85,7 +85,7 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
 
     Z, PRIM, NOISE = (z, "z"), (prims, "prim"), (list(m.noises), "noise")
 
-    # -- landscape and signal (MATH-FIELD.md §1)
+    # -- landscape and signal (docs/math/gaussian_field.md §1)
     scalar("xi", [q_name, "params"], "f(q): E[H(x) H(x')] = N f(x.x'/N).", d.xi)
     scalar("xi_d1", [q_name, "params"], "f'(q): the covariance of the Gaussian force ξ.", d.xi_d1)
     scalar("xi_d2", [q_name, "params"], "f''(q): the memory kernel Σ = f''(C) R.", d.xi_d2)

@@ -59,7 +59,7 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
         force_latex += rf" + \left[{sp.latex(fs1)}\right] {sp.latex(m.spec.signal.symbol)}"
     process = [
         Line("y(t)", "y_t", d.query, "query point: where grad() is taken"),
-        Line("F(t)", "F_t", Notation(force_text, force_latex), "-∂H/∂x_i at y(t), MATH-FIELD.md §3"),
+        Line("F(t)", "F_t", Notation(force_text, force_latex), "-∂H/∂x_i at y(t), docs/math/gaussian_field.md §3"),
         Line("E[ξ(t) ξ(s)]", r"\mathbb{E}[\xi_t \xi_s]", f1),
         Line(f"grad({d.weight})", rf"\nabla_{{{sp.latex(d.weight)}}}", d.gradient),
     ]
@@ -84,7 +84,7 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
     closure.append(Line("mu(t)", r"\mu(t)", Notation(
         "E[y(t) F(t)]  (radial force: the Lagrange multiplier of the flow at T = 0)",
         r"\mathbb{E}[y_t F_t]\ \text{(radial force)}")))
-    sections.append(("Closure (MATH-FIELD.md §3)", closure))
+    sections.append(("Closure (docs/math/gaussian_field.md §3)", closure))
 
     method = []
     if d.linear:
@@ -105,7 +105,7 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
     sections.append(("Solution method", method))
 
     if m.time == "continuous" and d.ck_form:
-        sections.append(("Continuous time (Cugliandolo–Kurchan, MATH-FIELD.md §2), t > t'", _ck_lines(d)))
+        sections.append(("Continuous time (Cugliandolo–Kurchan, docs/math/gaussian_field.md §2), t > t'", _ck_lines(d)))
 
     observe = []
     energy = _kernel(d.xi_d1, q, "C_{xy}(t,s)")
@@ -135,7 +135,7 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
 
 
 def _ck_lines(d: FieldDerivation) -> list[Line]:
-    """The equations of MATH-FIELD.md §2 with f, c and T of the model substituted."""
+    """The equations of docs/math/gaussian_field.md §2 with f, c and T of the model substituted."""
     t, tp, s = _T, _TP, _S
     C, R, mu, m = _C, _R, _MU, _M
     c, T = d.mobility, d.temperature

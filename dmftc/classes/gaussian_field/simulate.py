@@ -2,7 +2,7 @@
 
 For ``xi(q) = Σ_k c_k q^k`` each power gets its own independent tensor of i.i.d. N(0, 1) entries
 ``J_k``, ``H_k(x) = sqrt(c_k N) J_k[x, ..., x] / N^(k/2)``, so that exactly
-``E[H(x) H(x')] = N xi(x.x'/N)`` (LANGUAGE.md §4); the tensors are symmetrised once per run,
+``E[H(x) H(x')] = N xi(x.x'/N)`` (docs/language.md §4); the tensors are symmetrised once per run,
 which leaves ``H`` unchanged and makes the gradient one contraction. Powers 0 to 3 are
 supported (a p = 3 tensor at N = 250 holds 1.6e7 entries, 125 MB). The signal, uniform on the
 sphere, adds ``-N strength(x.x*/N)``.

@@ -11,7 +11,7 @@ def checks(dm) -> list[Check]:
 
 
 def fluctuation_dissipation(dm, steps: int = 400, dt: float = 0.01, start: float | None = None) -> Check:
-    """A Langevin flow on a landscape started in its equilibrium (MATH-FIELD.md §4): C and R
+    """A Langevin flow on a landscape started in its equilibrium (docs/math/gaussian_field.md §4): C and R
     depend on t - s only, and R(t, s) = (1/T) dC(t, s)/ds with T = b^2 / (2 c) the temperature of
     the stationary law exp(-H/T) of dx/dt = -c grad(x) + b gauss(). ``start`` replaces T as the
     temperature of the initial equilibrium (another start must fail the check)."""

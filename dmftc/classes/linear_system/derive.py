@@ -1,4 +1,4 @@
-"""Derivation for the ``linear_system`` class: the cavity closure of dmft-dln-rmt.md §b.2-b.3.
+"""Derivation for the ``linear_system`` class: the cavity closure of docs/math/linear_system.md §2-§3.
 
 One step of the model (an ``update:``, or the Euler step of length ``dt`` of a ``flow:``) is
 affine (checked by the analysis)::
@@ -9,10 +9,10 @@ with ``z`` the weight and the states of one coordinate and ``(Mθ)`` the matrix-
 The cavity method replaces the product, for one coordinate, by a Gaussian field and a memory:
 
 * ``goe(var = v)`` (symmetric): ``(Mθ)(t) = u(t) + v Σ_{s<t} χ(t,s) θ(s)``, ``u ~ GP(0, v C_θ)``;
-  the memory comes from ``M_ij = M_ji`` (the response closure ``∂_t R = δ + ∫ R R`` of §b.2).
+  the memory comes from ``M_ij = M_ji`` (the response closure ``∂_t R = δ + ∫ R R`` of docs/math/linear_system.md §2).
 * ``ginibre(var = v)`` (i.i.d. entries): ``(Mθ)(t) = u(t)``, ``u ~ GP(0, v C_θ)``: no memory,
-  ``M_ij`` and ``M_ji`` are independent (R ≡ 1 and ∂_t ∂_t' C = C at z = 0, §b.2).
-* ``wishart(ratio = α)``, ``M = ΨᵀΨ/P``: two levels, as for data (MATH-GLM.md §2), with
+  ``M_ij`` and ``M_ji`` are independent (R ≡ 1 and ∂_t ∂_t' C = C at z = 0, docs/math/linear_system.md §2).
+* ``wishart(ratio = α)``, ``M = ΨᵀΨ/P``: two levels, as for data (docs/math/gaussian_data.md §2), with
   ``q = N/P = 1/α``: a row ``h(t) = ω(t) + q Σ_{s<t} χ(t,s) h(s)``, ``ω ~ GP(0, q C_θ)``, and
   ``(Mθ)(t) = ν(t) + Σ_{s≤t} ψ(t,s) θ(s)``, ``ν ~ GP(0, C_h)``, ``ψ(t,s) = ∂h(t)/∂ω(s)``.
 

@@ -70,7 +70,7 @@ def render_linear_derivation(d: LinearDerivation, fmt: str) -> str:
                             f"{d.product} = ({law.name}θ)_i at step t"))
     if law.ensemble in _CAVITY:
         process.append(Line(f"({law.name}θ)(t)", rf"({law.name}\theta)_t", _text(*_CAVITY[law.ensemble]),
-                            "cavity field and memory, dmft-dln-rmt.md §b.2-b.3"))
+                            "cavity field and memory, docs/math/linear_system.md §2-§3"))
     if law.ensemble == "wishart":
         process.append(Line("h(t)", "h_t", _text(
             "ω(t) + q Σ_{s<t} χ(t,s) h(s),   ω ~ GP(0, q C_θ),   q = 1/ratio",

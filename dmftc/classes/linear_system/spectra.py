@@ -1,11 +1,11 @@
 """Spectral laws of the matrix ensembles of a linear system, as quadrature rules, and resolvents.
 
 Every time-domain curve of a linear system driven by a normal matrix is an integral over its
-spectral density ρ (shared/research/dmft-dln-rmt.md §b.2-b.3): ``∫ ρ(λ) f(λ) dλ`` is computed
+spectral density ρ (docs/math/linear_system.md §2-§3): ``∫ ρ(λ) f(λ) dλ`` is computed
 as ``Σ_j w_j f(λ_j)`` by a Gauss rule matched to the density's edges:
 
 * ``goe(var)``: semicircle ρ = √(4v − λ²) / (2πv): Gauss–Chebyshev of the second kind.
-* ``wishart(ratio = α)``: Marchenko–Pastur of q = 1/α (§b.3), ρ = (1 − α)₊ δ₀ +
+* ``wishart(ratio = α)``: Marchenko–Pastur of q = 1/α (docs/math/linear_system.md §3), ρ = (1 − α)₊ δ₀ +
   √((λ₊ − λ)(λ − λ₋)) / (2π q λ), λ± = (1 ± √q)²: Chebyshev of the second kind for the
   continuous part (Gauss–Jacobi with weight √((1 − x)/(1 + x)) when q = 1, where λ₋ = 0), an
   atom at 0 when α < 1.
@@ -118,12 +118,12 @@ def _eigenvalue_law(law: MatrixLaw, params, longest_time: float) -> Quadrature:
 
 
 def resolvent(law: MatrixLaw, params: dict[sp.Symbol, float], s: complex) -> complex:
-    """R̃(s) = (1/N) Tr (s + M)^{-1} = ∫ ρ(λ) / (s + λ) dλ (§b.3); s off the spectrum of −M."""
+    """R̃(s) = (1/N) Tr (s + M)^{-1} = ∫ ρ(λ) / (s + λ) dλ (docs/math/linear_system.md §3); s off the spectrum of −M."""
     rule = quadrature(law, params)
     return complex(np.sum(rule.weights / (s + rule.nodes)))
 
 
 def marchenko_pastur_resolvent(s: float, alpha: float) -> float:
-    """The root of q s R̃² + (s + 1 − q) R̃ − 1 = 0 with q = 1/α (§b.3, closed form)."""
+    """The root of q s R̃² + (s + 1 − q) R̃ − 1 = 0 with q = 1/α (docs/math/linear_system.md §3, closed form)."""
     q = 1 / alpha
     return (-(s + 1 - q) + math.sqrt((s + 1 - q) ** 2 + 4 * q * s)) / (2 * q * s)

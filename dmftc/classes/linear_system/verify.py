@@ -4,7 +4,7 @@ Both checks solve the model twice at the same Euler step (a flow) and compare: t
 closure of :mod:`dmftc.derive_linear` by coefficient vectors, and the eigen-direction
 recursions integrated over the spectral density (:mod:`dmftc.spectra`). They share no code
 beyond the coefficients of one step, so agreement to rounding checks the memory kernels and
-field covariances of the closure (dmft-dln-rmt.md §b.2-b.3).
+field covariances of the closure (docs/math/linear_system.md §2-§3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The matrix family (``data online(dim = N)``): simulation, and the Dyson-Brownian-motion prediction.
 
 A weight matrix W (N x N) is trained by mini-batch SGD on fresh samples of a linear teacher
-(shared/research/dmft-dln-rmt.md §c.4): every step draws B inputs x ~ N(0, I_N), labels from the
+(docs/math/matrix_sgd.md §4): every step draws B inputs x ~ N(0, I_N), labels from the
 model's label rule with ``hstar = W* x``, and takes the model's update with the batch-mean
 gradient ``∇W = (1/B) Σ_b g_b x_bᵀ`` (``g = ∂ℓ/∂h`` per output). W* is diagonal, its entries from
 the teacher's law; W(0) has the per-entry law of ``weights``.
@@ -15,9 +15,9 @@ the teacher's law; W(0) has the per-entry law of ``weights``.
   teacher W* = c I, from the diffusion limit of :mod:`dmftc.sde`: the entries of δ = W − W* are
   independent Ornstein–Uhlenbeck processes, ``v(t) = v∞ + (v(0) − v∞) e^{−2κt}`` at ``t = k lr``,
   ``v∞ = lr E[g²] / (2 κ B)``, and the eigenvalues of ``WᵀW = c² + c(δ + δᵀ) + δᵀδ`` form a
-  semicircle (Dyson Brownian motion, §c.3) of mean ``c² + N v`` and variance ``2 c² N v``, with the
+  semicircle (Dyson Brownian motion, docs/math/matrix_sgd.md §3) of mean ``c² + N v`` and variance ``2 c² N v``, with the
   Wigner surmise ``<s²> = 4/π`` for the spacings. The next order in lr (multiplicative batch
-  noise, the δᵀδ term) raises the variance by a few percent at the §c.4 parameters.
+  noise, the δᵀδ term) raises the variance by a few percent at the docs/math/matrix_sgd.md §4 parameters.
 """
 
 from __future__ import annotations
