@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from dmftc.codegen.printer import NameTable, NumbaPrinter
+from dmftc.codegen.stable import stable
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Emitter:
         with the sympy expression it computes."""
         exprs = [sp.sympify(e) for e in exprs]
         temporaries = sp.numbered_symbols("_c")
-        shared, reduced = sp.cse(exprs, symbols=temporaries, optimizations=None)
+        shared, reduced = sp.cse([stable(e) for e in exprs], symbols=temporaries, optimizations=None)
         lines = []
         for sym, value in shared:
             self.names.add(sym, str(sym))

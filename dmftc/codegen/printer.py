@@ -70,6 +70,12 @@ class NumbaPrinter(PythonCodePrinter):
         at_zero = e.args[1] if len(e.args) > 1 else sp.Rational(1, 2)
         return f"heaviside({x}, {float(at_zero)!r})"
 
+    def _print_log(self, e):
+        x = e.args[0]
+        if isinstance(x, sp.Add) and sp.S.One in x.args:  # log(1 + u) keeps its digits for small u
+            return f"math.log1p({self._print(x - 1)})"
+        return f"math.log({self._print(x)})"
+
     def _print_DiracDelta(self, e):  # the a.e. derivative of a step; used only for smooth models
         return "0.0"
 
