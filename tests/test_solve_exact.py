@@ -106,7 +106,7 @@ def test_gradient_flow_converges_at_first_order():
 
 def test_divergence_is_a_solver_error_naming_the_step():
     m = dmftc.load(MODELS / "ridge_gd.dmft", lr=3.0)
-    with pytest.raises(SolverError, match="diverges: values stop being finite at step") as info:
+    with pytest.raises(SolverError, match=r"diverges: values grow past 1e\+50 at step \d+") as info:
         m.solve(steps=2000, mode="exact")
     assert "learning rate" in info.value.hint
 

@@ -20,7 +20,6 @@ loses no finished point.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import logging

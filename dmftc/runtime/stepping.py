@@ -7,6 +7,15 @@ import numpy as np
 
 from dmftc.errors import SolverError
 
+# A value past this size is taken as a divergence, as in the generated code
+# (templates/common/checks.py.j2; docs/language.md §7).
+MAX_MAGNITUDE = 1e50
+
+
+def within_scale(values) -> bool:
+    """Every value finite and below MAX_MAGNITUDE in size."""
+    return bool(np.all(np.abs(np.asarray(values, dtype=float)) < MAX_MAGNITUDE))
+
 
 def chunks(steps: int):
     """(t0, t1) ranges covering the steps 0..steps in about 50 chunks (progress between them)."""
@@ -25,18 +34,46 @@ def advance(progress, task, completed: int) -> None:
         progress.update(task, completed=completed)
 
 
-def diverged(model, step: int, what: str = "", time_value: float | None = None) -> SolverError:
-    """The error of a run whose values stop being finite at ``step``; the hint names what sets
-    the step size of this model (a flow's dt, an update's learning rate)."""
+def diverged(model, step: int, what: str = "", time_value: float | None = None, growth: bool = True,
+             finite: bool = False, hint: str | None = None) -> SolverError:
+    """The error of a run whose values stop being finite (or, ``finite``, grow past
+    MAX_MAGNITUDE) at ``step``. ``growth``: the values grew without bound (the hint names what
+    sets this model's step size: a flow's dt, an update's learning rate); otherwise a function of
+    the model was evaluated where it is not finite."""
+    given_hint = hint
     when = f"step {step}" + (f" (time {time_value:g})" if time_value is not None else "")
-    hint = ("the time step --dt is probably too large for this flow" if model.time == "continuous"
-            else "the step size (learning rate) is probably too large for this problem")
-    return SolverError(f"the solution of {model.name} diverges: values stop being finite at {when}{what}",
-                       kind="diverged", hint=hint)
+    happened = f"values grow past {MAX_MAGNITUDE:g}" if finite else "values stop being finite"
+    if not growth:
+        hint = ("a function of the model is evaluated where it is not finite (a division by zero, the "
+                "log or sqrt of a negative number, an exp that overflows)")
+    elif model.time == "continuous":
+        hint = "the time step --dt is probably too large for this flow"
+    else:
+        hint = "the step size (learning rate) is probably too large for this problem"
+    return SolverError(f"the solution of {model.name} diverges: {happened} at {when}{what}",
+                       kind="diverged", hint=hint if given_hint is None else given_hint)
+
+
+def diagnose(model, step: int, quantities: list[tuple[str, np.ndarray]], time_value: float | None = None,
+             hint: str | None = None):
+    """The :func:`diverged` error naming the first of ``quantities`` (in the order the step
+    computes them: (description, values)) that is not finite; its hint tells growth (finite
+    values before it were huge) from a function evaluated out of its domain."""
+    largest = 0.0
+    for what, values in quantities:
+        values = np.asarray(values, dtype=float)
+        bad = ~(np.abs(values) < MAX_MAGNITUDE)
+        if bad.any():
+            finite = bool(np.all(np.isfinite(values)))
+            detail = f" ({what}: {int(bad.sum())} of {bad.size} values {'too large' if finite else 'not finite'})"
+            grew = finite or largest > 1e20 or what.startswith("the weights")
+            return diverged(model, step, detail, time_value, growth=grew, finite=finite, hint=hint)
+        if values.size:
+            largest = max(largest, float(np.max(np.abs(values))))
+    return diverged(model, step, "", time_value, hint=hint)
 
 
 def check_status(status: int, model, observables, obs: np.ndarray) -> None:
-    """A generated forward pass returns -1, or the first step with non-finite values."""
+    """A generated pass returns -1, or the first step with values not finite or too large."""
     if status >= 0:
-        bad = [name for j, name in enumerate(observables) if not np.isfinite(obs[status, j])]
-        raise diverged(model, status, f" ({', '.join(bad)} not finite)" if bad else "")
+        raise diagnose(model, status, [(f"the observable {name}", obs[status, j]) for j, name in enumerate(observables)])

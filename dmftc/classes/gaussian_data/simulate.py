@@ -17,7 +17,7 @@ from dmftc.classes.gaussian_data.solve import (clusters, data_constants, quadrat
                                                selection_weights)
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
-from dmftc.runtime.stepping import advance, diverged, progress_task
+from dmftc.runtime.stepping import advance, diagnose, progress_task
 
 log = logging.getLogger("dmftc")
 
@@ -48,7 +48,8 @@ def simulate(compiled, params: dict, options: dict, progress=None):
             module, X=X, CLUSTER=CLUSTER, PRIM=PRIM, EPS=EPS, SEL=SEL, NOISE=NOISE, delta=data.delta,
             mix_rho=data.rho, nodes=nodes, weights=weights, params=values, T=steps, OBS=OBS)
         if status >= 0:
-            raise diverged(model, status, f" (simulation, run {run})")
+            raise diagnose(model, status, [(f"the observable {name} (simulation, run {run})", OBS[status, j])
+                                           for j, name in enumerate(plan.observables)])
         return OBS
 
     with threadpool_limits(limits=1, user_api="blas"):

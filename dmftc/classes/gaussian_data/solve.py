@@ -23,7 +23,7 @@ from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime import averaging
 from dmftc.runtime.random import orthonormal_normals, primitives
-from dmftc.runtime.stepping import advance, check_status, chunks, progress_task
+from dmftc.runtime.stepping import advance, check_status, chunks, diagnose, progress_task
 
 log = logging.getLogger("dmftc")
 
@@ -310,7 +310,15 @@ def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, n
     task = progress_task(progress, f"solving {model.name}", T + 1)
     for t0, t1 in chunks(T):
         status = plan.entry["forward_pass"].call(module, t0=t0, t1=t1, **inputs, **a)
-        check_status(status, model, plan.observables, a["OBS"])
+        if status >= 0:  # in the order a step computes them (the update of step status - 1 first)
+            raise diagnose(model, status, [
+                ("the weights and states after the update (site_step)", a["Z"]),
+                ("the query point θ (theta_query)", a["TH"][status]),
+                ("the correlation C_θ", a["C_th"][status + 1, : status + 2]),
+                ("the prediction h", a["H"]), ("the loss gradient g (loss_grad)", a["G"][status]),
+                ("the correlation C_g", a["C_g"][status, : status + 1]),
+                ("the response R_g", a["R_g"][status, : status + 1]),
+                *((f"the observable {name}", a["OBS"][status, j]) for j, name in enumerate(plan.observables))])
         advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
 

@@ -31,7 +31,7 @@ from dmftc.language.symbols import OVERLAP_Q
 from dmftc.options import DEFAULT_FLOW_DT
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
-from dmftc.runtime.stepping import advance, diverged, progress_task
+from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
 
 log = logging.getLogger("dmftc")
 
@@ -120,8 +120,9 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
             energy = energy_x / dim - module.strength(overlap_x, values)
             module.mean_aggregates(Z, xstar, values, mean_values)
             module.observe_aggregates(t, energy, mean_values, values, AGG, OBS)
-            if not np.all(np.isfinite(OBS[t])):
-                raise diverged(model, t, f" (simulation, run {run})")
+            if not within_scale(OBS[t]):
+                raise diagnose(model, t, [(f"the observable {name} (simulation, run {run})", OBS[t, j])
+                                          for j, name in enumerate(plan.observables)])
             if t == steps:
                 break
             force = -gradient + module.strength_d1(float(Y @ xstar) / dim, values) * xstar

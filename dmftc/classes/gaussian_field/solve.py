@@ -35,7 +35,7 @@ from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.options import DEFAULT_FLOW_DT
 from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.runtime.stepping import advance, chunks, diverged, progress_task
+from dmftc.runtime.stepping import advance, chunks, diagnose, diverged, progress_task
 
 log = logging.getLogger("dmftc")
 
@@ -226,8 +226,10 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
         status = plan.entry["forward_pass_exact"].call(module, t0=t0, t1=t1, params=values, G0=G0,
                                                        prim_mean=prim_mean, ZC=ZC, **a)
         if status >= 0:
-            bad = [name for j, name in enumerate(plan.observables) if not np.isfinite(a["OBS"][min(status, T), j])]
-            raise diverged(model, status, f" ({', '.join(bad)} not finite)" if bad else "", status * time_step)
+            k = min(status, T)
+            raise diagnose(model, status, [("C(t, t)", a["C"][k, k]), ("the radial force mu", a["MU"][k]),
+                                           *((f"the observable {name}", a["OBS"][k, j])
+                                             for j, name in enumerate(plan.observables))], status * time_step)
         advance(progress, task, t1)
     return {"time": np.arange(T + 1) * time_step, "OBS": a["OBS"], "C": a["C"], "R": a["R"],
             "mu": a["MU"], "m": a["M"]}

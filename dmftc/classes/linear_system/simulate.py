@@ -28,11 +28,10 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.linear_system.derive import LinearDerivation
-from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
-from dmftc.runtime.stepping import advance, progress_task
-from dmftc.classes.linear_system.solve import Coefficients, coefficients, evaluate_observables, spectral_response
+from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, diagnose, progress_task, within_scale
+from dmftc.classes.linear_system.solve import UNSTABLE, Coefficients, coefficients, evaluate_observables, spectral_response
 
 log = logging.getLogger("dmftc")
 
@@ -168,10 +167,9 @@ def _one_run(d: LinearDerivation, cf: Coefficients, params: dict, rng: np.random
         Z[t + 1] = P @ Z[t] + const
         if noise is not None:
             Z[t + 1] += noise @ rng.standard_normal(noise.shape[1])
-    if not np.all(np.isfinite(Z)):
-        bad = int(np.argmax(~np.isfinite(Z).all(axis=1)))
-        raise SolverError(f"the simulation of {model.name} diverges: values stop being finite at step {bad} "
-                          f"(run {run})", kind="diverged")
+    if not within_scale(Z):
+        bad = int(np.argmax(~(np.abs(Z) < MAX_MAGNITUDE).all(axis=1)))
+        raise diagnose(model, bad, [(f"the state (simulation, run {run})", Z[bad])], hint=UNSTABLE)
     blocks = Z.reshape(steps + 1, k, N)
     aggregates = [a for o in model.observables for a in o.aggregates]
     values = {a.symbol: c + np.einsum("i,tin->t", l, blocks) / N + np.einsum("ij,tin,tjn->t", Q, blocks, blocks) / N

@@ -43,11 +43,13 @@ from dmftc.errors import SolverError
 from dmftc.language.symbols import DT
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.averaging import parse_sources, split
+from dmftc.runtime.stepping import MAX_MAGNITUDE, diagnose, within_scale
 
 log = logging.getLogger("dmftc")
 
 SOURCES = ("init", "noise", "matrix")
 DMFT_ENSEMBLES = ("goe", "ginibre", "wishart")
+UNSTABLE = "the matrix drives the system unstable (a shift too small, or a step too large)"
 SIMULATED_ONLY = ("rf_drive", "rf_drive_hermitian")  # products of two Wishart matrices
 
 
@@ -69,6 +71,7 @@ class Coefficients:
     ensemble: str
     var: float  # goe, ginibre: entry variance × N
     ratio: float  # wishart: P / N
+    model: object  # the analysed model (for messages)
 
 
 def coefficients(d: LinearDerivation, params: dict, dt: float | None) -> Coefficients:
@@ -106,7 +109,7 @@ def coefficients(d: LinearDerivation, params: dict, dt: float | None) -> Coeffic
         rates=None if rates is None else (rates[0], rates[1].ravel(), rates[2].ravel(), rates[3].reshape(len(z), -1)),
         forms=tuple(forms), ensemble=law.ensemble,
         var=float(law.args["var"].subs(values)) if "var" in law.args else 1.0,
-        ratio=float(law.args["ratio"].subs(values)) if "ratio" in law.args else 1.0)
+        ratio=float(law.args["ratio"].subs(values)) if "ratio" in law.args else 1.0, model=m)
 
 
 # ------------------------------------------------------------------------------------ DMFT
@@ -182,8 +185,8 @@ def dmft_pass(cf: Coefficients, T: int) -> dict:
             H[t] += q * chi[t, :t] @ H[:t]
             field[t, :t + 1] = field[:t + 1, t] = H[:t + 1, :t + 1] @ (q * C[:t + 1, :t + 1]) @ H[t, :t + 1]
             Y += H[t, :t + 1] @ TH[:t + 1]
-        if not np.isfinite(C[t, t]):
-            raise _diverged(t)
+        if not within_scale(C[t, t]):
+            raise diagnose(cf.model, t, [("C(t, t)", C[t, t])], hint=UNSTABLE)
         if t == T:
             break
         Z[t + 1] = cf.A @ Z[t] + np.outer(cf.b, Y)
@@ -220,11 +223,6 @@ def cross_moments(cf: Coefficients, run: dict, sources: tuple[str, ...]) -> tupl
         else:
             field[t, :t + 1] = field[:t + 1, t] = cf.var * cross[t, :t + 1]
     return _moments(cf, run["Z"], G, basis)
-
-
-def _diverged(step: int) -> SolverError:
-    return SolverError(f"the solution diverges: values stop being finite at step {step}", kind="diverged",
-                       hint="the matrix drives the system unstable (a shift too small, or a step too large)")
 
 
 # -------------------------------------------------------------------------------- spectral
@@ -272,8 +270,9 @@ def spectral_pass(cf: Coefficients, rule: spectra.Quadrature, T: int, dt: float 
         Gp[:, :, t + 1] = np.einsum("nij,npj->npi", P, Gp[:, :, t])
         Sn[:, t + 1] = P @ Sn[:, t] @ np.swapaxes(P, 1, 2) + Q
         Ppow[:, t + 1] = P @ Ppow[:, t]
-    if not (np.all(np.isfinite(D)) and np.all(np.isfinite(Sn))):
-        raise _diverged(int(np.argmax(~np.isfinite(D).all(axis=(0, 2)))))
+    if not (within_scale(D) and within_scale(Sn)):
+        step = int(np.argmax(~(np.abs(D) < MAX_MAGNITUDE).all(axis=(0, 2))))
+        raise diagnose(cf.model, step, [("the mean", D[:, step]), ("the second moments", Sn[:, step])], hint=UNSTABLE)
     mean = np.einsum("n,nti->ti", w, D)
     second = (np.einsum("n,nti,ntj->tij", w, D, D) + np.einsum("n,npti,nptj->tij", w, Gp, Gp)
               + np.einsum("n,ntij->tij", w, Sn))
@@ -402,8 +401,9 @@ def _solve(d, cf, params, steps, dt, method, sources, euler) -> tuple[dict, np.n
         mean, second, C, R = out["mean"], out["second"], out["C"], out["R"]
     observables = _observables(d, cf, params, mean, second)
     for name, values in observables.items():
-        if not np.all(np.isfinite(values)):
-            raise _diverged(int(np.argmax(~np.isfinite(values))))
+        if not within_scale(values):
+            step = int(np.argmax(~(np.abs(values) < MAX_MAGNITUDE)))
+            raise diagnose(model, step, [(f"the observable {name}", values[step])], hint=UNSTABLE)
     if sources:
         observables |= split(observables, _observables(d, cf, params, *cross_moments(cf, run, sources)))
     return observables, C, R

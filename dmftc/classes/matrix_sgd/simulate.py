@@ -12,11 +12,10 @@ import sympy as sp
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.matrix_sgd.solve import batch_count, matrix_size
-from dmftc.errors import SolverError
 from dmftc.language.symbols import EPS, HSTAR, grad_symbol
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
-from dmftc.runtime.stepping import advance, progress_task
+from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
 
 log = logging.getLogger("dmftc")
 
@@ -98,9 +97,8 @@ def _one_run(model, values, rng, N, B, steps, step, label, loss_grad, means, com
     for t in range(steps + 1):
         W = Z[0]
         eig = np.linalg.eigvalsh(W.T @ W)
-        if not np.all(np.isfinite(eig)):
-            raise SolverError(f"the simulation of {model.name} diverges at step {t}", kind="diverged",
-                              hint="the learning rate is probably too large")
+        if not within_scale(eig):
+            raise diagnose(model, t, [("the weight matrix W (simulation)", W), ("the eigenvalues of WᵀW", eig)])
         history[t] = eig
         out[0, t], out[1, t], out[2, t] = eig.mean(), eig.var(), unfolded_spacing_s2(eig)
         aggregate = iter([float(np.mean(f(*Z, Wstar))) for f in means])
