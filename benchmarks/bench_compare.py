@@ -118,37 +118,59 @@ def main():
 
     flops, bytes_ = forward_pass_cost(T, M)
     peak_gflops, peak_gbs = machine_peak()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "?"
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown CPU",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "?"
+    )
     rows = [
-        (f"dmftc forward pass (run time, best of {REPEATS} seeds)", f"{dmft_time:.2f} s wall, "
-                                                                    f"{min(dmft_cpu):.2f} s CPU"),
+        (
+            f"dmftc forward pass (run time, best of {REPEATS} seeds)",
+            f"{dmft_time:.2f} s wall, {min(dmft_cpu):.2f} s CPU",
+        ),
         ("work: flops / bytes moved", f"{flops / 1e9:.2f} GFLOP / {bytes_ / 1e9:.2f} GB"),
         ("achieved", f"{flops / dmft_time / 1e9:.2f} GFLOP/s, {bytes_ / dmft_time / 1e9:.1f} GB/s"),
         ("machine, one core: dgemm peak / streaming read", f"{peak_gflops:.1f} GFLOP/s / {peak_gbs:.1f} GB/s"),
         ("fraction of the bandwidth ceiling", f"{bytes_ / dmft_time / 1e9 / peak_gbs:.0%}"),
-        (f"NumPy reference (benchmarks/numpy_reference.py, best of {REPEATS}, interleaved with dmftc)",
-         f"{numpy_time:.2f} s wall ({numpy_time / dmft_time:.1f}x dmftc), "
-         f"{min(numpy_cpu):.2f} s CPU ({min(numpy_cpu) / min(dmft_cpu):.1f}x dmftc)"),
+        (
+            f"NumPy reference (benchmarks/numpy_reference.py, best of {REPEATS}, interleaved with dmftc)",
+            f"{numpy_time:.2f} s wall ({numpy_time / dmft_time:.1f}x dmftc), "
+            f"{min(numpy_cpu):.2f} s CPU ({min(numpy_cpu) / min(dmft_cpu):.1f}x dmftc)",
+        ),
         ("test loss at T: dmftc / NumPy reference", f"{runs[0].test_loss.values[-1]:.4f} / {reference_loss[-1]:.4f}"),
         ("DMFT spread over seeds (test loss at T)", f"{dmft_spread:.2e}"),
-        ("float32 samples: largest change of the test loss (same seed), run time float32 / float64",
-         f"{float32_error:.1e} ({float32_error / dmft_spread:.0e} of the spread), "
-         f"{min(single_wall):.2f} s / {min(double_wall):.2f} s"),
+        (
+            "float32 samples: largest change of the test loss (same seed), run time float32 / float64",
+            f"{float32_error:.1e} ({float32_error / dmft_spread:.0e} of the spread), "
+            f"{min(single_wall):.2f} s / {min(double_wall):.2f} s",
+        ),
         ("simulation d = 2000: spread over runs, time per run", f"{run_spread:.2e}, {per_run:.2f} s"),
-        ("simulation runs for the DMFT's error, and their time", f"{runs_needed:.0f} runs, "
-                                                                 f"{runs_needed * per_run:.0f} s "
-                                                                 f"({runs_needed * per_run / dmft_time:.0f}x dmftc)"),
+        (
+            "simulation runs for the DMFT's error, and their time",
+            f"{runs_needed:.0f} runs, {runs_needed * per_run:.0f} s ({runs_needed * per_run / dmft_time:.0f}x dmftc)",
+        ),
     ]
-    lines = ["# dmftc against the machine, NumPy and the simulation", "",
-             f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-             "Command: `python benchmarks/bench_compare.py`.",
-             f"Case: models/logistic_gd.dmft, T = {T}, M = {M} samples per side, warm cache, "
-             "NUMBA_NUM_THREADS=" + os.environ.get("NUMBA_NUM_THREADS", "(unset)") + ".",
-             f"Load average (1, 5, 15 min) before / after the timed runs: "
-             f"{', '.join(f'{x:.1f}' for x in load_before)} / {', '.join(f'{x:.1f}' for x in load_after)} "
-             f"on {os.cpu_count()} cores (a shared machine: wall times are noisy, CPU times steadier).", "",
-             "| quantity | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows]
+    lines = [
+        "# dmftc against the machine, NumPy and the simulation",
+        "",
+        f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        "Command: `python benchmarks/bench_compare.py`.",
+        f"Case: models/logistic_gd.dmft, T = {T}, M = {M} samples per side, warm cache, "
+        "NUMBA_NUM_THREADS=" + os.environ.get("NUMBA_NUM_THREADS", "(unset)") + ".",
+        f"Load average (1, 5, 15 min) before / after the timed runs: "
+        f"{', '.join(f'{x:.1f}' for x in load_before)} / {', '.join(f'{x:.1f}' for x in load_after)} "
+        f"on {os.cpu_count()} cores (a shared machine: wall times are noisy, CPU times steadier).",
+        "",
+        "| quantity | value |",
+        "| --- | --- |",
+    ] + [f"| {a} | {b} |" for a, b in rows]
     (HERE / "results_compare.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

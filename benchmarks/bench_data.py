@@ -70,8 +70,11 @@ def main():
             run_case(model, options, warm_cache, params.get(model))  # warm the cache
             warm = run_case(model, options, warm_cache, params.get(model))
             rows.append((title, target, warm["run"], warm["total"], warm["cpu"], cold["compile"], warm["rss_mib"]))
-            print(f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s ({warm['cpu']:.2f} s CPU), cold compile "
-                  f"{cold['compile']:.1f} s, peak memory {warm['rss_mib']:.0f} MiB", flush=True)
+            print(
+                f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s ({warm['cpu']:.2f} s CPU), "
+                f"cold compile {cold['compile']:.1f} s, peak memory {warm['rss_mib']:.0f} MiB",
+                flush=True,
+            )
     lines = [
         "# gaussian_data solver benchmarks",
         "",
@@ -87,8 +90,9 @@ def main():
         "| case | target | run (s) | total (s) | total CPU (s) | cold compile (s) | peak memory (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {t} | {g} | {r:.2f} | {tot:.2f} | {cpu:.2f} | {c:.1f} | {mem:.0f} |"
-              for t, g, r, tot, cpu, c, mem in rows]
+    lines += [
+        f"| {t} | {g} | {r:.2f} | {tot:.2f} | {cpu:.2f} | {c:.1f} | {mem:.0f} |" for t, g, r, tot, cpu, c, mem in rows
+    ]
     (HERE / "results_data.md").write_text("\n".join(lines) + "\n")
 
 

@@ -58,8 +58,7 @@ def main():
         ("spiked 2+3, heavy ball, exact recursion, T = 2000", "spiked_matrix_tensor_hb", dict(steps=2000), ""),
         ("spiked 2+3, Nesterov, exact recursion, T = 2000", "spiked_matrix_tensor_nesterov", dict(steps=2000), ""),
         ("pure 3-spin flow, uniform grid, dt = 0.05, t = 100", "pspin3_flow", dict(steps=2000, dt=0.05), ""),
-        ("pure 3-spin flow, adaptive grid (window 512), t = 1e4", "pspin3_flow", dict(tmax=1e4),
-         "a few minutes"),
+        ("pure 3-spin flow, adaptive grid (window 512), t = 1e4", "pspin3_flow", dict(tmax=1e4), "a few minutes"),
     ]
     rows = []
     with tempfile.TemporaryDirectory() as warm_cache:
@@ -70,14 +69,18 @@ def main():
             run_case(model, small, warm_cache)  # warm the cache
             warm = run_case(model, options, warm_cache)
             rows.append((title, target, warm, cold["compile"]))
-            print(f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s, cold compile "
-                  f"{cold['compile']:.1f} s, peak memory {warm['rss_mib']:.0f} MiB, "
-                  f"e({warm['time']:g}) = {warm['final']:.6f}", flush=True)
+            print(
+                f"{title}: run {warm['run']:.2f} s, total {warm['total']:.2f} s, cold compile "
+                f"{cold['compile']:.1f} s, peak memory {warm['rss_mib']:.0f} MiB, "
+                f"e({warm['time']:g}) = {warm['final']:.6f}",
+                flush=True,
+            )
     lines = [
         "# gaussian_field solver benchmarks",
         "",
         f"Machine: {machine()}. Command: `python benchmarks/bench_field.py`.",
-        "Load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        "Load average (1, 5, 15 min) at the end: "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
         + " (the machine is shared: a load above nproc slows every case).",
         "Warm: the generated module is in the cache (second process); cold compile: empty cache",
         "(the continuous-time solver is plain numba in dmftc/ck_solver.py, cached by numba itself).",
@@ -86,8 +89,11 @@ def main():
         "| case | target | run (s) | total (s) | cold compile (s) | peak memory (MiB) | final energy |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {t} | {g} | {w['run']:.2f} | {w['total']:.2f} | {c:.1f} | {w['rss_mib']:.0f} | "
-              f"e({w['time']:g}) = {w['final']:.6f} |" for t, g, w, c in rows]
+    lines += [
+        f"| {t} | {g} | {w['run']:.2f} | {w['total']:.2f} | {c:.1f} | {w['rss_mib']:.0f} | "
+        f"e({w['time']:g}) = {w['final']:.6f} |"
+        for t, g, w, c in rows
+    ]
     (HERE / "results_field.md").write_text("\n".join(lines) + "\n")
 
 

@@ -43,7 +43,7 @@ def logistic_gd_forward_pass(alpha=3.0, lr=0.5, lam=0.1, T=50, M=20000, seed=0, 
 
     for t in range(T + 1):
         TH[t] = w
-        C_th[t + 1, 1: t + 2] = C_th[1: t + 2, t + 1] = TH[: t + 1] @ TH[t] / M
+        C_th[t + 1, 1 : t + 2] = C_th[1 : t + 2, t + 1] = TH[: t + 1] @ TH[t] / M
         C_th[t + 1, 0] = C_th[0, t + 1] = wstar @ TH[t] / M
         extend(C_th, L_th, t + 1, 1.0)
         R_th[t, :t] = dth[t, :t]
@@ -55,7 +55,7 @@ def logistic_gd_forward_pass(alpha=3.0, lr=0.5, lam=0.1, T=50, M=20000, seed=0, 
         for s in range(t + 1):
             DG[t, s] = gh * ((s == t) + f(R_th[t, s:t]) @ DG[s:t, s])
         R_g[t, : t + 1] = DG[t, : t + 1].mean(axis=1, dtype=np.float64)
-        R_gs[t] = (G[t] @ xi_data[0] / M - R_g[t, : t + 1] @ L_th[1: t + 2, 0]) / L_th[0, 0]
+        R_gs[t] = (G[t] @ xi_data[0] / M - R_g[t, : t + 1] @ L_th[1 : t + 2, 0]) / L_th[0, 0]
         extend(C_g, L_g, t, alpha)
         # test loss by Monte Carlo over a fresh pair (h, h*), in float64 for both precisions
         q, m, rho = C_th[t + 1, t + 1], C_th[t + 1, 0], C_th[0, 0]
@@ -69,7 +69,7 @@ def logistic_gd_forward_pass(alpha=3.0, lr=0.5, lam=0.1, T=50, M=20000, seed=0, 
         q_field = nu + alpha * (f(R_g[t, : t + 1]) @ TH[: t + 1]) + dtype(alpha * R_gs[t]) * wstar
         # GD with ridge: w' = (1 - lr lam) w - lr q, so ∂θ(t+1)/∂ν(s) is deterministic
         for s in range(t + 1):
-            dq = (s == t) + alpha * R_g[t, s + 1: t + 1] @ dth[s + 1: t + 1, s]
+            dq = (s == t) + alpha * R_g[t, s + 1 : t + 1] @ dth[s + 1 : t + 1, s]
             dth[t + 1, s] = (1 - lr * lam) * dth[t, s] - lr * dq
         w = dtype(1 - lr * lam) * w - dtype(lr) * q_field
     return test_loss

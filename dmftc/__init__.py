@@ -14,10 +14,24 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from dmftc.api import DMFTModel, load  # noqa: E402
 from dmftc.errors import (  # noqa: E402
-    CodegenError, DerivationError, DmftcError, ModelError, ModelSyntaxError, ParameterError, SolverError,
+    CodegenError,
+    DerivationError,
+    DmftcError,
+    ModelError,
+    ModelSyntaxError,
+    ParameterError,
+    SolverError,
 )
 
 __all__ = [
-    "load", "DMFTModel", "DmftcError", "ModelSyntaxError", "ModelError", "ParameterError",
-    "DerivationError", "CodegenError", "SolverError", "__version__",
+    "load",
+    "DMFTModel",
+    "DmftcError",
+    "ModelSyntaxError",
+    "ModelError",
+    "ParameterError",
+    "DerivationError",
+    "CodegenError",
+    "SolverError",
+    "__version__",
 ]

@@ -14,7 +14,7 @@ from dmftc.pipeline import CompiledModel, compile_model
 from dmftc.resources import find_model
 
 
-def load(path: str | Path, **params) -> "DMFTModel":
+def load(path: str | Path, **params) -> DMFTModel:
     """Load and check a model file (a path, or the name of a bundled model: ``"ridge_gd"``);
     ``params`` override its parameters (numbers)."""
     return DMFTModel(compile_model(find_model(path)), params)
@@ -37,7 +37,7 @@ class DMFTModel:
         values = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
         return f"<dmftc model {self.model.name} ({self.model.cls}) {values}>"
 
-    def with_params(self, **params) -> "DMFTModel":
+    def with_params(self, **params) -> DMFTModel:
         """The same compiled model with other parameter values (nothing is recompiled)."""
         return DMFTModel(self.compiled, self.overrides | params)
 
@@ -72,14 +72,16 @@ class DMFTModel:
             return self.model_class.simulate(self.compiled, self.params, resolved, bar)
 
     solve.__signature__ = opts.api_signature(opts.SOLVE)
-    solve.__doc__ = opts.api_doc(opts.SOLVE, "Solve the DMFT equations; returns an ``xarray.Dataset`` "
-                                 "(docs/language.md §7).")
+    solve.__doc__ = opts.api_doc(
+        opts.SOLVE, "Solve the DMFT equations; returns an ``xarray.Dataset`` (docs/language.md §7)."
+    )
     simulate.__signature__ = opts.api_signature(opts.SIMULATE)
-    simulate.__doc__ = opts.api_doc(opts.SIMULATE, "Simulate the finite-size system; returns an "
-                                    "``xarray.Dataset`` of means and ``<name>_sem`` over runs.")
+    simulate.__doc__ = opts.api_doc(
+        opts.SIMULATE,
+        "Simulate the finite-size system; returns an ``xarray.Dataset`` of means and ``<name>_sem`` over runs.",
+    )
 
-    def sweep(self, grid: dict, client=None, output: str | Path | None = None, progress: bool = False,
-              **solve_options):
+    def sweep(self, grid: dict, client=None, output: str | Path | None = None, progress: bool = False, **solve_options):
         """Solve at every point of ``grid`` (name -> list of values; a number fixes a parameter)
         with Dask: a local cluster, or ``client`` (a ``distributed.Client`` or a scheduler
         address). ``output`` is written, and resumed from. See :mod:`dmftc.results.sweep`."""
@@ -111,9 +113,15 @@ class _progress:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                                transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.bar.__enter__()
         return self.bar
 

@@ -12,7 +12,7 @@ import inspect
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,8 +24,7 @@ from dmftc.errors import DmftcError, ParameterError
 
 app = typer.Typer(
     name="dmftc",
-    help="Compile a model of learning dynamics (.dmft) into DMFT equations, a solver and a "
-    "finite-size simulator.",
+    help="Compile a model of learning dynamics (.dmft) into DMFT equations, a solver and a finite-size simulator.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -87,16 +86,24 @@ def _version(value: bool):
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ):
     pass
 
 
-ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="The model file (.dmft), or the name of a bundled model "
-                                          "(see 'dmftc models').", show_default=False)]
-ParamOpt = Annotated[Optional[list[str]], typer.Option(
-    "-p", "--param", metavar="NAME=VALUE", help="Override a parameter (repeatable).")]
+ModelArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="MODEL",
+        help="The model file (.dmft), or the name of a bundled model (see 'dmftc models').",
+        show_default=False,
+    ),
+]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("-p", "--param", metavar="NAME=VALUE", help="Override a parameter (repeatable).")
+]
 
 
 class Format(str, Enum):
@@ -179,8 +186,12 @@ def derive(
     model: ModelArg,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     param: ParamOpt = None,
-    sde: Annotated[bool, typer.Option("--sde", help="Print the small-step diffusion limit of mini-batch SGD "
-                                      "(models with 'batch size B') instead.")] = False,
+    sde: Annotated[
+        bool,
+        typer.Option(
+            "--sde", help="Print the small-step diffusion limit of mini-batch SGD (models with 'batch size B') instead."
+        ),
+    ] = False,
 ):
     """Print the effective processes, the closure and the memory kernels."""
     from dmftc.api import load
@@ -193,8 +204,10 @@ def derive(
 @_handle_errors
 def codegen(
     model: ModelArg,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Directory to write the "
-                                                   "generated source to (default: print it).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Directory to write the generated source to (default: print it)."),
+    ] = None,
 ):
     """Write the generated solver source, for reading."""
     from dmftc.api import load
@@ -209,16 +222,22 @@ def codegen(
     err.print(f"wrote {path}", markup=False)
 
 
-OutOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the results (netCDF).")]
-PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Draw the observables (PNG).")]
+OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the results (netCDF).")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Draw the observables (PNG).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no log on stderr.")]
 
 
 @app.command()
 @_handle_errors
 @_with_options(opts.SOLVE)
-def solve(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plot: PlotOpt = None,
-          quiet: QuietOpt = False, options: dict | None = None):
+def solve(
+    model: ModelArg,
+    param: ParamOpt = None,
+    output: OutOpt = None,
+    plot: PlotOpt = None,
+    quiet: QuietOpt = False,
+    options: dict | None = None,
+):
     """Solve the DMFT equations of a model."""
     from dmftc.api import load
 
@@ -230,8 +249,14 @@ def solve(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plot: 
 @app.command()
 @_handle_errors
 @_with_options(opts.SIMULATE)
-def simulate(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plot: PlotOpt = None,
-             quiet: QuietOpt = False, options: dict | None = None):
+def simulate(
+    model: ModelArg,
+    param: ParamOpt = None,
+    output: OutOpt = None,
+    plot: PlotOpt = None,
+    quiet: QuietOpt = False,
+    options: dict | None = None,
+):
     """Simulate the finite-size system of a model: means and standard errors over runs."""
     from dmftc.api import load
 
@@ -245,16 +270,31 @@ def simulate(model: ModelArg, param: ParamOpt = None, output: OutOpt = None, plo
 @_with_options(opts.SOLVE)
 def sweep(
     model: ModelArg,
-    param: Annotated[Optional[list[str]], typer.Option(
-        "-p", "--param", metavar="NAME=VALUES",
-        help="Sweep a parameter over a:b:n (n values from a to b) or v1,v2,...; a single value fixes "
-        "it (repeatable; the swept ones are the result's dimensions, in this order).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(
-        "--scheduler", help="Address of a running Dask scheduler (default: a local cluster, one "
-        "worker process per core).")] = None,
-    output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", help="Write the results (netCDF); a second run with the same file "
-        "solves only the points missing from it.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-p",
+            "--param",
+            metavar="NAME=VALUES",
+            help="Sweep a parameter over a:b:n (n values from a to b) or v1,v2,...; a single value fixes "
+            "it (repeatable; the swept ones are the result's dimensions, in this order).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of a running Dask scheduler (default: a local cluster, one worker process per core).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the results (netCDF); a second run with the same file solves only the points missing from it.",
+        ),
+    ] = None,
     plot: PlotOpt = None,
     quiet: QuietOpt = False,
     options: dict | None = None,
@@ -286,8 +326,10 @@ def _print_sweep_summary(ds) -> None:
     dims = swept_dims(ds)
     failed = ds["status"].values == "failed"
     shape = " × ".join(f"{name} ({ds.sizes[name]})" for name in dims)
-    out.print(f"sweep of {ds.attrs['model']} over {shape}: {failed.size - failed.sum()} solved, "
-              f"{failed.sum()} failed", markup=False)
+    out.print(
+        f"sweep of {ds.attrs['model']} over {shape}: {failed.size - failed.sum()} solved, {failed.sum()} failed",
+        markup=False,
+    )
     if not failed.any():
         return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -299,12 +341,10 @@ def _print_sweep_summary(ds) -> None:
         table.add_row(*values, str(ds["error"].values[index]))
     out.print(table)
     if failed.sum() > MAX_FAILURES_SHOWN:
-        out.print(f"... and {failed.sum() - MAX_FAILURES_SHOWN} more (variable 'error' of the result)",
-                  markup=False)
+        out.print(f"... and {failed.sum() - MAX_FAILURES_SHOWN} more (variable 'error' of the result)", markup=False)
 
 
 def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
-    from dmftc.results.plot import plot_observables
     from dmftc.results.dataset import print_final_values, write
 
     print_final_values(ds, out)
@@ -312,6 +352,8 @@ def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
         write(ds, output)
         err.print(f"wrote {output}", markup=False)
     if plot is not None:
+        from dmftc.results.plot import plot_observables  # matplotlib only when plotting
+
         plot_observables([ds], plot)
         err.print(f"wrote {plot}", markup=False)
 
@@ -320,9 +362,12 @@ def _finish_run(ds, output: Path | None, plot: Path | None) -> None:
 @_handle_errors
 def verify(
     model: ModelArg,
-    against: Annotated[Optional[Path], typer.Option(
-        "--against", help="A file of published equations (name = expression a line) to compare "
-                          "the derivation with.")] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against", help="A file of published equations (name = expression a line) to compare the derivation with."
+        ),
+    ] = None,
     param: ParamOpt = None,
 ):
     """Check the derivation: published forms, limits, causality, resolvents, generated code."""
@@ -361,15 +406,25 @@ def compare(
 def plot(
     files: Annotated[list[Path], typer.Argument(help="Results (netCDF) to overlay.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The PNG to write.")],
-    two_time: Annotated[Optional[str], typer.Option(
-        "--two-time", help="Draw this two-time function (e.g. C_theta) as a heat map instead.")] = None,
-    variables: Annotated[Optional[list[str]], typer.Option(
-        "--var", help="Observables to draw (repeatable; default: all).")] = None,
-    at_step: Annotated[Optional[int], typer.Option(
-        "--at-step", min=0, help="Sweeps over two parameters: the step drawn (default: the last).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(
-        "--select", metavar="NAME=VALUE", help="Sweeps: fix a swept parameter at (the grid value "
-        "nearest to) VALUE (repeatable).")] = None,
+    two_time: Annotated[
+        str | None,
+        typer.Option("--two-time", help="Draw this two-time function (e.g. C_theta) as a heat map instead."),
+    ] = None,
+    variables: Annotated[
+        list[str] | None, typer.Option("--var", help="Observables to draw (repeatable; default: all).")
+    ] = None,
+    at_step: Annotated[
+        int | None,
+        typer.Option("--at-step", min=0, help="Sweeps over two parameters: the step drawn (default: the last)."),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="NAME=VALUE",
+            help="Sweeps: fix a swept parameter at (the grid value nearest to) VALUE (repeatable).",
+        ),
+    ] = None,
 ):
     """Draw observables against time (several files overlaid), or a two-time heat map.
 
@@ -378,8 +433,14 @@ def plot(
     """
     from dmftc.results.plot import plot_files
 
-    plot_files(files, output, two_time=two_time, variables=variables, at_step=at_step,
-               select=dict(item.partition("=")[::2] for item in select or ()))
+    plot_files(
+        files,
+        output,
+        two_time=two_time,
+        variables=variables,
+        at_step=at_step,
+        select=dict(item.partition("=")[::2] for item in select or ()),
+    )
     err.print(f"wrote {output}", markup=False)
 
 
@@ -398,15 +459,27 @@ def reference_markdown() -> str:
 
     group = typer.main.get_command(app)
     context = click.Context(group, info_name="dmftc")
-    lines = ["# Command-line reference", "",
-             "Generated from the command line itself (`dmftc COMMAND --help` prints the same). The "
-             "options of `solve`, `simulate` and `sweep` are declared once, in `dmftc/options.py`, "
-             "and exist as keyword arguments of the Python API too (docs/api.md). An option that does "
-             "not apply to a model's class is refused with the classes it is for.", ""]
+    lines = [
+        "# Command-line reference",
+        "",
+        "Generated from the command line itself (`dmftc COMMAND --help` prints the same). The "
+        "options of `solve`, `simulate` and `sweep` are declared once, in `dmftc/options.py`, "
+        "and exist as keyword arguments of the Python API too (docs/api.md). An option that does "
+        "not apply to a model's class is refused with the classes it is for.",
+        "",
+    ]
     for name in group.list_commands(context):
         command = group.get_command(context, name)
-        lines += [f"## `dmftc {name}`", "", (command.help or "").strip(), "", "```text",
-                  command.get_usage(click.Context(command, info_name=f"dmftc {name}")), "```", ""]
+        lines += [
+            f"## `dmftc {name}`",
+            "",
+            (command.help or "").strip(),
+            "",
+            "```text",
+            command.get_usage(click.Context(command, info_name=f"dmftc {name}")),
+            "```",
+            "",
+        ]
         rows = []
         for param in command.params:
             if param.name == "help":

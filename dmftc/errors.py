@@ -58,7 +58,7 @@ class DmftcError(Exception):
     def column(self) -> int | None:
         return self.location.column if self.location else None
 
-    def with_source(self, filename: str, source: str) -> "DmftcError":
+    def with_source(self, filename: str, source: str) -> DmftcError:
         """Attach the file name and text so that :meth:`render` can show the offending line."""
         if self.filename is None:
             self.filename = filename
@@ -124,12 +124,6 @@ class SolverError(DmftcError):
     """A run failed: values blew up, a covariance lost positivity, ..."""
 
     kind = "solver"
-
-
-class NotAvailableError(DmftcError):
-    """A command or option whose issue has not landed yet."""
-
-    kind = "not-available"
 
 
 def _source_line(source: str | None, line: int) -> str | None:

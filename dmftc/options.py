@@ -67,29 +67,77 @@ class Option:
 
 
 OPTIONS = (
-    Option("steps", int, None, "Number of steps (a flow runs steps x dt in time); default per class: "
-           "{class_steps}.", (SOLVE, SIMULATE), short="T", minimum=1),
-    Option("samples", int, 4000, "Monte-Carlo samples per side of the DMFT solver.", (SOLVE,), short="M",
-           minimum=2),
+    Option(
+        "steps",
+        int,
+        None,
+        "Number of steps (a flow runs steps x dt in time); default per class: {class_steps}.",
+        (SOLVE, SIMULATE),
+        short="T",
+        minimum=1,
+    ),
+    Option("samples", int, 4000, "Monte-Carlo samples per side of the DMFT solver.", (SOLVE,), short="M", minimum=2),
     Option("seed", int, 0, "Random seed.", (SOLVE, SIMULATE), minimum=0),
-    Option("dt", float, None, f"Time step of a flow: model (default {DEFAULT_FLOW_DT}).", (SOLVE, SIMULATE),
-           minimum=0, strict=True),
-    Option("mode", Mode, Mode.auto, "auto: the exact closure when the model is linear, else Monte Carlo.",
-           (SOLVE,)),
-    Option("responses", Responses, Responses.auto, "Response estimator of a Monte-Carlo solve: auto picks "
-           "Jacobians where the model has pointwise derivatives, else Stein's lemma.", (SOLVE,)),
-    Option("variance_reduction", bool, True, "Antithetic, orthonormalised Gaussian inputs of a Monte-Carlo "
-           "solve (off: the plain estimator).", (SOLVE,)),
-    Option("average_over", str, None, "Average the predictor over these sources of randomness "
-           "(comma-separated; data models: label-noise, init, data, noise; linear systems: init, noise, "
-           "matrix) and add <name>_bias and <name>_variance.", (SOLVE,), metavar="SOURCES"),
-    Option("tmax", float, None, "Solve a flow up to this time on the adaptive grid (the step starts at "
-           "--dt and doubles; replaces --steps).", (SOLVE,), minimum=0, strict=True),
-    Option("method", Method, Method.auto, "Linear systems: dmft (the cavity closure) or spectral "
-           "(integrals over the spectrum, exact in time); auto picks the spectral solver where it applies.",
-           (SOLVE,)),
-    Option("euler", bool, False, "Linear systems, spectral method: take the Euler step of a flow (as the "
-           "DMFT closure does) instead of the exact exponential.", (SOLVE,)),
+    Option(
+        "dt",
+        float,
+        None,
+        f"Time step of a flow: model (default {DEFAULT_FLOW_DT}).",
+        (SOLVE, SIMULATE),
+        minimum=0,
+        strict=True,
+    ),
+    Option("mode", Mode, Mode.auto, "auto: the exact closure when the model is linear, else Monte Carlo.", (SOLVE,)),
+    Option(
+        "responses",
+        Responses,
+        Responses.auto,
+        "Response estimator of a Monte-Carlo solve: auto picks "
+        "Jacobians where the model has pointwise derivatives, else Stein's lemma.",
+        (SOLVE,),
+    ),
+    Option(
+        "variance_reduction",
+        bool,
+        True,
+        "Antithetic, orthonormalised Gaussian inputs of a Monte-Carlo solve (off: the plain estimator).",
+        (SOLVE,),
+    ),
+    Option(
+        "average_over",
+        str,
+        None,
+        "Average the predictor over these sources of randomness "
+        "(comma-separated; data models: label-noise, init, data, noise; linear systems: init, noise, "
+        "matrix) and add <name>_bias and <name>_variance.",
+        (SOLVE,),
+        metavar="SOURCES",
+    ),
+    Option(
+        "tmax",
+        float,
+        None,
+        "Solve a flow up to this time on the adaptive grid (the step starts at --dt and doubles; replaces --steps).",
+        (SOLVE,),
+        minimum=0,
+        strict=True,
+    ),
+    Option(
+        "method",
+        Method,
+        Method.auto,
+        "Linear systems: dmft (the cavity closure) or spectral "
+        "(integrals over the spectrum, exact in time); auto picks the spectral solver where it applies.",
+        (SOLVE,),
+    ),
+    Option(
+        "euler",
+        bool,
+        False,
+        "Linear systems, spectral method: take the Euler step of a flow (as the "
+        "DMFT closure does) instead of the exact exponential.",
+        (SOLVE,),
+    ),
     Option("dim", int, 1000, "Dimension d (or N) of the simulated system.", (SIMULATE,), short="d", minimum=2),
     Option("runs", int, 10, "Independent runs of the simulation.", (SIMULATE,), short="K", minimum=1),
 )
@@ -107,8 +155,10 @@ def resolve(command: str, model_class, model, given: dict) -> dict:
     known = {o.name for o in for_command(command)}
     for name in given:
         if name not in known:
-            raise TypeError(f"{command}() got an unexpected keyword argument '{name}'"
-                            + (f" ({did_you_mean(name, known)})" if did_you_mean(name, known) else ""))
+            raise TypeError(
+                f"{command}() got an unexpected keyword argument '{name}'"
+                + (f" ({did_you_mean(name, known)})" if did_you_mean(name, known) else "")
+            )
     takes = model_class.solve_options if command == SOLVE else model_class.simulate_options
     out = {}
     for option in for_command(command):
@@ -116,8 +166,11 @@ def resolve(command: str, model_class, model, given: dict) -> dict:
         if option.name not in takes:
             if value is not None and value != option.default:
                 users = _classes_taking(option.name, command)
-                raise SolverError(f"{option.flag} is for {' and '.join(users)}, not for {model_class.noun} "
-                                  f"(class {model_class.name})", kind="bad-option")
+                raise SolverError(
+                    f"{option.flag} is for {' and '.join(users)}, not for {model_class.noun} "
+                    f"(class {model_class.name})",
+                    kind="bad-option",
+                )
             continue
         out[option.name] = plain(option.default) if value is None else plain(_checked(option, value))
     if "steps" in out and out["steps"] is None and out.get("tmax") is None:  # tmax replaces steps
@@ -126,8 +179,7 @@ def resolve(command: str, model_class, model, given: dict) -> dict:
         if model.time == "continuous":
             out["dt"] = DEFAULT_FLOW_DT if out["dt"] is None else out["dt"]
         elif out["dt"] is not None:
-            raise SolverError("--dt is for flow: models; this model has a discrete update (update:)",
-                             kind="bad-option")
+            raise SolverError("--dt is for flow: models; this model has a discrete update (update:)", kind="bad-option")
     return out
 
 
@@ -139,8 +191,11 @@ def plain(value):
 def _classes_taking(name: str, command: str) -> list[str]:
     from dmftc import classes
 
-    return [c.plural for c in classes.REGISTRY.values()
-            if name in (c.solve_options if command == SOLVE else c.simulate_options)]
+    return [
+        c.plural
+        for c in classes.REGISTRY.values()
+        if name in (c.solve_options if command == SOLVE else c.simulate_options)
+    ]
 
 
 def _checked(option: Option, value):
@@ -151,8 +206,11 @@ def _checked(option: Option, value):
             return kind(value.value if isinstance(value, Enum) else value)
         except ValueError:
             choices = [c.value for c in kind]
-            raise SolverError(f"{option.flag} must be one of {', '.join(choices)}, got {value!r}",
-                             kind="bad-option", hint=did_you_mean(str(value), choices)) from None
+            raise SolverError(
+                f"{option.flag} must be one of {', '.join(choices)}, got {value!r}",
+                kind="bad-option",
+                hint=did_you_mean(str(value), choices),
+            ) from None
     if kind is bool:
         if not isinstance(value, (bool, numbers.Integral)) or value not in (0, 1):
             raise SolverError(f"{option.flag} is true or false, got {value!r}", kind="bad-option")
@@ -187,19 +245,28 @@ def _checked(option: Option, value):
 
 def cli_parameters(command: str) -> list[inspect.Parameter]:
     """Typer parameters (keyword-only, annotated) for the options of ``command``."""
+    from typing import Annotated
+
     import typer
-    from typing import Annotated, Optional
 
     params = []
     for option in for_command(command):
         flags = [option.flag] + ([f"-{option.short}"] if option.short else [])
         if option.type is bool:
             flags = [f"{option.flag}/--no-{option.flag[2:]}"]
-        info = typer.Option(*flags, help=option.text, show_default=option.default is not None,
-                            metavar=option.metavar, min=None if option.strict else option.minimum)
-        annotation = Annotated[Optional[option.type] if option.default is None else option.type, info]
-        params.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY,
-                                        default=option.default, annotation=annotation))
+        info = typer.Option(
+            *flags,
+            help=option.text,
+            show_default=option.default is not None,
+            metavar=option.metavar,
+            min=None if option.strict else option.minimum,
+        )
+        annotation = Annotated[option.type | None if option.default is None else option.type, info]
+        params.append(
+            inspect.Parameter(
+                option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default, annotation=annotation
+            )
+        )
     return params
 
 
@@ -207,8 +274,14 @@ def api_signature(command: str) -> inspect.Signature:
     """The keyword arguments of DMFTModel.solve / simulate (None: not given)."""
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     for option in for_command(command):
-        params.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=f"{getattr(option.type, '__name__', option.type)} | None"))
+        params.append(
+            inspect.Parameter(
+                option.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=f"{getattr(option.type, '__name__', option.type)} | None",
+            )
+        )
     params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool"))
     return inspect.Signature(params)
 

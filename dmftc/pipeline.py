@@ -98,8 +98,13 @@ def compile_model(path: str | Path | None = None, *, text: str | None = None) ->
     parsed = time.perf_counter()
     model = analyse(tree, text, filename)
     # a stage that a cache makes unnecessary takes 0 s in this process
-    timings = {"parse": parsed - started, "analyse": time.perf_counter() - parsed, "derive": 0.0,
-               "generate": 0.0, "compile": 0.0}
+    timings = {
+        "parse": parsed - started,
+        "analyse": time.perf_counter() - parsed,
+        "derive": 0.0,
+        "generate": 0.0,
+        "compile": 0.0,
+    }
     return CompiledModel(text, filename, tree, model, timings=timings)
 
 

@@ -46,10 +46,18 @@ def main():
         centre, variance = theory.eigenvalue_mean.values[-1], theory.eigenvalue_variance.values[-1]
         radius = 2 * np.sqrt(variance)
         x = np.linspace(centre - radius, centre + radius, 200)
-        density.plot(x, 2 / (np.pi * radius**2) * np.sqrt(np.clip(radius**2 - (x - centre) ** 2, 0, None)),
-                     "k:", lw=1)
-        rows.append((lr, B, sim.eigenvalue_mean.values[window].mean(), centre,
-                     sim.eigenvalue_variance.values[window].mean(), variance, sim.spacing_s2.values[window].mean()))
+        density.plot(x, 2 / (np.pi * radius**2) * np.sqrt(np.clip(radius**2 - (x - centre) ** 2, 0, None)), "k:", lw=1)
+        rows.append(
+            (
+                lr,
+                B,
+                sim.eigenvalue_mean.values[window].mean(),
+                centre,
+                sim.eigenvalue_variance.values[window].mean(),
+                variance,
+                sim.spacing_s2.values[window].mean(),
+            )
+        )
         if (lr, B) == (0.01, 8):
             width.plot(t, theory.eigenvalue_variance.values, "k--", label="DBM prediction, lr/B = 1/800")
         if (lr, B) == (0.01, 32):
@@ -67,8 +75,10 @@ def main():
     fig.tight_layout()
     fig.savefig(HERE / "dbm_collapse.png", dpi=120)
 
-    table = "\n".join(f"| ({lr:g}, {B}) | {m_sim:.4f} | {m_th:.4f} | {v_sim:.4f} | {v_th:.4f} | {s2:.3f} |"
-                      for lr, B, m_sim, m_th, v_sim, v_th, s2 in rows)
+    table = "\n".join(
+        f"| ({lr:g}, {B}) | {m_sim:.4f} | {m_th:.4f} | {v_sim:.4f} | {v_th:.4f} | {s2:.3f} |"
+        for lr, B, m_sim, m_th, v_sim, v_th, s2 in rows
+    )
     text = f"""# Dyson Brownian motion of SGD weights and the linear scaling rule
 
 `python examples/dbm_collapse.py`: models/dbm_teacher.dmft (N = 60, W* = I, sigma = 1), {RUNS} runs
@@ -83,7 +93,7 @@ leading order in lr of `dmftc solve` (mean 1 + N lr σ²/(2B), variance N lr σ�
   a few percent above the leading order: the next order in lr (the batch's multiplicative noise,
   v = lr σ² / (B (2 − lr − lr (N + 1)/B)), and the spread of δᵀδ) accounts for it
   (tests/test_dbm.py). lr/B = 1/3200 is four times narrower.
-* Pooled unfolded spacings (lr/B = 1/800): <s²> = {np.mean(s ** 2):.3f}; GOE matrices of the same size
+* Pooled unfolded spacings (lr/B = 1/800): <s²> = {np.mean(s**2):.3f}; GOE matrices of the same size
   give 1.285 with the same unfolding (the finite-N offset from 4/π); independent levels would give 2.
 """
     (HERE / "dbm_collapse.md").write_text(text)

@@ -63,11 +63,18 @@ def sweep():
         sim = dln(a, lr=LR).simulate(dim=DIM, runs=RUNS, steps=STEPS, seed=0)
         tr, gen = ds.train_loss.values, ds.gen_error.values
         curves[a] = (tr, gen, sim.gen_error.values)
-        rows.append(dict(a=a, gen=gen[-1], gen0=gen[0], sim=sim.gen_error.values[-1],
-                         sim_sem=sim.gen_error_sem.values[-1],
-                         t_hit=first_time(tr, THRESHOLD * tr[0], LR),
-                         t_hit_sim=first_time(sim.train_loss.values, THRESHOLD * sim.train_loss.values[0], LR),
-                         t_half=first_time(tr, 0.5 * tr[0], LR)))
+        rows.append(
+            dict(
+                a=a,
+                gen=gen[-1],
+                gen0=gen[0],
+                sim=sim.gen_error.values[-1],
+                sim_sem=sim.gen_error_sem.values[-1],
+                t_hit=first_time(tr, THRESHOLD * tr[0], LR),
+                t_hit_sim=first_time(sim.train_loss.values, THRESHOLD * sim.train_loss.values[0], LR),
+                t_half=first_time(tr, 0.5 * tr[0], LR),
+            )
+        )
     gauss = {}
     for a in GAUSS_SCALES:
         ds = dln(a, lr=LR, gauss=1.0).solve(steps=STEPS, samples=2000, seed=0)
@@ -78,7 +85,8 @@ def sweep():
 def lazy():
     ridge = dmftc.load(MODELS / "ridge_gd.dmft", alpha=ALPHA, lam=0.0, sigma=0.0, lr=ETA).solve(steps=LAZY_STEPS)
     flow = dmftc.load(MODELS / "linear_regression_flow.dmft", alpha=ALPHA, lam=0.0, sigma=0.0).solve(
-        steps=LAZY_STEPS, dt=ETA)
+        steps=LAZY_STEPS, dt=ETA
+    )
     reference = ridge.test_loss.values / ridge.test_loss.values[0]
     flow_gap = np.abs(flow.test_loss.values / flow.test_loss.values[0] - reference).max()
     out = []
@@ -102,18 +110,36 @@ def main():
         loss.plot(t[1:], tr[1:], color=c, label=f"a = {a:g}")
         loss.plot(t[1:], gen[1:], color=c, ls="--")
         loss.plot(t[10::20], sim_gen[10::20], "x", color=c, ms=4)
-    loss.set(xscale="log", yscale="log", ylim=(1e-5, 0.3), xlabel="t = lr · step", ylabel="loss",
-             title="train loss (solid), test error E(β−β*)² (dashed), simulation (x)")
+    loss.set(
+        xscale="log",
+        yscale="log",
+        ylim=(1e-5, 0.3),
+        xlabel="t = lr · step",
+        ylabel="loss",
+        title="train loss (solid), test error E(β−β*)² (dashed), simulation (x)",
+    )
     loss.legend(fontsize=7)
 
     a_s = np.array(SCALES)
     final.plot(a_s, [r["gen"] for r in rows], "o-", label="DMFT, sparse teacher")
-    final.errorbar(a_s, [r["sim"] for r in rows], yerr=[2 * r["sim_sem"] for r in rows], fmt="x", color="k",
-                   capsize=3, label=f"simulation d = {DIM}, {RUNS} runs (±2 s.e.)")
+    final.errorbar(
+        a_s,
+        [r["sim"] for r in rows],
+        yerr=[2 * r["sim_sem"] for r in rows],
+        fmt="x",
+        color="k",
+        capsize=3,
+        label=f"simulation d = {DIM}, {RUNS} runs (±2 s.e.)",
+    )
     final.plot(list(gauss), list(gauss.values()), "s-", label="DMFT, Gaussian teacher")
     final.axhline((1 - ALPHA) * RHO, color="grey", ls=":", label="min-ℓ2 interpolator (1−α)ρ")
-    final.set(xscale="log", yscale="log", xlabel="initialisation scale a",
-              ylabel=f"test error at t = {LR * STEPS:g}", title="small initialisation generalises better")
+    final.set(
+        xscale="log",
+        yscale="log",
+        xlabel="initialisation scale a",
+        ylabel=f"test error at t = {LR * STEPS:g}",
+        title="small initialisation generalises better",
+    )
     final.legend(fontsize=7)
 
     times.plot(a_s, [r["t_hit"] for r in rows], "o-", label=f"train loss < {THRESHOLD:g} × initial (DMFT)")
@@ -121,18 +147,25 @@ def main():
     times.plot(a_s, [r["t_half"] for r in rows], "s-", label="end of the plateau: train loss halved")
     grid = np.geomspace(a_s[0], a_s[-1], 50)
     times.plot(grid, np.log(2 / grid**2) / (2 * ALPHA), "k:", label="escape time ln(2/a²)/(2α) (|β*| = 1)")
-    times.set(xscale="log", xlabel="initialisation scale a", ylabel="t = lr · step",
-              title="…and trains more slowly")
+    times.set(xscale="log", xlabel="initialisation scale a", ylabel="t = lr · step", title="…and trains more slowly")
     times.legend(fontsize=7)
 
     steps = np.arange(LAZY_STEPS + 1)
     limit.plot(steps[1:] * ETA, reference[1:], "k", lw=3, alpha=0.3, label=f"ridge-less GD, lr = {ETA:g} (exact)")
     for teacher, a, curve in lazy_curves:
         if a in (1.0, 4.0):
-            limit.plot(steps[1:] * ETA, curve[1:], "--" if teacher == "Gaussian" else ":",
-                       label=f"DLN a = {a:g}, lr = {ETA:g}/(2a²), {teacher} teacher")
-    limit.set(xscale="log", xlabel="2a² · t  (= eta · step)", ylabel="test error / its value at t = 0",
-              title="large a: lazy, ridge-less linear regression")
+            limit.plot(
+                steps[1:] * ETA,
+                curve[1:],
+                "--" if teacher == "Gaussian" else ":",
+                label=f"DLN a = {a:g}, lr = {ETA:g}/(2a²), {teacher} teacher",
+            )
+    limit.set(
+        xscale="log",
+        xlabel="2a² · t  (= eta · step)",
+        ylabel="test error / its value at t = 0",
+        title="large a: lazy, ridge-less linear regression",
+    )
     limit.legend(fontsize=7, loc="upper right")
     inset = limit.inset_axes([0.56, 0.3, 0.38, 0.3])
     gaussian = [(a, np.abs(curve - reference).max()) for teacher, a, curve in lazy_curves if teacher == "Gaussian"]
@@ -151,11 +184,13 @@ def main():
     sweep_table = "\n".join(
         f"| {r['a']:g} | {r['gen']:.4f} | {r['sim']:.4f} ± {r['sim_sem']:.4f} | {gauss_cell(r['a'])} | "
         f"{r['t_half']:.2f} | {np.log(2 / r['a'] ** 2) / (2 * ALPHA):.2f} | {r['t_hit']:.2f} | {r['t_hit_sim']:.2f} |"
-        for r in rows)
+        for r in rows
+    )
     slope = np.polyfit(np.log(1 / a_s[:3]), [r["t_half"] for r in rows[:3]], 1)[0]
     lazy_table = "\n".join(
         f"| {a:g} | {teacher} | {ETA / (2 * a * a):.5g} | {np.abs(curve - reference).max():.2e} | {curve[-1]:.5f} |"
-        for teacher, a, curve in lazy_curves)
+        for teacher, a, curve in lazy_curves
+    )
     gen0 = rows[0]["gen0"]
     text = f"""# Diagonal linear network: initialisation scale, search and descent, lazy limit
 
@@ -186,13 +221,13 @@ linear_regression_flow with dt = eta differs from ridge_gd by {flow_gap:.1e} (th
 {lazy_table}
 
 * Small initialisation generalises better: the test error at t = {LR * STEPS:g} falls from
-  {rows[-1]['gen']:.4f} at a = 1 (the min-ℓ2 interpolator gives (1−α)ρ = {(1 - ALPHA) * RHO:g}) to
-  {rows[0]['gen']:.4f} at a = 0.01 (towards ℓ1 recovery of the sparse teacher); the simulation agrees
-  within {max(abs(r['gen'] - r['sim']) / r['sim_sem'] for r in rows):.1f} standard errors at every a. With a Gaussian teacher of the same second moment small a
+  {rows[-1]["gen"]:.4f} at a = 1 (the min-ℓ2 interpolator gives (1−α)ρ = {(1 - ALPHA) * RHO:g}) to
+  {rows[0]["gen"]:.4f} at a = 0.01 (towards ℓ1 recovery of the sparse teacher); the simulation agrees
+  within {max(abs(r["gen"] - r["sim"]) / r["sim_sem"] for r in rows):.1f} standard errors at every a. With a Gaussian teacher of the same second moment small a
   does not help ({gauss[0.01]:.4f} at a = 0.01 against {gauss[1.0]:.4f} at a = 1, at t = {LR * STEPS:g}):
   there the min-ℓ2 interpolator is the posterior mean, and the gain needs a sparse teacher.
 * …and trains more slowly: the time until the train loss is below {THRESHOLD:g} of its initial value
-  grows from {rows[-1]['t_hit']:.2f} (a = 1) to {rows[0]['t_hit']:.1f} (a = 0.01), in DMFT and simulation alike.
+  grows from {rows[-1]["t_hit"]:.2f} (a = 1) to {rows[0]["t_hit"]:.1f} (a = 0.01), in DMFT and simulation alike.
 * Search then descent: at small a the train loss sits on a plateau (β ≈ 0, the kernel u² + v² ≈ 2a²
   is tiny) whose length grows like ln(1/a): t½ rises by {slope:.2f} per unit of ln(1/a) between
   a = 0.01 and 0.1, against 1/(α|β*|) = {1 / ALPHA:g} for the time ln(2|β*|/a²)/(2α|β*|) that a support

@@ -40,7 +40,16 @@ ALPHA, BETA, M0, D3 = 0.01, 0.9, 0.05, 2 / 3
 STEPS = 1200  # discrete algorithms: tau = 120 for momentum and GD(0.1), tau = 12 for GD(0.01)
 RECOVERED = 0.5  # m >= RECOVERED counts as recovery
 D2_GRID = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 1.00)
-FLOW_TMAX = {0.40: 30, 0.50: 30, 0.55: 120, 0.60: 120, 0.65: 120, 0.70: 1000, 0.75: 1000, 0.80: 1000}  # Delta2 -> horizon
+FLOW_TMAX = {
+    0.40: 30,
+    0.50: 30,
+    0.55: 120,
+    0.60: 120,
+    0.65: 120,
+    0.70: 1000,
+    0.75: 1000,
+    0.80: 1000,
+}  # Delta2 -> horizon
 CURVES_D2 = (0.55, 1.00)  # panel (a): one Delta2 where all recover, and the paper's Delta2 = 1
 HORIZONS = (12, 30, 60, 120, 1000)  # physical horizons of the threshold table
 START = "weights x ~ m0 * xstar + normal(0, 1 - m0^2) on sphere"
@@ -48,8 +57,12 @@ START = "weights x ~ m0 * xstar + normal(0, 1 - m0^2) on sphere"
 # name: (model file, parameters, lr_eff, colour)
 ALGORITHMS = {
     "GD, lr = 0.01": ("spiked_matrix_tensor_momentum.dmft", dict(lr=ALPHA, beta=0.0), ALPHA, "tab:gray"),
-    "GD, lr = 0.1": ("spiked_matrix_tensor_momentum.dmft", dict(lr=ALPHA / (1 - BETA), beta=0.0),
-                     ALPHA / (1 - BETA), "tab:green"),
+    "GD, lr = 0.1": (
+        "spiked_matrix_tensor_momentum.dmft",
+        dict(lr=ALPHA / (1 - BETA), beta=0.0),
+        ALPHA / (1 - BETA),
+        "tab:green",
+    ),
     "heavy ball": ("spiked_matrix_tensor_momentum.dmft", dict(lr=ALPHA, beta=BETA), ALPHA / (1 - BETA), "tab:blue"),
     "Nesterov": ("spiked_matrix_tensor_nesterov.dmft", dict(lr=ALPHA, beta=BETA), ALPHA / (1 - BETA), "tab:pink"),
 }
@@ -89,8 +102,10 @@ def growth(t, m, horizon):
 def solve_all():
     runs, seconds = {}, {}
     with tempfile.TemporaryDirectory() as folder:
-        paths = {name: with_start(name, Path(folder)) for name in
-                 {f for f, *_ in ALGORITHMS.values()} | {"spiked_matrix_tensor_flow.dmft"}}
+        paths = {
+            name: with_start(name, Path(folder))
+            for name in {f for f, *_ in ALGORITHMS.values()} | {"spiked_matrix_tensor_flow.dmft"}
+        }
         for alg, (name, params, lr_eff, _) in ALGORITHMS.items():
             for d2 in D2_GRID:
                 started = time.perf_counter()
@@ -148,15 +163,29 @@ def figure(runs, rec, colour):
             if alg in ALGORITHMS:
                 by_step.plot(t / ALGORITHMS[alg][2], m, style, color=colour[alg])
             by_time.plot(t[1:], m[1:], style, color=colour[alg])
-    styles = [plt.Line2D([], [], color="k", lw=0.8, ls=style, label=f"Δ₂ = {d2:g}") for d2, style in zip(CURVES_D2, ("-", "--"))]
+    styles = [
+        plt.Line2D([], [], color="k", lw=0.8, ls=style, label=f"Δ₂ = {d2:g}")
+        for d2, style in zip(CURVES_D2, ("-", "--"))
+    ]
     for ax in (by_step, by_time):
         ax.axhline(RECOVERED, color="0.7", lw=0.8, ls=":")
         ax.set(ylabel="overlap m with the signal", ylim=(0, 0.9))
-        ax.legend(handles=[plt.Line2D([], [], color=c, label=alg) for alg, c in colour.items()
-                           if ax is by_time or alg in ALGORITHMS] + styles, fontsize=7, loc="upper left")
+        ax.legend(
+            handles=[
+                plt.Line2D([], [], color=c, label=alg)
+                for alg, c in colour.items()
+                if ax is by_time or alg in ALGORITHMS
+            ]
+            + styles,
+            fontsize=7,
+            loc="upper left",
+        )
     by_step.set(xlabel="steps", title=f"(a1) m against raw steps (α = {ALPHA:g}, m0 = {M0:g})")
-    by_time.set(xscale="log", xlabel="physical time τ = steps · lr_eff   (lr_eff = α/(1−β) = 0.1 with momentum)",
-                title="(a2) the same against physical time")
+    by_time.set(
+        xscale="log",
+        xlabel="physical time τ = steps · lr_eff   (lr_eff = α/(1−β) = 0.1 with momentum)",
+        title="(a2) the same against physical time",
+    )
     for k, alg in enumerate(colour):
         pts = [(d2, rec[alg, d2]) for d2 in D2_GRID if rec.get((alg, d2)) is not None]
         panel_b.plot(*zip(*pts), "o-", color=colour[alg], label=alg)
@@ -164,27 +193,43 @@ def figure(runs, rec, colour):
         for d2 in D2_GRID:  # not recovered: at the horizon, ^ m still growing, v decaying
             if (alg, d2) in runs and rec[alg, d2] is None:
                 h = horizon_of(alg, d2)
-                panel_b.plot(d2 + shift, h, "^" if growth(*runs[alg, d2], h) > 0 else "v",
-                             mfc="none", color=colour[alg], ms=6)
-    for tau, text in ((STEPS * ALPHA, f"GD(0.01) horizon ({STEPS} steps)"),
-                      (STEPS * ALPHA / (1 - BETA), f"momentum and GD(0.1) horizon ({STEPS} steps)"),
-                      (max(FLOW_TMAX.values()), "gradient-flow horizon")):
+                panel_b.plot(
+                    d2 + shift, h, "^" if growth(*runs[alg, d2], h) > 0 else "v", mfc="none", color=colour[alg], ms=6
+                )
+    for tau, text in (
+        (STEPS * ALPHA, f"GD(0.01) horizon ({STEPS} steps)"),
+        (STEPS * ALPHA / (1 - BETA), f"momentum and GD(0.1) horizon ({STEPS} steps)"),
+        (max(FLOW_TMAX.values()), "gradient-flow horizon"),
+    ):
         panel_b.axhline(tau, color="0.6", lw=0.8, ls=":")
         panel_b.text(0.62, tau * 1.1, text, fontsize=7, color="0.4")
     panel_b.axvspan(0.775, 1.03, color="0.92", zorder=0)
     panel_b.text(0.785, 2.0, "m decays at the end\nof every run", fontsize=7, color="0.3")
-    panel_b.set(yscale="log", xlabel="Δ₂", ylabel=f"recovery time τ (first m ≥ {RECOVERED:g})",
-                xlim=(D2_GRID[0] - 0.02, 1.03), ylim=(1, 3000),
-                title=f"(b) time to recover the signal (Δ₃ = 2/3, m0 = {M0:g})")
-    panel_b.text(0.41, 1.25, "open △ / ▽: not recovered at the horizon,\nm still growing / decaying", fontsize=7, color="0.3")
+    panel_b.set(
+        yscale="log",
+        xlabel="Δ₂",
+        ylabel=f"recovery time τ (first m ≥ {RECOVERED:g})",
+        xlim=(D2_GRID[0] - 0.02, 1.03),
+        ylim=(1, 3000),
+        title=f"(b) time to recover the signal (Δ₃ = 2/3, m0 = {M0:g})",
+    )
+    panel_b.text(
+        0.41, 1.25, "open △ / ▽: not recovered at the horizon,\nm still growing / decaying", fontsize=7, color="0.3"
+    )
     panel_b.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(HERE / "momentum_study.png", dpi=120)
 
 
 def table(head, rows):
-    return ("| " + " | ".join(head) + " |\n| --- |" + " ---: |" * (len(head) - 1) + "\n"
-            + "\n".join("| " + " | ".join(row) + " |" for row in rows))
+    return (
+        "| "
+        + " | ".join(head)
+        + " |\n| --- |"
+        + " ---: |" * (len(head) - 1)
+        + "\n"
+        + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+    )
 
 
 def main():
@@ -206,33 +251,48 @@ def main():
     def horizon_text(alg):
         return "30 – 1000" if alg == FLOW else f"{STEPS * ALGORITHMS[alg][2]:g}"
 
-    rec_table = table(["algorithm (horizon τ)"] + [f"{d2:g}" for d2 in D2_GRID],
-                      [[f"{alg} ({horizon_text(alg)})"] + [cell(alg, d2) for d2 in D2_GRID] for alg in names])
+    rec_table = table(
+        ["algorithm (horizon τ)"] + [f"{d2:g}" for d2 in D2_GRID],
+        [[f"{alg} ({horizon_text(alg)})"] + [cell(alg, d2) for d2 in D2_GRID] for alg in names],
+    )
     gd_ok = [d2 for d2 in D2_GRID if rec["GD, lr = 0.01", d2] is not None]
     steps = {(alg, d2): rec[alg, d2] / ALGORITHMS[alg][2] for alg in ALGORITHMS for d2 in gd_ok}
-    steps_table = table(["Δ₂"] + list(ALGORITHMS) + ["GD(0.01) / heavy ball", "GD(0.01) / Nesterov"],
-                        [[f"{d2:g}"] + [f"{steps[alg, d2]:.0f}" for alg in ALGORITHMS]
-                         + [f"{steps['GD, lr = 0.01', d2] / steps[alg, d2]:.2f}×" for alg in ("heavy ball", "Nesterov")]
-                         for d2 in gd_ok])
+    steps_table = table(
+        ["Δ₂"] + list(ALGORITHMS) + ["GD(0.01) / heavy ball", "GD(0.01) / Nesterov"],
+        [
+            [f"{d2:g}"]
+            + [f"{steps[alg, d2]:.0f}" for alg in ALGORITHMS]
+            + [f"{steps['GD, lr = 0.01', d2] / steps[alg, d2]:.2f}×" for alg in ("heavy ball", "Nesterov")]
+            for d2 in gd_ok
+        ],
+    )
     common = [d2 for d2 in D2_GRID if rec.get((FLOW, d2)) is not None]
-    ratios = {alg: [rec[alg, d2] / rec[FLOW, d2] if rec[alg, d2] is not None else None for d2 in common]
-              for alg in ALGORITHMS}
-    ratio_table = table(["algorithm"] + [f"Δ₂ = {d2:g}" for d2 in common],
-                        [[alg] + ["" if r is None else f"{r:.2f}" for r in ratios[alg]] for alg in ALGORITHMS])
+    ratios = {
+        alg: [rec[alg, d2] / rec[FLOW, d2] if rec[alg, d2] is not None else None for d2 in common] for alg in ALGORITHMS
+    }
+    ratio_table = table(
+        ["algorithm"] + [f"Δ₂ = {d2:g}" for d2 in common],
+        [[alg] + ["" if r is None else f"{r:.2f}" for r in ratios[alg]] for alg in ALGORITHMS],
+    )
     thr = {(alg, h): threshold(runs, rec, alg, h) for alg in names for h in HORIZONS}
-    thr_table = table(["algorithm"] + [f"τ ≤ {h:g}" for h in HORIZONS],
-                      [[alg] + [thr[alg, h] for h in HORIZONS] for alg in names])
+    thr_table = table(
+        ["algorithm"] + [f"τ ≤ {h:g}" for h in HORIZONS], [[alg] + [thr[alg, h] for h in HORIZONS] for alg in names]
+    )
     step_thr = {alg: threshold(runs, rec, alg, STEPS * ALGORITHMS[alg][2]) for alg in ALGORITHMS}
     ends = [(alg, h) for alg in names for h in ((STEPS * ALGORITHMS[alg][2],) if alg in ALGORITHMS else (120, 1000))]
     bounds = {key: boundary(runs, rec, *key) for key in ends}
-    growth_table = table(["algorithm", "at τ", "recovered or m growing, up to Δ₂", "m decaying, from Δ₂"],
-                         [[alg, f"{h:g}", f"{bounds[alg, h][0]:g}", f"{bounds[alg, h][1]:g}"] for alg, h in ends])
-    at_one = table(["algorithm", "step 1", "100", "300", "600", f"{STEPS}"],
-                   [[alg] + [f"{runs[alg, 1.0][1][k]:.3f}" for k in (1, 100, 300, 600, STEPS)] for alg in ALGORITHMS])
-    settled = {key: abs(m[-1] - m[int(0.9 * (len(m) - 1))]) < 1e-3 and rec[key] is not None
-               for key, (t, m) in runs.items()}  # recovered and no longer moving
-    final_m = {d2: sorted({f"{runs[alg, d2][1][-1]:.3f}" for alg in names if settled.get((alg, d2))})
-               for d2 in D2_GRID}
+    growth_table = table(
+        ["algorithm", "at τ", "recovered or m growing, up to Δ₂", "m decaying, from Δ₂"],
+        [[alg, f"{h:g}", f"{bounds[alg, h][0]:g}", f"{bounds[alg, h][1]:g}"] for alg, h in ends],
+    )
+    at_one = table(
+        ["algorithm", "step 1", "100", "300", "600", f"{STEPS}"],
+        [[alg] + [f"{runs[alg, 1.0][1][k]:.3f}" for k in (1, 100, 300, 600, STEPS)] for alg in ALGORITHMS],
+    )
+    settled = {
+        key: abs(m[-1] - m[int(0.9 * (len(m) - 1))]) < 1e-3 and rec[key] is not None for key, (t, m) in runs.items()
+    }  # recovered and no longer moving
+    final_m = {d2: sorted({f"{runs[alg, d2][1][-1]:.3f}" for alg in names if settled.get((alg, d2))}) for d2 in D2_GRID}
 
     def span(values, digits=1):
         values = [v for v in values if v is not None]
@@ -288,8 +348,8 @@ Recovery time relative to gradient flow, τ_method / τ_flow:
 {ratio_table}
 
 Threshold estimate at a common physical horizon (blank: beyond the runs). With a common budget of
-**{STEPS} steps** instead: GD(0.01) {step_thr['GD, lr = 0.01']}, GD(0.1) {step_thr['GD, lr = 0.1']}, heavy ball
-{step_thr['heavy ball']}, Nesterov {step_thr['Nesterov']}.
+**{STEPS} steps** instead: GD(0.01) {step_thr["GD, lr = 0.01"]}, GD(0.1) {step_thr["GD, lr = 0.1"]}, heavy ball
+{step_thr["heavy ball"]}, Nesterov {step_thr["Nesterov"]}.
 
 {thr_table}
 
@@ -304,12 +364,19 @@ Overlap reached after recovery (runs that recovered and settled, all methods): {
 
 """
     hb_r, gd1_r, ne_r = ratios["heavy ball"], ratios["GD, lr = 0.1"], ratios["Nesterov"]
-    hb_vs_gd1 = [rec["heavy ball", d2] / rec["GD, lr = 0.1", d2] for d2 in D2_GRID
-                 if rec["heavy ball", d2] is not None and rec["GD, lr = 0.1", d2] is not None]
+    hb_vs_gd1 = [
+        rec["heavy ball", d2] / rec["GD, lr = 0.1", d2]
+        for d2 in D2_GRID
+        if rec["heavy ball", d2] is not None and rec["GD, lr = 0.1", d2] is not None
+    ]
     edges = set(bounds.values())
     up, down = max(b[0] for b in edges), min(b[1] for b in edges)
-    where = ("for every method and every horizon, from τ = 12 (GD at α) to τ = 1000 (flow)" if len(edges) == 1
-             else "depending on the method: " + ", ".join(f"{a} at τ = {h:g}: {b[0]:g}/{b[1]:g}" for (a, h), b in bounds.items()))
+    where = (
+        "for every method and every horizon, from τ = 12 (GD at α) to τ = 1000 (flow)"
+        if len(edges) == 1
+        else "depending on the method: "
+        + ", ".join(f"{a} at τ = {h:g}: {b[0]:g}/{b[1]:g}" for (a, h), b in bounds.items())
+    )
     flow_075 = runs[FLOW, 0.75][1][-1] if (FLOW, 0.75) in runs else float("nan")
     conclusions = f"""* **What the paper says** (only its abstract and the Fig. 1 caption could be read): momentum
   methods "speed up the dynamics but do not improve the algorithmic threshold with respect to
@@ -329,7 +396,7 @@ Overlap reached after recovery (runs that recovered and settled, all methods): {
   Δ₂ = {up:g} and {down:g} {where}; heavy ball's recovery time is the flow's times a constant, so it
   diverges at the same Δ₂. The threshold estimates at τ ≤ 120 ({", ".join(f"{a} {v}" for a, v in at120.items())})
   differ only because the speeds do. With a fixed budget of {STEPS} steps momentum seems to raise the
-  threshold (GD at α {step_thr['GD, lr = 0.01']}, heavy ball {step_thr['heavy ball']}, Nesterov {step_thr['Nesterov']}): that is the time rescaling.
+  threshold (GD at α {step_thr["GD, lr = 0.01"]}, heavy ball {step_thr["heavy ball"]}, Nesterov {step_thr["Nesterov"]}): that is the time rescaling.
 * **All of these are finite-time numbers for m0 = {M0:g}.** The flow's estimate moves from {thr[FLOW, 12]} (τ ≤ 12)
   to {thr[FLOW, 1000]} (τ ≤ 1000), and at Δ₂ = 0.75 m is still growing at τ = 1000 (m = {flow_075:.3f}): the
   m0 = {M0:g} threshold is between {up:g} and {down:g} (if the slow growth at {up:g} goes on), below Δ₂ = 1. A random start of a system of size N has

@@ -28,11 +28,13 @@ N, RUNS, DT, STEPS = 800, 8, 0.25, 160
 
 
 def main():
-    runs = {name: dmftc.load(HERE / f"{name}.dmft").simulate(dim=N, runs=RUNS, steps=STEPS, dt=DT)
-            for name in ("rf_drive", "rf_drive_hermitian")}
+    runs = {
+        name: dmftc.load(HERE / f"{name}.dmft").simulate(dim=N, runs=RUNS, steps=STEPS, dt=DT)
+        for name in ("rf_drive", "rf_drive_hermitian")
+    }
     t = runs["rf_drive"].time.values
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (name, ds), label in zip(runs.items(), ("F S (non-Hermitian)", "F^1/2 S F^1/2 (Hermitian)")):
+    for ds, label in zip(runs.values(), ("F S (non-Hermitian)", "F^1/2 S F^1/2 (Hermitian)")):
         loss, sem = ds.loss.values, ds.loss_sem.values
         left.plot(t, loss, label=label)
         left.fill_between(t, loss - 2 * sem, loss + 2 * sem, alpha=0.3)
@@ -49,12 +51,21 @@ def main():
     # the rise from the minimum time to the end, run by run (the level of a run moves with its
     # start x(0), the rise much less): 2 RUNS further independent runs, one at a time
     model = dmftc.load(HERE / "rf_drive.dmft")
-    rises = np.array([ds.loss.values[-1] - ds.loss.values[low]
-                      for ds in (model.simulate(dim=N, runs=1, steps=STEPS, dt=DT, seed=RUNS + r)
-                                 for r in range(2 * RUNS))])
+    rises = np.array(
+        [
+            ds.loss.values[-1] - ds.loss.values[low]
+            for ds in (model.simulate(dim=N, runs=1, steps=STEPS, dt=DT, seed=RUNS + r) for r in range(2 * RUNS))
+        ]
+    )
     rise, rise_se = rises.mean(), rises.std(ddof=1) / np.sqrt(rises.size)
-    rows = [(f"{t[k]:g}", f"{nh.loss.values[k]:.4f} ± {nh.loss_sem.values[k]:.4f}",
-             f"{h.loss.values[k]:.4f} ± {h.loss_sem.values[k]:.4f}") for k in (0, 4, low, 40, 80, 120, STEPS)]
+    rows = [
+        (
+            f"{t[k]:g}",
+            f"{nh.loss.values[k]:.4f} ± {nh.loss_sem.values[k]:.4f}",
+            f"{h.loss.values[k]:.4f} ± {h.loss_sem.values[k]:.4f}",
+        )
+        for k in (0, 4, low, 40, 80, 120, STEPS)
+    ]
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     text = f"""# Non-Hermitian vs Hermitian drive with the same spectrum
 

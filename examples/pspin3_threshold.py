@@ -38,12 +38,19 @@ def main():
         t, e = ds.time.values, ds.energy.values
         late = t >= 100
         (e_inf, amplitude, exponent), _ = curve_fit(power_law, t[late], e[late], p0=(-1.15, 0.1, 0.7))
-        print(f"window {window}: e(1e4) = {e[-1]:.6f}, fit e_inf = {e_inf:.5f} (e_th = {THRESHOLD:.5f}), "
-              f"A = {amplitude:.3f}, exponent = {exponent:.3f}, run {ds.attrs['time_run_s']:.0f} s")
+        print(
+            f"window {window}: e(1e4) = {e[-1]:.6f}, fit e_inf = {e_inf:.5f} (e_th = {THRESHOLD:.5f}), "
+            f"A = {amplitude:.3f}, exponent = {exponent:.3f}, run {ds.attrs['time_run_s']:.0f} s"
+        )
         left.semilogx(t[1:], e[1:], color=color, label=f"DMFT, window {window}")
         right.loglog(t[1:], e[1:] - THRESHOLD, color=color, label=f"e(t) - e_th, window {window}")
-        right.loglog(t[late], power_law(t[late], e_inf, amplitude, exponent) - THRESHOLD, "--", color=color,
-                     label=f"fit: e_inf = {e_inf:.4f}, exponent {exponent:.2f}")
+        right.loglog(
+            t[late],
+            power_law(t[late], e_inf, amplitude, exponent) - THRESHOLD,
+            "--",
+            color=color,
+            label=f"fit: e_inf = {e_inf:.4f}, exponent {exponent:.2f}",
+        )
     left.axhline(THRESHOLD, color="k", lw=0.8, ls=":", label="e_th = -sqrt(4/3)")
     left.set(xlabel="t", ylabel="energy e(t)", title="gradient flow, pure 3-spin")
     right.set(xlabel="t", ylabel="e(t) - e_th", title="late-time approach to the threshold")

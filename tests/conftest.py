@@ -16,5 +16,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ from the current code generation (review the diff)")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current code generation (review the diff)",
+    )

@@ -14,8 +14,16 @@ def _mp_integral(f, alpha: float) -> float:
     gamma = 1 / alpha
     lo, hi = (1 - np.sqrt(gamma)) ** 2, (1 + np.sqrt(gamma)) ** 2
     # density sqrt((hi-x)(x-lo)) / (2 pi gamma x): integrate with the algebraic weight exactly
-    value, _ = integrate.quad(lambda x: f(alpha * x) / (2 * np.pi * gamma * x), lo, hi,
-                              weight="alg", wvar=(0.5, 0.5), epsabs=1e-14, epsrel=1e-13, limit=200)
+    value, _ = integrate.quad(
+        lambda x: f(alpha * x) / (2 * np.pi * gamma * x),
+        lo,
+        hi,
+        weight="alg",
+        wvar=(0.5, 0.5),
+        epsabs=1e-14,
+        epsrel=1e-13,
+        limit=200,
+    )
     return value
 
 

@@ -38,20 +38,31 @@ def mp_integral(f, alpha: float) -> float:
     """∫ ρ_M f for M = Ψ^T Ψ / P of docs/math/linear_system.md §3: (1 - α)_+ δ_0 + √((λ+ - ℓ)(ℓ - λ-)) / (2π q ℓ)."""
     q = 1 / alpha
     lo, hi = _mp_edges(alpha)
-    value, _ = integrate.quad(lambda l: f(l) / (2 * np.pi * q * l), lo, hi, weight="alg", wvar=(0.5, 0.5),
-                              epsabs=1e-14, epsrel=1e-13, limit=200)
+    value, _ = integrate.quad(
+        lambda l: f(l) / (2 * np.pi * q * l),
+        lo,
+        hi,
+        weight="alg",
+        wvar=(0.5, 0.5),
+        epsabs=1e-14,
+        epsrel=1e-13,
+        limit=200,
+    )
     return value + max(0.0, 1 - alpha) * f(0.0)
 
 
 def kernel_integral(f, alpha: float) -> float:
     """∫ ρ_K f for K = Ψ Ψ^T / P: (1 - 1/α)_+ δ_0 + √((λ+ - μ)(μ - λ-)) / (2π μ) (docs/math/linear_system.md §4)."""
     lo, hi = _mp_edges(alpha)
-    value, _ = integrate.quad(lambda u: f(u) / (2 * np.pi * u), lo, hi, weight="alg", wvar=(0.5, 0.5),
-                              epsabs=1e-14, epsrel=1e-13, limit=200)
+    value, _ = integrate.quad(
+        lambda u: f(u) / (2 * np.pi * u), lo, hi, weight="alg", wvar=(0.5, 0.5), epsabs=1e-14, epsrel=1e-13, limit=200
+    )
     return value + max(0.0, 1 - 1 / alpha) * f(0.0)
 
 
-def regression_curves(alpha: float, sigma: float, t_b: float, ridge: float = 0.0, euler_dt: float | None = None) -> dict:
+def regression_curves(
+    alpha: float, sigma: float, t_b: float, ridge: float = 0.0, euler_dt: float | None = None
+) -> dict:
     """E_gen = bias + variance and E_tr of docs/math/linear_system.md §4 at time t_b (their units; ridge λ of theirs).
     ``euler_dt``: the Euler step of dmftc's flow (dmftc time = t_b / α, step dt): the factor
     e^{-(ℓ + λ) t_b} becomes (1 - dt α (ℓ + λ))^k with k = t_b / (α dt)."""

@@ -1,9 +1,10 @@
 """Gradient flow on linear and ridge regression against the closed forms of
 docs/math/linear_system.md §4, and the bias/variance split of --average-over (docs/math/linear_system.md §5).
 
-Conventions (models/linear_regression_flow.dmft): X^T X = alpha M with M = Ψ^T Ψ / P of docs/math/linear_system.md §4, so
-their time is t_b = alpha t and their ridge λ is lam / alpha. The flow is solved with Euler steps
-of length dt; the docs/math/linear_system.md §4 integrals with e^{-ℓ t_b} replaced by (1 - dt alpha ℓ)^k are then exact for
+Conventions (models/linear_regression_flow.dmft): X^T X = alpha M with M = Ψ^T Ψ / P of
+docs/math/linear_system.md §4, so their time is t_b = alpha t and their ridge λ is lam / alpha. The
+flow is solved with Euler steps of length dt; the docs/math/linear_system.md §4 integrals with
+e^{-ℓ t_b} replaced by (1 - dt alpha ℓ)^k are then exact for
 the solved dynamics (tested to rounding), and the continuous values are reached at O(dt).
 """
 
@@ -37,7 +38,8 @@ def test_linear_regression_matches_the_marchenko_pastur_integrals():
         np.testing.assert_allclose(ds.train_error.values[k], oracle["train"], rtol=1e-9)
     # the test loss is (E_gen + sigma^2)/2, and so is its bias (the fresh label's noise stays)
     np.testing.assert_allclose(ds.test_loss.values, (ds.gen_error.values + 0.25) / 2, rtol=1e-12)
-    # the quoted continuous values (docs/math/linear_system.md §4 table: t_b = 0.5, 2, 10, 4 digits); the Euler step moves
+    # the quoted continuous values (docs/math/linear_system.md §4 table: t_b = 0.5, 2, 10, 4 digits);
+    # the Euler step moves
     # them by at most 0.16% at dt = 0.05 (measured against the continuous integrals), bound 0.3%
     for t_b, quoted in ((0.5, 0.6741), (2.0, 0.6577), (10.0, 0.7383)):
         assert abs(ds.gen_error.values[round(t_b / (alpha * DT))] / quoted - 1) < 3e-3

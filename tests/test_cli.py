@@ -70,13 +70,13 @@ def test_every_command_is_registered():
 def test_real_process_exit_codes(tmp_path):
     bad = tmp_path / "bad.dmft"
     bad.write_text("model bad\nweights w ~ 0\nupdate:\n    w = w - grad(v)\n")
-    proc = subprocess.run([sys.executable, "-m", "dmftc.cli", "check", str(bad)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dmftc.cli", "check", str(bad)], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr
-    ok = subprocess.run([sys.executable, "-m", "dmftc.cli", "check", RIDGE], capture_output=True,
-                        text=True, cwd=ROOT)
+    ok = subprocess.run([sys.executable, "-m", "dmftc.cli", "check", RIDGE], capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
 
 

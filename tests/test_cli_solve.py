@@ -14,8 +14,9 @@ HINGE = str(ROOT / "models" / "hinge_gd.dmft")
 
 def test_solve_writes_netcdf_and_plot(tmp_path):
     out, png = tmp_path / "ridge.nc", tmp_path / "ridge.png"
-    result = runner.invoke(app, ["solve", RIDGE, "--steps", "20", "-p", "lr=0.1", "-o", str(out),
-                                 "--plot", str(png), "--quiet"])
+    result = runner.invoke(
+        app, ["solve", RIDGE, "--steps", "20", "-p", "lr=0.1", "-o", str(out), "--plot", str(png), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     ds = xr.open_dataset(out)
     for name in ("train_loss", "test_loss", "overlap", "sq_norm", "C_theta", "R_theta", "C_g", "R_g"):
@@ -32,8 +33,9 @@ def test_solve_writes_netcdf_and_plot(tmp_path):
 def test_simulate_and_compare(tmp_path):
     theory, experiment = tmp_path / "theory.nc", tmp_path / "experiment.nc"
     assert runner.invoke(app, ["solve", RIDGE, "--steps", "10", "-o", str(theory), "-q"]).exit_code == 0
-    result = runner.invoke(app, ["simulate", RIDGE, "--steps", "10", "--dim", "300", "--runs", "3",
-                                 "-o", str(experiment), "-q"])
+    result = runner.invoke(
+        app, ["simulate", RIDGE, "--steps", "10", "--dim", "300", "--runs", "3", "-o", str(experiment), "-q"]
+    )
     assert result.exit_code == 0, result.output
     ds = xr.open_dataset(experiment)
     assert "overlap_sem" in ds and ds.attrs["dim"] == 300 and ds.attrs["runs"] == 3

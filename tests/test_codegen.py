@@ -33,10 +33,13 @@ def test_concurrent_writers_agree(tmp_path, monkeypatch):
     # two processes writing the same generated module: the lock and the atomic rename leave
     # one complete file
     monkeypatch.setenv("DMFTC_CACHE_DIR", str(tmp_path))
-    script = ("import dmftc, sys; from dmftc.codegen.jit import write_source; "
-              f"print(write_source(dmftc.load({str(ROOT / 'models' / 'ridge_gd.dmft')!r}).codegen()))")
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-             for _ in range(3)]
+    script = (
+        "import dmftc, sys; from dmftc.codegen.jit import write_source; "
+        f"print(write_source(dmftc.load({str(ROOT / 'models' / 'ridge_gd.dmft')!r}).codegen()))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(3)
+    ]
     paths = {p.communicate()[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs) and len(paths) == 1
     source = dmftc.load(ROOT / "models" / "ridge_gd.dmft").codegen()

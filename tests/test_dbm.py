@@ -9,10 +9,10 @@ import sympy as sp
 from typer.testing import CliRunner
 
 import dmftc
-from dmftc.cli import app
-from dmftc.errors import DerivationError, ModelError, SolverError
 from dmftc.classes.matrix_sgd.simulate import unfolded_spacing_s2
 from dmftc.classes.matrix_sgd.solve import SURMISE_S2
+from dmftc.cli import app
+from dmftc.errors import DerivationError, ModelError, SolverError
 from dmftc.symbolic.sde import COVARIANCE, SAMPLES, TEMPERATURE
 
 from .conftest import ROOT
@@ -24,8 +24,12 @@ runner = CliRunner()
 
 def _sgd_ridge_with_batch_size(tmp_path):
     path = tmp_path / "sgd_size.dmft"
-    path.write_text((MODELS / "sgd_ridge.dmft").read_text().replace("batch fraction b", "batch size B")
-                    .replace("param b     = 0.5", "param B     = 16"))
+    path.write_text(
+        (MODELS / "sgd_ridge.dmft")
+        .read_text()
+        .replace("batch fraction b", "batch size B")
+        .replace("param b     = 0.5", "param B     = 16")
+    )
     return dmftc.load(path)
 
 
@@ -84,8 +88,12 @@ def _stationary(m, lr, runs, length=30):
     for seed in range(runs):
         sim = m.simulate(runs=1, steps=steps, seed=seed)
         window = slice(steps // 2, None)
-        values.append([sim[name].values[window].mean() for name in ("eigenvalue_mean", "eigenvalue_variance",
-                                                                      "spacing_s2", "distance")])
+        values.append(
+            [
+                sim[name].values[window].mean()
+                for name in ("eigenvalue_mean", "eigenvalue_variance", "spacing_s2", "distance")
+            ]
+        )
     out = np.array(values).T
     out[3] *= m.params["N"]
     return out
@@ -134,8 +142,9 @@ def test_statistics_collapse_at_fixed_lr_over_batch_size():
     # stationary N v, eigenvalue variance and <s²> agree within 4 combined standard errors plus
     # the O(lr) difference of the next-order formula (0.5% of N v); a four times larger B at
     # lr = 0.01 makes the spectrum four times narrower (the next-order terms shift the ratio by 4%).
-    stats = {(lr, B): _stationary(dmftc.load(DBM, lr=lr, B=B), lr, runs=3, length=20)
-             for lr, B in ((0.01, 8), (0.02, 16))}
+    stats = {
+        (lr, B): _stationary(dmftc.load(DBM, lr=lr, B=B), lr, runs=3, length=20) for lr, B in ((0.01, 8), (0.02, 16))
+    }
     a, b = stats[(0.01, 8)], stats[(0.02, 16)]
     for row, name in ((1, "variance"), (2, "spacings"), (3, "N v")):
         sem = math.sqrt(_sem(a[row]) ** 2 + _sem(b[row]) ** 2)

@@ -49,6 +49,5 @@ def test_cli_reference_names_every_option():
     text = reference_markdown()
     for option in OPTIONS:
         assert option.flag in text, option.flag
-    for command in ("check", "derive", "codegen", "solve", "simulate", "sweep", "verify", "compare", "plot",
-                    "models"):
+    for command in ("check", "derive", "codegen", "solve", "simulate", "sweep", "verify", "compare", "plot", "models"):
         assert f"`dmftc {command}`" in text

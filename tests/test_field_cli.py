@@ -28,7 +28,7 @@ def test_flow_derivation_shows_the_ck_equations_with_f_substituted():
     assert result.exit_code == 0, result.output
     text = result.output
     assert r"\partial_t C(t,t')" in text and r"\partial_t R(t,t')" in text and r"\mu(t) &=" in text
-    ck = text[text.index("Cugliandolo"):]
+    ck = text[text.index("Cugliandolo") :]
     assert r"3 C{\left(s,t' \right)} C{\left(t,s \right)} R{\left(t,s \right)}" in ck
     assert r"\frac{3 C^{2}{\left(t,s \right)} R{\left(t',s \right)}}{2}" in ck
     assert r"\frac{9 C^{2}{\left(t,s \right)} R{\left(t,s \right)}}{2}" in ck  # (f''C + f') R
@@ -41,8 +41,11 @@ def test_langevin_derivation_has_the_temperature():
 
 def test_sphere_weight_assigned_twice_is_refused(tmp_path):
     path = tmp_path / "twice.dmft"
-    path.write_text((ROOT / "models" / "pspin3_gd.dmft").read_text().replace(
-        "    x = x - lr * grad(x)", "    x = x - lr * grad(x)\n    x = 2 * x"))
+    path.write_text(
+        (ROOT / "models" / "pspin3_gd.dmft")
+        .read_text()
+        .replace("    x = x - lr * grad(x)", "    x = x - lr * grad(x)\n    x = 2 * x")
+    )
     with pytest.raises(DerivationError, match="assigned 2 times"):
         dmftc.load(path).derive()
 
@@ -63,8 +66,9 @@ def test_codegen_is_readable_self_contained_and_deterministic(tmp_path):
 
 def test_solve_on_the_adaptive_grid_and_simulate(tmp_path):
     out = tmp_path / "flow.nc"
-    result = runner.invoke(app, ["solve", str(ROOT / "models" / "pspin3_flow.dmft"), "--tmax", "20",
-                                 "--dt", "0.02", "-o", str(out), "-q"])
+    result = runner.invoke(
+        app, ["solve", str(ROOT / "models" / "pspin3_flow.dmft"), "--tmax", "20", "--dt", "0.02", "-o", str(out), "-q"]
+    )
     assert result.exit_code == 0, result.output
     ds = xr.open_dataset(out)
     assert ds.time.values[-1] >= 20 and "mu" in ds and ds.attrs["method"].startswith("continuous, adaptive")
@@ -72,8 +76,22 @@ def test_solve_on_the_adaptive_grid_and_simulate(tmp_path):
     bad = runner.invoke(app, ["solve", str(ROOT / "models" / "pspin3_gd.dmft"), "--tmax", "20", "-q"])
     assert bad.exit_code == 2 and "--tmax is for flow" in bad.output
     sim = tmp_path / "sim.nc"
-    result = runner.invoke(app, ["simulate", str(ROOT / "models" / "spiked_matrix_tensor_hb.dmft"), "--dim", "40",
-                                 "--runs", "2", "--steps", "5", "-o", str(sim), "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(ROOT / "models" / "spiked_matrix_tensor_hb.dmft"),
+            "--dim",
+            "40",
+            "--runs",
+            "2",
+            "--steps",
+            "5",
+            "-o",
+            str(sim),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ds = xr.open_dataset(sim)
     assert {"energy", "energy_sem", "overlap", "overlap_sem"} <= set(ds.data_vars)

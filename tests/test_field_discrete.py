@@ -5,8 +5,8 @@ import pytest
 from scipy import integrate
 
 import dmftc
-from dmftc.errors import SolverError
 from dmftc.classes.gaussian_field.solve import solve_gaussian_field
+from dmftc.errors import SolverError
 
 from .conftest import ROOT
 
@@ -32,13 +32,15 @@ observe sq_norm = mean(x^2)
 
 
 def _semicircle(f) -> float:
-    value, _ = integrate.quad(lambda a: f(a) / (2 * np.pi), -2, 2, weight="alg", wvar=(0.5, 0.5),
-                              epsabs=1e-14, epsrel=1e-13)
+    value, _ = integrate.quad(
+        lambda a: f(a) / (2 * np.pi), -2, 2, weight="alg", wvar=(0.5, 0.5), epsabs=1e-14, epsrel=1e-13
+    )
     return value
 
 
 def _goe_curves(lr, lam, temp, T):
     """E[x_k^2], the energy (1/2) E[x_k M x_k] and R(k, j) of the GOE ridge model."""
+
     def second(a, k):
         g2 = (1 - lr * (lam + a)) ** 2
         return g2**k + 2 * lr * temp * (1 - g2**k) / (1 - g2)
@@ -106,10 +108,15 @@ def test_momentum_with_beta_zero_is_gradient_descent(momentum):
     assert a.overlap.values[-1] > 0.25, "the signal must act for this test to mean something"
 
 
-GOE_NESTEROV = GOE_RIDGE.replace("model goe_ridge", "model goe_nesterov").replace(
-    "param temp = 0.0", "param beta = 0.6").replace("weights x ~ normal(0, 1)", "weights x ~ normal(0, 1)\nstate x_prev = x").replace(
-    "    x = x - lr * grad(x) + sqrt(2 * lr * temp) * gauss()",
-    "    look = x + beta * (x - x_prev)\n    x_prev = x\n    x = look - lr * grad(x at look)")
+GOE_NESTEROV = (
+    GOE_RIDGE.replace("model goe_ridge", "model goe_nesterov")
+    .replace("param temp = 0.0", "param beta = 0.6")
+    .replace("weights x ~ normal(0, 1)", "weights x ~ normal(0, 1)\nstate x_prev = x")
+    .replace(
+        "    x = x - lr * grad(x) + sqrt(2 * lr * temp) * gauss()",
+        "    look = x + beta * (x - x_prev)\n    x_prev = x\n    x = look - lr * grad(x at look)",
+    )
+)
 
 
 def test_nesterov_on_the_goe_matches_the_semicircle(tmp_path):
@@ -131,10 +138,8 @@ def test_nesterov_on_the_goe_matches_the_semicircle(tmp_path):
 
     for k in (1, 7, 25):
         np.testing.assert_allclose(ds.sq_norm.values[k], _semicircle(lambda a: modes(a)[0][k] ** 2), rtol=1e-9)
-        np.testing.assert_allclose(ds.energy.values[k], _semicircle(lambda a: a * modes(a)[0][k] ** 2 / 2),
-                                   rtol=1e-9)
-        np.testing.assert_allclose(ds.C.values[k, 3], _semicircle(lambda a: modes(a)[1][k] * modes(a)[1][3]),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(ds.energy.values[k], _semicircle(lambda a: a * modes(a)[0][k] ** 2 / 2), rtol=1e-9)
+        np.testing.assert_allclose(ds.C.values[k, 3], _semicircle(lambda a: modes(a)[1][k] * modes(a)[1][3]), rtol=1e-9)
 
 
 def test_gradient_descent_converges_to_the_flow_at_first_order():

@@ -6,8 +6,8 @@ from scipy.optimize import curve_fit
 from scipy.special import ive
 
 import dmftc
-from dmftc.errors import SolverError
 from dmftc.classes.gaussian_field.solve import solve_gaussian_field
+from dmftc.errors import SolverError
 
 from .conftest import ROOT
 
@@ -85,8 +85,7 @@ def test_spike_terms_agree_between_solvers():
     # step halved), so 2.5e-4; GD is first order in lr: 1.8e-3 off on e, so 3e-3.
     flow = dmftc.load(MODELS / "spiked_matrix_tensor_flow.dmft")
     value = _richardson(_WithOverlap(flow, 0.1), 4.0, 0.02)
-    adaptive = solve_gaussian_field(flow.derive(), flow.params, tmax=4.0, dt=0.01, window=128,
-                                    initial_overlap=0.1)
+    adaptive = solve_gaussian_field(flow.derive(), flow.params, tmax=4.0, dt=0.01, window=128, initial_overlap=0.1)
     k = int(np.argmin(abs(adaptive.time.values - 4.0)))
     for name in ("energy", "overlap"):
         assert abs(adaptive[name].values[k] - value(name, 4.0)) < 2.5e-4, name
@@ -158,8 +157,9 @@ def test_energy_approaches_the_threshold():
     assert t[-1] >= 1e4
     assert np.all(np.diff(ds.energy.sel(time=[10, 100, 1000, 3000, 1e4], method="nearest")) < 0)
     late = t >= 100
-    (e_inf, amplitude, exponent), _ = curve_fit(lambda t, a, b, c: a + b * t**-c, t[late], e[late],
-                                                p0=(-1.15, 0.1, 0.7))
+    (e_inf, amplitude, exponent), _ = curve_fit(
+        lambda t, a, b, c: a + b * t**-c, t[late], e[late], p0=(-1.15, 0.1, 0.7)
+    )
     assert abs(e_inf + np.sqrt(4 / 3)) < 3e-3, e_inf
     assert 0.3 < exponent < 1.2 and amplitude > 0
 

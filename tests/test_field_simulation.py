@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import dmftc
-from dmftc.errors import SolverError
 from dmftc.classes.gaussian_field.simulate import Landscape, simulate_gaussian_field
 from dmftc.classes.gaussian_field.solve import solve_gaussian_field
+from dmftc.errors import SolverError
 
 from .conftest import ROOT
 
@@ -76,8 +76,11 @@ def test_spiked_heavy_ball_agrees_with_simulation():
 def test_simulation_of_a_model_without_exact_recursion(tmp_path):
     # a quartic penalty makes the update non-linear: no DMFT solve, but the simulator runs it
     path = tmp_path / "quartic.dmft"
-    path.write_text((MODELS / "pspin3_gd.dmft").read_text()
-                    .replace("weights x ~ normal(0, 1) on sphere", "weights x ~ normal(0, 1)\npenalty x^4 / 4"))
+    path.write_text(
+        (MODELS / "pspin3_gd.dmft")
+        .read_text()
+        .replace("weights x ~ normal(0, 1) on sphere", "weights x ~ normal(0, 1)\npenalty x^4 / 4")
+    )
     m = dmftc.load(path, lr=0.02)
     assert "not available (the exact recursion needs a linear process)" in m.derive().render()
     with pytest.raises(SolverError, match="not affine"):
@@ -93,9 +96,14 @@ def test_simulator_refuses_high_powers(tmp_path):
         dmftc.load(path).simulate(dim=10, runs=1, steps=2)
 
 
-SLOW_CASES = [("pspin3_gd", "gd"), ("pspin3_gd", "heavy_ball"), ("pspin3_gd", "nesterov"),
-              ("spiked_matrix_tensor_gd", "gd"), ("spiked_matrix_tensor_hb", "heavy_ball"),
-              ("spiked_matrix_tensor_nesterov", "nesterov")]
+SLOW_CASES = [
+    ("pspin3_gd", "gd"),
+    ("pspin3_gd", "heavy_ball"),
+    ("pspin3_gd", "nesterov"),
+    ("spiked_matrix_tensor_gd", "gd"),
+    ("spiked_matrix_tensor_hb", "heavy_ball"),
+    ("spiked_matrix_tensor_nesterov", "nesterov"),
+]
 
 
 @pytest.mark.slow
@@ -125,8 +133,13 @@ def _with_momentum(source: str, optimizer: str) -> str:
     update = "    x = x - lr * grad(x)"
     state, rule = {
         "heavy_ball": ("state v ~ 0", "    v = beta * v - lr * grad(x)\n    x = x + v"),
-        "nesterov": ("state x_prev = x",
-                     "    look = x + beta * (x - x_prev)\n    x_prev = x\n    x = look - lr * grad(x at look)"),
+        "nesterov": (
+            "state x_prev = x",
+            "    look = x + beta * (x - x_prev)\n    x_prev = x\n    x = look - lr * grad(x at look)",
+        ),
     }[optimizer]
-    return (source.replace("param lr = 0.05", "param lr = 0.05\nparam beta = 0.5").replace(update, rule)
-            .replace("weights x ~ normal(0, 1) on sphere", "weights x ~ normal(0, 1) on sphere\n" + state))
+    return (
+        source.replace("param lr = 0.05", "param lr = 0.05\nparam beta = 0.5")
+        .replace(update, rule)
+        .replace("weights x ~ normal(0, 1) on sphere", "weights x ~ normal(0, 1) on sphere\n" + state)
+    )

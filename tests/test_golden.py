@@ -16,8 +16,15 @@ from .conftest import ROOT
 GOLDEN = ROOT / "tests" / "golden"
 # one model per algorithm: exact closure, Monte Carlo with Jacobians, per-sample Jacobians with
 # states, Stein responses, mixture data, a landscape (exact recursion) and one with a signal
-CASES = ("ridge_gd", "logistic_gd", "adam_logistic", "hinge_gd", "mixture_logistic", "pspin3_gd",
-         "spiked_matrix_tensor_hb")
+CASES = (
+    "ridge_gd",
+    "logistic_gd",
+    "adam_logistic",
+    "hinge_gd",
+    "mixture_logistic",
+    "pspin3_gd",
+    "spiked_matrix_tensor_hb",
+)
 
 
 def _normalised(text: str) -> str:
@@ -32,4 +39,5 @@ def test_generated_code_matches_its_golden_file(name, request):
         golden.write_text(text, encoding="utf-8")
     assert golden.exists(), "no golden file: run with --update-golden and review it"
     assert text == golden.read_text(encoding="utf-8"), (
-        f"generated code of {name} changed: run with --update-golden and review `git diff tests/golden`")
+        f"generated code of {name} changed: run with --update-golden and review `git diff tests/golden`"
+    )

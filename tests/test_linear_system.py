@@ -66,7 +66,8 @@ def test_goe_dmft_converges_to_the_bessel_response():
 
 
 def test_ginibre_has_no_memory_and_the_bessel_correlation():
-    # docs/math/linear_system.md §2: R ≡ 1 (z = 0) and ∂_t ∂_t' C = C, C(t,t') = I_0(2 sqrt(t t')); the Euler version is the
+    # docs/math/linear_system.md §2: R ≡ 1 (z = 0) and ∂_t ∂_t' C = C, C(t,t') = I_0(2 sqrt(t t'));
+    # the Euler version is the
     # binomial sum of oracles_rmt (rounding: 1e-12). Extrapolated C(2,1) has an O(dt^2) error of
     # 1.4e-4 relative at dt = 0.02 (1.3% before); 1e-3 is the bound.
     m = dmftc.load(MODELS / "ginibre_flow.dmft")
@@ -80,7 +81,8 @@ def test_ginibre_has_no_memory_and_the_bessel_correlation():
 
 @pytest.mark.parametrize("alpha, expected", [(0.5, 0.70711), (2.0, 0.56155)])
 def test_marchenko_pastur_resolvent(alpha, expected):
-    # docs/math/linear_system.md §3: R̃(1) = (1/N) Tr (1 + M)^{-1}, the root of q s R² + (s + 1 - q) R - 1 = 0 (quoted to 5
+    # docs/math/linear_system.md §3: R̃(1) = (1/N) Tr (1 + M)^{-1}, the root of
+    # q s R² + (s + 1 - q) R - 1 = 0 (quoted to 5
     # digits); the Gauss rule of the density reproduces the closed form to 1e-12.
     m = dmftc.load(MODELS / "wishart_flow.dmft", ratio=alpha)
     value = spectra.resolvent(m.derive().law, symbols(m), 1.0)
@@ -105,12 +107,15 @@ def test_dmft_response_has_the_resolvent_as_laplace_transform(alpha):
     assert abs(transform / spectra.marchenko_pastur_resolvent(1.0, alpha) - 1) < 0.02
 
 
-@pytest.mark.parametrize("model, params", [
-    ("goe_relaxation", {"z": 2.5, "temp": 0.3}),
-    ("wishart_flow", {"ratio": 0.5, "temp": 0.2}),
-    ("wishart_flow", {"ratio": 1.0}),
-    ("wishart_heavy_ball", {}),
-])
+@pytest.mark.parametrize(
+    "model, params",
+    [
+        ("goe_relaxation", {"z": 2.5, "temp": 0.3}),
+        ("wishart_flow", {"ratio": 0.5, "temp": 0.2}),
+        ("wishart_flow", {"ratio": 1.0}),
+        ("wishart_heavy_ball", {}),
+    ],
+)
 def test_dmft_closure_equals_the_spectral_solver(model, params):
     # Two independent solutions of the same discretised dynamics (cavity closure by coefficient
     # vectors; eigen-direction recursions integrated over ρ): they agree to rounding (1e-9;
@@ -130,7 +135,11 @@ def test_prescribed_spectrum_closed_forms(tmp_path):
     ds = m.solve(steps=50, dt=0.02)
     t = ds.time.values[1:]
     np.testing.assert_allclose(ds.sq_norm.values[1:], (1 - np.exp(-4 * t)) / (4 * t), rtol=1e-12)
-    text = (MODELS / "spectrum_flow.dmft").read_text().replace("spectrum(uniform(0, top))", "spectrum(atoms(0.1, 1, 1, 2))")
+    text = (
+        (MODELS / "spectrum_flow.dmft")
+        .read_text()
+        .replace("spectrum(uniform(0, top))", "spectrum(atoms(0.1, 1, 1, 2))")
+    )
     path = tmp_path / "atoms.dmft"
     path.write_text(text)
     atoms = dmftc.load(path).solve(steps=50, dt=0.02).sq_norm.values[50]
@@ -150,8 +159,9 @@ def test_average_over_the_matrix_keeps_the_mean_response():
     assert np.max(np.abs(m.solve(steps=20, dt=dt, average_over="init,noise").sq_norm_bias.values)) == 0.0
 
 
-@pytest.mark.parametrize("model, params", [("goe_relaxation", {"z": 0.0}), ("wishart_flow", {"ratio": 2.0}),
-                                           ("ginibre_flow", {})])
+@pytest.mark.parametrize(
+    "model, params", [("goe_relaxation", {"z": 0.0}), ("wishart_flow", {"ratio": 2.0}), ("ginibre_flow", {})]
+)
 def test_simulation_agrees_with_the_theory(model, params):
     # N = 300, 8 runs against the exact-in-time spectral solver (Ginibre: the closure at dt/4,
     # 0.2% from the flow at t = 1). C(t,t) over runs has a standard error of ~2% here; 4 standard
@@ -170,9 +180,16 @@ def test_simulation_agrees_with_the_theory(model, params):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, params", [("goe_relaxation", {"z": 2.0, "temp": 0.5}),
-                                           ("wishart_flow", {"ratio": 0.5, "temp": 0.2}),
-                                           ("ginibre_flow", {}), ("spectrum_flow", {}), ("wishart_heavy_ball", {})])
+@pytest.mark.parametrize(
+    "model, params",
+    [
+        ("goe_relaxation", {"z": 2.0, "temp": 0.5}),
+        ("wishart_flow", {"ratio": 0.5, "temp": 0.2}),
+        ("ginibre_flow", {}),
+        ("spectrum_flow", {}),
+        ("wishart_heavy_ball", {}),
+    ],
+)
 def test_simulation_agrees_at_large_size(model, params):
     # N = 1500, 10 runs against the exact-in-time spectral solver where it exists (else the
     # closure at dt = 0.005): 4 standard errors plus 0.5% for 1/N and O(dt) effects.
@@ -211,13 +228,28 @@ def test_derivation_prints_the_cavity_closure(fmt):
 
 def test_command_line_solve_and_simulate(tmp_path):
     out = tmp_path / "goe.nc"
-    result = runner.invoke(app, ["solve", str(MODELS / "goe_relaxation.dmft"), "--method", "spectral", "--dt", "0.05",
-                                 "--steps", "20", "-q", "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            str(MODELS / "goe_relaxation.dmft"),
+            "--method",
+            "spectral",
+            "--dt",
+            "0.05",
+            "--steps",
+            "20",
+            "-q",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     ds = read(out)
     assert ds.attrs["method"] == "spectral" and ds.C.shape == (21, 21)
-    result = runner.invoke(app, ["simulate", str(MODELS / "wishart_heavy_ball.dmft"), "--dim", "50", "--runs", "2",
-                                 "--steps", "5", "-q"])
+    result = runner.invoke(
+        app, ["simulate", str(MODELS / "wishart_heavy_ball.dmft"), "--dim", "50", "--runs", "2", "--steps", "5", "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert "sq_norm" in result.output
     result = runner.invoke(app, ["solve", str(MODELS / "goe_relaxation.dmft"), "--average-over", "bogus", "-q"])

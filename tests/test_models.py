@@ -31,7 +31,16 @@ def test_model_round_trips(path):
 
 def test_bundled_model_families():
     names = {p.stem for p in MODELS}
-    for family in ("ridge_gd", "ridge_heavy_ball", "ridge_nesterov", "sgd_logistic", "langevin_ridge",
-                   "adam_logistic", "ridge_flow", "diagonal_network", "pspin3_gd",
-                   "spiked_matrix_tensor_hb"):
+    for family in (
+        "ridge_gd",
+        "ridge_heavy_ball",
+        "ridge_nesterov",
+        "sgd_logistic",
+        "langevin_ridge",
+        "adam_logistic",
+        "ridge_flow",
+        "diagonal_network",
+        "pspin3_gd",
+        "spiked_matrix_tensor_hb",
+    ):
         assert family in names

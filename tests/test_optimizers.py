@@ -23,13 +23,31 @@ import pytest
 
 from .test_vs_simulation import assert_agrees
 
-MODELS = ["sgd_ridge", "sgd_epochs_ridge", "psgd_logistic", "clipped_ridge", "signsgd_logistic",
-          "rmsprop_logistic", "langevin_flow_ridge", "logistic_flow", "diagonal_network_flow",
-          "sgd_flip_weight_decay"]
-SMALL_SAMPLES = {"sgd_epochs_ridge": 80000, "psgd_logistic": 40000, "diagonal_network_flow": 80000,
-                 "sgd_flip_weight_decay": 80000}
-LARGE_SAMPLES = {"sgd_epochs_ridge": 160000, "psgd_logistic": 80000, "rmsprop_logistic": 160000,
-                 "diagonal_network_flow": 160000, "sgd_flip_weight_decay": 240000}
+MODELS = [
+    "sgd_ridge",
+    "sgd_epochs_ridge",
+    "psgd_logistic",
+    "clipped_ridge",
+    "signsgd_logistic",
+    "rmsprop_logistic",
+    "langevin_flow_ridge",
+    "logistic_flow",
+    "diagonal_network_flow",
+    "sgd_flip_weight_decay",
+]
+SMALL_SAMPLES = {
+    "sgd_epochs_ridge": 80000,
+    "psgd_logistic": 40000,
+    "diagonal_network_flow": 80000,
+    "sgd_flip_weight_decay": 80000,
+}
+LARGE_SAMPLES = {
+    "sgd_epochs_ridge": 160000,
+    "psgd_logistic": 80000,
+    "rmsprop_logistic": 160000,
+    "diagonal_network_flow": 160000,
+    "sgd_flip_weight_decay": 240000,
+}
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -17,8 +17,12 @@ def langevin_flow_at(t: float, alpha: float, lam: float, sigma: float, temp: flo
     flow = {name: curve[-1] for name, curve in ridge_curves(alpha, lam, sigma, 0.0, 0.0, 1, dt=t).items()}
     noise = temp * _mp_integral(lambda s: (1 - np.exp(-2 * (s + lam) * t)) / (s + lam), alpha)
     noise_fit = temp * _mp_integral(lambda s: s * (1 - np.exp(-2 * (s + lam) * t)) / (s + lam), alpha)
-    return {"overlap": flow["overlap"], "sq_norm": flow["sq_norm"] + noise,
-            "train_loss": flow["train_loss"] + noise_fit / (2 * alpha), "test_loss": flow["test_loss"] + noise / 2}
+    return {
+        "overlap": flow["overlap"],
+        "sq_norm": flow["sq_norm"] + noise,
+        "train_loss": flow["train_loss"] + noise_fit / (2 * alpha),
+        "test_loss": flow["test_loss"] + noise / 2,
+    }
 
 
 def test_langevin_flow_is_langevin_with_lr_dt():

@@ -8,11 +8,10 @@ import xarray as xr
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dmftc.results import compare
-from dmftc.results import plot
-from dmftc.results import dataset as results
 from dmftc.cli import app
 from dmftc.errors import DmftcError
+from dmftc.results import compare, plot
+from dmftc.results import dataset as results
 
 STEPS = 20
 TIME = 0.1 * np.arange(STEPS + 1)
@@ -22,30 +21,41 @@ runner = CliRunner()
 
 def attributes(kind: str, **settings) -> dict:
     return results.run_attributes(
-        kind=kind, model_name="toy", model_path="models/toy.dmft", model_source=SOURCE,
-        params={"lr": 0.1, "lam": 0.05}, settings={"steps": STEPS, "dt": 0.1, **settings},
-        timings={"run": 0.25})
+        kind=kind,
+        model_name="toy",
+        model_path="models/toy.dmft",
+        model_source=SOURCE,
+        params={"lr": 0.1, "lam": 0.05},
+        settings={"steps": STEPS, "dt": 0.1, **settings},
+        timings={"run": 0.25},
+    )
 
 
 def theory() -> xr.Dataset:
     """A DMFT-like result: a decaying loss, a growing overlap and two-time functions."""
     s, t = np.meshgrid(TIME, TIME)
     return results.make_dataset(
-        {"loss": np.exp(-TIME), "overlap": 1 - np.exp(-TIME)}, TIME,
+        {"loss": np.exp(-TIME), "overlap": 1 - np.exp(-TIME)},
+        TIME,
         two_time={"C": np.exp(-np.abs(t - s)), "R": np.where(t > s, np.exp(-(t - s)), 0.0)},
         series={"C_teacher": np.exp(-TIME / 2)},
-        attrs=attributes("dmft", samples=1000, mode="exact"))
+        attrs=attributes("dmft", samples=1000, mode="exact"),
+    )
 
 
 def experiment(shift: float = 0.0) -> xr.Dataset:
     """A simulation-like result: the same curves shifted, with standard errors."""
     sem = np.full(STEPS + 1, 0.05)
     return results.make_dataset(
-        {"loss": np.exp(-TIME) + shift, "overlap": 1 - np.exp(-TIME) + shift}, TIME,
-        sem={"loss": sem, "overlap": sem}, attrs=attributes("simulation", dim=200, runs=10))
+        {"loss": np.exp(-TIME) + shift, "overlap": 1 - np.exp(-TIME) + shift},
+        TIME,
+        sem={"loss": sem, "overlap": sem},
+        attrs=attributes("simulation", dim=200, runs=10),
+    )
 
 
 # layout and attributes
+
 
 def test_layout():
     ds = theory()
@@ -78,6 +88,7 @@ def test_make_dataset_rejects_wrong_shapes():
 
 
 # netCDF input and output
+
 
 def test_round_trip(tmp_path):
     ds = theory()
@@ -119,6 +130,7 @@ def test_print_final_values():
 
 # plots
 
+
 def assert_png(path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -146,6 +158,7 @@ def test_plot_unknown_names(tmp_path):
 
 
 # comparisons
+
 
 def test_compare_z_and_last_step():
     rows = compare.compare_datasets(theory(), experiment(shift=-0.1))
@@ -182,6 +195,7 @@ def test_compare_no_common_observable():
 
 # commands
 
+
 @pytest.fixture
 def result_files(tmp_path):
     files = tmp_path / "theory.nc", tmp_path / "experiment.nc"
@@ -202,8 +216,7 @@ def test_cli_plot(result_files, tmp_path):
 
 
 def test_cli_plot_errors(result_files, tmp_path):
-    result = runner.invoke(app, ["plot", *map(str, result_files), "-o", str(tmp_path / "x.png"),
-                                 "--two-time", "C"])
+    result = runner.invoke(app, ["plot", *map(str, result_files), "-o", str(tmp_path / "x.png"), "--two-time", "C"])
     assert result.exit_code == 2
     assert "one file" in result.output
     result = runner.invoke(app, ["plot", str(tmp_path / "missing.nc"), "-o", str(tmp_path / "x.png")])

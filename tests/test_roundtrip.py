@@ -34,8 +34,7 @@ def _extend(expr):
     )
 
 
-expressions = st.recursive(st.one_of(st.builds(n.Number, numbers), st.builds(n.Name, names)), _extend,
-                           max_leaves=12)
+expressions = st.recursive(st.one_of(st.builds(n.Number, numbers), st.builds(n.Name, names)), _extend, max_leaves=12)
 calls = _calls(expressions)
 
 statements = st.one_of(
@@ -54,10 +53,8 @@ statements = st.one_of(
     st.builds(n.LandscapeDecl, calls),
     st.builds(n.SignalDecl, names, expressions, st.booleans()),
     st.builds(n.ObserveDecl, names, expressions),
-    st.builds(n.UpdateBlock, st.lists(st.builds(n.Assignment, names, expressions), min_size=1,
-                                      max_size=3).map(tuple)),
-    st.builds(n.FlowBlock, st.lists(st.builds(n.FlowEquation, names, expressions), min_size=1,
-                                    max_size=3).map(tuple)),
+    st.builds(n.UpdateBlock, st.lists(st.builds(n.Assignment, names, expressions), min_size=1, max_size=3).map(tuple)),
+    st.builds(n.FlowBlock, st.lists(st.builds(n.FlowEquation, names, expressions), min_size=1, max_size=3).map(tuple)),
 )
 models = st.lists(statements, max_size=6).map(lambda s: n.ModelFile(tuple(s)))
 
@@ -67,13 +64,13 @@ def parse_expr(text: str) -> n.Expr:
     return statement.value
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)  # reproducible in CI
 @given(expressions)
 def test_expression_round_trip(e):
     assert parse_expr(format_expr(e)) == e
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
 @given(models)
 def test_model_round_trip(tree):
     assert parse(format_model(tree)) == tree

@@ -27,15 +27,19 @@ def test_ridge_gd_matches_marchenko_pastur():
 def test_ridge_warm_start_matches_marchenko_pastur(tmp_path):
     # warm start w0 = m0 w* + normal(0, 1): the initial law enters through its second moments
     model = tmp_path / "warm.dmft"
-    model.write_text((MODELS / "ridge_gd.dmft").read_text().replace(
-        "weights w ~ 0", "param m0 = 0.2\nweights w ~ m0 * wstar + normal(0, 1)"))
+    model.write_text(
+        (MODELS / "ridge_gd.dmft")
+        .read_text()
+        .replace("weights w ~ 0", "param m0 = 0.2\nweights w ~ m0 * wstar + normal(0, 1)")
+    )
     ds = dmftc.load(model, alpha=3.0, lr=0.1, lam=0.5, sigma=0.0).solve(steps=50, mode="exact")
     oracle = ridge_curves(3.0, 0.5, 0.0, m0=0.2, v0=1.0, T=50, lr=0.1)
     for name in CURVES:
         np.testing.assert_allclose(ds[name].values, oracle[name], rtol=1e-8, err_msg=name)
     # reference values of docs/math/gaussian_data.md §11 (same setting), 4 digits
-    np.testing.assert_allclose(ds.overlap.values[[0, 1, 2, 3, 5, 10]],
-                               [0.2000, 0.4300, 0.5555, 0.6308, 0.7123, 0.7824], atol=6e-5)
+    np.testing.assert_allclose(
+        ds.overlap.values[[0, 1, 2, 3, 5, 10]], [0.2000, 0.4300, 0.5555, 0.6308, 0.7123, 0.7824], atol=6e-5
+    )
 
 
 def test_monte_carlo_is_unbiased_on_a_linear_model():
@@ -44,9 +48,15 @@ def test_monte_carlo_is_unbiased_on_a_linear_model():
     # per curve and step under a Gaussian error model).
     m = dmftc.load(MODELS / "ridge_gd.dmft")
     exact = m.solve(steps=15, mode="exact")
-    runs = np.array([[m.solve(steps=15, samples=3000, seed=seed, mode="monte-carlo",
-                              variance_reduction=False)[name].values for name in CURVES]
-                     for seed in range(8)])
+    runs = np.array(
+        [
+            [
+                m.solve(steps=15, samples=3000, seed=seed, mode="monte-carlo", variance_reduction=False)[name].values
+                for name in CURVES
+            ]
+            for seed in range(8)
+        ]
+    )
     mean, sem = runs.mean(axis=0), runs.std(axis=0, ddof=1) / np.sqrt(len(runs))
     for j, name in enumerate(CURVES):
         deviation = np.abs(mean[j, 1:] - exact[name].values[1:]) / sem[j, 1:]

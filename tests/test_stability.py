@@ -40,8 +40,9 @@ def test_the_bundled_logistic_models_are_found():
 def test_logistic_loss_gradient_and_curvature_are_stable(path):
     m = dmftc.load(path)
     plan, module = m.compiled.generated[1], m.compiled.module
-    params = np.array([m.params[name] for name in plan.parameters if name != "dt"] + (
-        [0.01] if "dt" in plan.parameters else []))
+    params = np.array(
+        [m.params[name] for name in plan.parameters if name != "dt"] + ([0.01] if "dt" in plan.parameters else [])
+    )
     loss = m.model.spec.loss
     slots = {}  # train() or test() of the loss: which entry of the integrands
     for kind in ("train", "test"):

@@ -12,10 +12,10 @@ from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
 import dmftc
-from dmftc.results import dataset as results
-from dmftc.results import sweep
 from dmftc.cli import app
 from dmftc.errors import DmftcError, ParameterError
+from dmftc.results import dataset as results
+from dmftc.results import sweep
 
 from .conftest import ROOT
 
@@ -38,8 +38,10 @@ DRAWN_INK = 0.06
 @pytest.fixture(scope="module")
 def client():
     """A two-worker local cluster shared by the tests of this file."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster, \
-            Client(cluster, set_as_default=False) as shared:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster, set_as_default=False) as shared,
+    ):
         yield shared
 
 
@@ -105,8 +107,7 @@ def test_64_points_on_a_local_cluster():
 
 
 def test_failing_points_are_recorded(client):
-    ds = dmftc.load(LOGISTIC).sweep({"lr": [0.5, DIVERGING_LR], "alpha": [1.0, 2.0]}, client=client,
-                                    **SMALL)
+    ds = dmftc.load(LOGISTIC).sweep({"lr": [0.5, DIVERGING_LR], "alpha": [1.0, 2.0]}, client=client, **SMALL)
     assert ds["status"].dims == ("lr", "alpha")
     assert list(ds["status"].sel(lr=0.5).values) == ["ok", "ok"]
     assert list(ds["status"].sel(lr=DIVERGING_LR).values) == ["failed", "failed"]
@@ -180,10 +181,30 @@ def test_resuming_refuses_another_sweep(client, tmp_path):
 
 def test_cli_sweep_and_plots(client, tmp_path):
     output, png = tmp_path / "sweep.nc", tmp_path / "sweep.png"
-    result = runner.invoke(app, ["sweep", LOGISTIC, "-p", "alpha=1:3:3", "-p", f"lr=0.5,{DIVERGING_LR:g}",
-                                 "-p", "lam=0.05", "--steps", "4", "--samples", "100",
-                                 "--scheduler", client.scheduler.address, "-o", str(output),
-                                 "--plot", str(png), "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            LOGISTIC,
+            "-p",
+            "alpha=1:3:3",
+            "-p",
+            f"lr=0.5,{DIVERGING_LR:g}",
+            "-p",
+            "lam=0.05",
+            "--steps",
+            "4",
+            "--samples",
+            "100",
+            "--scheduler",
+            client.scheduler.address,
+            "-o",
+            str(output),
+            "--plot",
+            str(png),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "over alpha (3) × lr (2): 3 solved, 3 failed" in result.output
     assert "diverges" in result.output
@@ -193,32 +214,40 @@ def test_cli_sweep_and_plots(client, tmp_path):
     ds.close()
     assert _ink(png) > DRAWN_INK
 
-    drawn = [("heat.png", []), ("step.png", ["--at-step", "2", "--var", "test_loss"]),
-             ("curves.png", ["--select", "lr=0.5"]),
-             ("point.png", ["--select", "lr=0.5", "--select", "alpha=2", "--two-time", "C_theta"])]
+    drawn = [
+        ("heat.png", []),
+        ("step.png", ["--at-step", "2", "--var", "test_loss"]),
+        ("curves.png", ["--select", "lr=0.5"]),
+        ("point.png", ["--select", "lr=0.5", "--select", "alpha=2", "--two-time", "C_theta"]),
+    ]
     for name, options in drawn:
         result = runner.invoke(app, ["plot", str(output), "-o", str(tmp_path / name), *options])
         assert result.exit_code == 0, result.output
         assert _ink(tmp_path / name) > DRAWN_INK, name
 
-    refused = [(["--at-step", "9"], "no step 9"), (["--select", "lam=1"], "'lam' is not a swept parameter"),
-               (["--select", "lr=x"], "--select lr needs a number"),
-               (["--select", "lr=0.5", "--at-step", "2"], "--at-step is for heat maps"),
-               (["--two-time", "C_theta"], "fix every swept parameter"),
-               (["--var", "loss"], "unknown observable")]
+    refused = [
+        (["--at-step", "9"], "no step 9"),
+        (["--select", "lam=1"], "'lam' is not a swept parameter"),
+        (["--select", "lr=x"], "--select lr needs a number"),
+        (["--select", "lr=0.5", "--at-step", "2"], "--at-step is for heat maps"),
+        (["--two-time", "C_theta"], "fix every swept parameter"),
+        (["--var", "loss"], "unknown observable"),
+    ]
     for options, message in refused:
         result = runner.invoke(app, ["plot", str(output), "-o", str(tmp_path / "x.png"), *options])
         assert result.exit_code == 2 and message in result.output, (options, result.output)
 
 
 def test_cli_sweep_errors(tmp_path):
-    cases = [(["-p", "alph=1:2:3"], "unknown parameter 'alph'"),
-             (["-p", "alpha=1:2"], "parameter 'alpha': expected"),
-             (["-p", "lam=0.1,x"], "parameter 'lam': expected"),
-             (["-p", "alpha=1,2", "-p", "alpha=3,4"], "parameter 'alpha' is set twice"),
-             (["-p", "alpha=2"], "nothing to sweep"),
-             (["-p", "alpha=1,2", "--scheduler", "nonsense"], "cannot reach the Dask scheduler"),
-             (["-p", "alpha=1,2", "-o", str(tmp_path / "no" / "such.nc")], "does not exist")]
+    cases = [
+        (["-p", "alph=1:2:3"], "unknown parameter 'alph'"),
+        (["-p", "alpha=1:2"], "parameter 'alpha': expected"),
+        (["-p", "lam=0.1,x"], "parameter 'lam': expected"),
+        (["-p", "alpha=1,2", "-p", "alpha=3,4"], "parameter 'alpha' is set twice"),
+        (["-p", "alpha=2"], "nothing to sweep"),
+        (["-p", "alpha=1,2", "--scheduler", "nonsense"], "cannot reach the Dask scheduler"),
+        (["-p", "alpha=1,2", "-o", str(tmp_path / "no" / "such.nc")], "does not exist"),
+    ]
     for options, message in cases:
         result = runner.invoke(app, ["sweep", LOGISTIC, *options, "--steps", "2", "-q"])
         assert result.exit_code == 2 and message in result.output, (options, result.output)

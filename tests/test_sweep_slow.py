@@ -15,8 +15,8 @@ import xarray as xr
 from distributed import Client
 from typer.testing import CliRunner
 
-from dmftc.results import sweep
 from dmftc.cli import app
+from dmftc.results import sweep
 
 from .conftest import ROOT
 
@@ -50,15 +50,46 @@ def scheduler(tmp_path_factory):
     logs = open(tmp / "dask.log", "w")
     processes = []
     try:
-        processes.append(subprocess.Popen(
-            [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", address_file], stdout=logs, stderr=logs))
+        processes.append(
+            subprocess.Popen(
+                [
+                    BIN / "dask",
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                    "--scheduler-file",
+                    address_file,
+                ],
+                stdout=logs,
+                stderr=logs,
+            )
+        )
         _wait_for(address_file.exists, "scheduler file")
         address = json.loads(address_file.read_text())["address"]
-        processes.append(subprocess.Popen(
-            [BIN / "dask", "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-             "--dashboard-address", "127.0.0.1:0"], stdout=logs, stderr=logs,
-            env=os.environ | {"DMFTC_CACHE_DIR": str(worker_cache)}))
+        processes.append(
+            subprocess.Popen(
+                [
+                    BIN / "dask",
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                ],
+                stdout=logs,
+                stderr=logs,
+                env=os.environ | {"DMFTC_CACHE_DIR": str(worker_cache)},
+            )
+        )
         with Client(address, timeout=f"{STARTUP_S}s", set_as_default=False) as client:
             client.wait_for_workers(1, timeout=STARTUP_S)
             yield client, worker_cache
@@ -72,9 +103,26 @@ def scheduler(tmp_path_factory):
 def test_sweep_on_a_separate_scheduler_and_worker(scheduler, tmp_path):
     client, worker_cache = scheduler
     output = tmp_path / "sweep.nc"
-    result = runner.invoke(app, ["sweep", LOGISTIC, "-p", "alpha=1:3:3", "-p", "lam=0.01,0.1",
-                                 "--steps", "5", "--samples", "200", "--scheduler", client.scheduler.address,
-                                 "-o", str(output), "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            LOGISTIC,
+            "-p",
+            "alpha=1:3:3",
+            "-p",
+            "lam=0.01,0.1",
+            "--steps",
+            "5",
+            "--samples",
+            "200",
+            "--scheduler",
+            client.scheduler.address,
+            "-o",
+            str(output),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ds = xr.load_dataset(output)
     assert ds["test_loss"].dims == ("alpha", "lam", "step") and (ds["status"] == "ok").all()
@@ -88,10 +136,24 @@ def test_killed_sweep_resumes_without_solving_finished_points(scheduler, tmp_pat
     client, _ = scheduler
     output, parts = tmp_path / "sweep.nc", tmp_path / "sweep.nc.parts"
     # 24 points of about half a second each on one worker: the sweep is killed early
-    command = ["sweep", LOGISTIC, "-p", "alpha=0.5:4:8", "-p", "lam=0.01,0.1,1", "--steps", "20",
-               "--samples", "2000", "--scheduler", client.scheduler.address, "-o", str(output), "-q"]
-    process = subprocess.Popen([BIN / "dmftc", *command], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    command = [
+        "sweep",
+        LOGISTIC,
+        "-p",
+        "alpha=0.5:4:8",
+        "-p",
+        "lam=0.01,0.1,1",
+        "--steps",
+        "20",
+        "--samples",
+        "2000",
+        "--scheduler",
+        client.scheduler.address,
+        "-o",
+        str(output),
+        "-q",
+    ]
+    process = subprocess.Popen([BIN / "dmftc", *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(lambda: parts.is_dir() and any(parts.glob("*.nc")), "saved points")
     finally:

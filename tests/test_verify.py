@@ -4,9 +4,9 @@ import pytest
 from typer.testing import CliRunner
 
 import dmftc
-from dmftc.cli import app
 from dmftc.classes.gaussian_data import verify as data_checks
 from dmftc.classes.gaussian_field.verify import fluctuation_dissipation
+from dmftc.cli import app
 from dmftc.verify import run_checks as verify
 from dmftc.verify.checks import FAIL, PASS
 
@@ -25,11 +25,13 @@ def test_every_bundled_model_passes(path):
 
 def test_published_form_of_gradient_descent(tmp_path):
     published = tmp_path / "gerbelot.txt"
-    published.write_text("# ridge GD, Gerbelot et al. 2022\n"
-                         "w = (1 - lr * lam) * w - lr * Xtg\n"
-                         "grad_w = Xtg + lam * w\n"
-                         "g = h - y\n"
-                         "y = hstar + sigma * eps\n")
+    published.write_text(
+        "# ridge GD, Gerbelot et al. 2022\n"
+        "w = (1 - lr * lam) * w - lr * Xtg\n"
+        "grad_w = Xtg + lam * w\n"
+        "g = h - y\n"
+        "y = hstar + sigma * eps\n"
+    )
     checks = verify(dmftc.load(RIDGE), published)
     assert [c.status for c in checks[:4]] == [PASS] * 4
 

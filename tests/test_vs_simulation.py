@@ -15,15 +15,22 @@ Statistical tolerance, at steps 1, T/2 and T of every observable:
 * Finite-size corrections are O(1/d): 0.3 % at d = 300, well inside the simulation's error bars.
 """
 
-import numpy as np
 import pytest
 
 import dmftc
 
 from .conftest import ROOT
 
-ISSUE3 = ["ridge_gd", "ridge_heavy_ball", "ridge_nesterov", "ridge_flow", "logistic_gd",
-          "logistic_heavy_ball", "logistic_nesterov", "hinge_gd"]
+ISSUE3 = [
+    "ridge_gd",
+    "ridge_heavy_ball",
+    "ridge_nesterov",
+    "ridge_flow",
+    "logistic_gd",
+    "logistic_heavy_ball",
+    "logistic_nesterov",
+    "hinge_gd",
+]
 OPTIMIZERS = ["sgd_logistic", "langevin_ridge", "adam_logistic", "diagonal_network"]
 MIXTURES = ["mixture_logistic", "mixture3_logistic"]
 MC_ALLOWANCE = 0.03

@@ -121,9 +121,11 @@ def compare(recorded: Path, only: str | None) -> int:
                 before = stem.with_suffix(stem.suffix + ".txt").read_text()
                 if before != result:
                     failures += 1
-                    diff = [line for line in difflib.unified_diff(before.splitlines(), result.splitlines(),
-                                                                  lineterm="", n=0)
-                            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+                    diff = [
+                        line
+                        for line in difflib.unified_diff(before.splitlines(), result.splitlines(), lineterm="", n=0)
+                        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+                    ]
                     print(f"TEXT {label}: {len(diff)} changed lines, e.g. {diff[:2]}")
                 continue
             problems = _compare_datasets(xr.load_dataset(stem.with_suffix(stem.suffix + ".nc")), result)

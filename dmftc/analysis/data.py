@@ -23,8 +23,11 @@ from dmftc.language.symbols import CLUSTER, EPS, HSTAR
 # x = c w*/d + N(0, var I/d) with cluster c = +1 or -1 with probability rho/2 each, else 0
 # (two clusters when rho = 1; Mignacco et al. 2020); the teacher is the direction of the means.
 # online(dim): fresh samples every step, the class matrix_sgd.
-DATA_KINDS = {"gaussian": {"ratio": True}, "mixture": {"ratio": True, "var": False, "rho": False},
-              "online": {"dim": True}}
+DATA_KINDS = {
+    "gaussian": {"ratio": True},
+    "mixture": {"ratio": True, "var": False, "rho": False},
+    "online": {"dim": True},
+}
 DATA_DEFAULTS = {"mixture": {"var": sp.Integer(1), "rho": sp.Integer(1)}}
 DATA_STATEMENTS = frozenset({n.DataDecl, n.TeacherDecl, n.LabelDecl, n.PredictDecl, n.LossDecl, n.BatchDecl})
 
@@ -93,9 +96,18 @@ def data_spec(a, block) -> DataSpec:
     for key, word in (("predict_name", "predict"), ("loss", "loss")):
         if key not in out:
             raise ModelError(f"a 'data' model needs a '{word}' statement", kind=f"missing-{word}")
-    return DataSpec(data_kind=out["data_kind"], data_args=out["data_args"], teacher=out.get("teacher"),
-                    label_name=out.get("label_name"), label=out.get("label"), label_text=out.get("label_text", ""),
-                    predict_name=out["predict_name"], theta=out["theta"], loss=out["loss"], batch=out.get("batch"))
+    return DataSpec(
+        data_kind=out["data_kind"],
+        data_args=out["data_args"],
+        teacher=out.get("teacher"),
+        label_name=out.get("label_name"),
+        label=out.get("label"),
+        label_text=out.get("label_text", ""),
+        predict_name=out["predict_name"],
+        theta=out["theta"],
+        loss=out["loss"],
+        batch=out.get("batch"),
+    )
 
 
 # ------------------------------------------------------------------------------ the handlers
@@ -104,8 +116,12 @@ def data_spec(a, block) -> DataSpec:
 def data_statement(a, s: n.DataDecl):
     call = s.call
     if call.func not in DATA_KINDS:
-        raise ModelError(f"unknown data model '{call.func}'", call.loc, kind="unknown-data",
-                         hint=did_you_mean(call.func, DATA_KINDS) or "data models: " + ", ".join(DATA_KINDS))
+        raise ModelError(
+            f"unknown data model '{call.func}'",
+            call.loc,
+            kind="unknown-data",
+            hint=did_you_mean(call.func, DATA_KINDS) or "data models: " + ", ".join(DATA_KINDS),
+        )
     a.out["data_kind"] = call.func
     a.out["data_args"] = DATA_DEFAULTS.get(call.func, {}) | a.keyword_args(call, DATA_KINDS[call.func], "data")
     a.sample_names |= {"c": CLUSTER, "eps": EPS} if call.func == "mixture" else {"hstar": HSTAR, "eps": EPS}
@@ -125,11 +141,19 @@ def label_statement(a, s: n.LabelDecl):
         raise ModelError("'label' needs a 'data' statement before it", s.loc, kind="missing-data")
     teacher = a.out.get("teacher")
     if a.out["data_kind"] == "mixture" and teacher is None:
-        raise ModelError("mixture data needs a teacher: the direction of the cluster means", s.loc,
-                         kind="missing-teacher", hint="add 'teacher vstar ~ normal(0, 1)' before the label")
+        raise ModelError(
+            "mixture data needs a teacher: the direction of the cluster means",
+            s.loc,
+            kind="missing-teacher",
+            hint="add 'teacher vstar ~ normal(0, 1)' before the label",
+        )
     if teacher is None and find_name(s.value, "hstar") is not None:
-        raise ModelError("'hstar' needs a teacher", find_name(s.value, "hstar").loc,
-                         kind="missing-teacher", hint="add 'teacher wstar ~ normal(0, 1)' before the label")
+        raise ModelError(
+            "'hstar' needs a teacher",
+            find_name(s.value, "hstar").loc,
+            kind="missing-teacher",
+            hint="add 'teacher wstar ~ normal(0, 1)' before the label",
+        )
     latent = {name: value for name, value in a.sample_names.items() if name != "loss"}
     value = to_sympy(s.value, a.resolver("the label (a per-sample expression)", ("param",), latent))
     a.define(s.name, s.name_loc, "sample", a.symbol(s.name))
@@ -142,11 +166,14 @@ def predict_statement(a, s: n.PredictDecl):
         raise ModelError("'predict' needs a 'data' statement before it", s.loc, kind="missing-data")
     e = s.value
     if not (isinstance(e, n.Binary) and e.op == "."):
-        raise ModelError("the prediction must be exactly 'x . e' (e.g. 'predict h = x . w'): dmftc "
-                         "handles linear predictors of the data", e.loc, kind="bad-predict")
+        raise ModelError(
+            "the prediction must be exactly 'x . e' (e.g. 'predict h = x . w'): dmftc "
+            "handles linear predictors of the data",
+            e.loc,
+            kind="bad-predict",
+        )
     if not (isinstance(e.left, n.Name) and e.left.id == "x"):
-        raise ModelError("the prediction is 'x . e' with the data vector x on the left",
-                         e.left.loc, kind="bad-predict")
+        raise ModelError("the prediction is 'x . e' with the data vector x on the left", e.left.loc, kind="bad-predict")
     theta = to_sympy(e.right, a.resolver("the weight side of 'x . e' (per coordinate)", ("param", "weight")))
     if not theta.free_symbols & {w.symbol for w in a.weights}:
         raise ModelError("'x . e' must involve the weights", e.right.loc, kind="bad-predict")
@@ -160,12 +187,16 @@ def loss_statement(a, s: n.LossDecl):
     for name in a.sample_names:
         found = find_name(s.value, name)
         if found is not None:
-            raise ModelError(f"the loss cannot use '{name}' directly: the optimizer sees only "
-                             "the prediction and the label", found.loc, kind="misplaced-name")
+            raise ModelError(
+                f"the loss cannot use '{name}' directly: the optimizer sees only the prediction and the label",
+                found.loc,
+                kind="misplaced-name",
+            )
     value = to_sympy(s.value, a.resolver("the loss (a per-sample expression)", ("param", "sample")))
     if a.out["predict_name"] not in {str(x) for x in value.free_symbols}:
-        raise ModelError(f"the loss does not depend on the prediction '{a.out['predict_name']}'",
-                         s.value.loc, kind="bad-loss")
+        raise ModelError(
+            f"the loss does not depend on the prediction '{a.out['predict_name']}'", s.value.loc, kind="bad-loss"
+        )
     a.out["loss"] = value
     a.sample_names["loss"] = value  # observables may use the loss: train(loss)
 
@@ -181,5 +212,11 @@ def batch_statement(a, s: n.BatchDecl):
     a.out["batch"] = Batch(s.kind, args)
 
 
-HANDLERS = {n.DataDecl: data_statement, n.TeacherDecl: teacher_statement, n.LabelDecl: label_statement,
-            n.PredictDecl: predict_statement, n.LossDecl: loss_statement, n.BatchDecl: batch_statement}
+HANDLERS = {
+    n.DataDecl: data_statement,
+    n.TeacherDecl: teacher_statement,
+    n.LabelDecl: label_statement,
+    n.PredictDecl: predict_statement,
+    n.LossDecl: loss_statement,
+    n.BatchDecl: batch_statement,
+}

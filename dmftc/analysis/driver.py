@@ -32,11 +32,23 @@ RANDOM_LAWS = ("normal", "uniform", "rademacher")
 # Names of dataset variables that observables may not take.
 OUTPUT_NAMES = {"step", "step2", "time", "C_theta", "R_theta", "C_g", "R_g", "C", "R", "m", "mu"}
 # Statements every model may use; a class adds its own (ModelClass.statements).
-COMMON_STATEMENTS = frozenset({n.ModelDecl, n.ParamDecl, n.WeightsDecl, n.StateDecl, n.ObserveDecl,
-                               n.UpdateBlock, n.FlowBlock})
+COMMON_STATEMENTS = frozenset(
+    {n.ModelDecl, n.ParamDecl, n.WeightsDecl, n.StateDecl, n.ObserveDecl, n.UpdateBlock, n.FlowBlock}
+)
 # Statements a model has at most once.
-SINGLETONS = (n.ModelDecl, n.DataDecl, n.TeacherDecl, n.LabelDecl, n.PredictDecl, n.LossDecl,
-              n.PenaltyDecl, n.BatchDecl, n.LandscapeDecl, n.SignalDecl, n.MatrixDecl)
+SINGLETONS = (
+    n.ModelDecl,
+    n.DataDecl,
+    n.TeacherDecl,
+    n.LabelDecl,
+    n.PredictDecl,
+    n.LossDecl,
+    n.PenaltyDecl,
+    n.BatchDecl,
+    n.LandscapeDecl,
+    n.SignalDecl,
+    n.MatrixDecl,
+)
 
 
 def load_model(path: str | Path) -> Model:
@@ -115,8 +127,11 @@ class Analyser:
     def run(self) -> Model:
         statements = self.tree.statements
         if not statements:
-            raise ModelError("the model file is empty", kind="empty-model",
-                             hint="a model starts with 'model NAME'; see models/ for examples")
+            raise ModelError(
+                "the model file is empty",
+                kind="empty-model",
+                hint="a model starts with 'model NAME'; see models/ for examples",
+            )
         for s in statements:
             name = getattr(s, "name", None)
             if name is not None and not isinstance(s, (n.ModelDecl, n.ObserveDecl)):
@@ -125,10 +140,13 @@ class Analyser:
         if not isinstance(first, n.ModelDecl):
             model_decl = next((s for s in statements if isinstance(s, n.ModelDecl)), None)
             if model_decl is None:
-                raise ModelError("the model has no 'model NAME' statement", first.loc,
-                                 kind="missing-model", hint="start the file with 'model NAME'")
-            raise ModelError("'model NAME' must be the first statement", model_decl.loc,
-                             kind="model-not-first")
+                raise ModelError(
+                    "the model has no 'model NAME' statement",
+                    first.loc,
+                    kind="missing-model",
+                    hint="start the file with 'model NAME'",
+                )
+            raise ModelError("'model NAME' must be the first statement", model_decl.loc, kind="model-not-first")
         blocks = [s for s in statements if isinstance(s, (n.UpdateBlock, n.FlowBlock))]
         class_handlers = classes.statement_handlers()
         for s in statements:
@@ -149,38 +167,47 @@ class Analyser:
         if kind in self.seen:
             first = self.seen[kind]
             what = "'update:' or 'flow:' block" if kind == "block" else f"'{KEYWORD[type(s)]}' statement"
-            raise ModelError(f"duplicate {what}: a model has only one", s.loc, kind="duplicate-statement",
-                             hint=f"the first is on line {first.line}")
+            raise ModelError(
+                f"duplicate {what}: a model has only one",
+                s.loc,
+                kind="duplicate-statement",
+                hint=f"the first is on line {first.line}",
+            )
         self.seen[kind] = s.loc
 
     # ------------------------------------------------------------ names and scope (handler API)
     def define(self, name: str, loc: Location, kind: str, value: sp.Expr):
         """Bind a new name of the given kind (see ``KIND_WORDS``)."""
         if name.startswith("_"):
-            raise ModelError(f"names starting with '_' are reserved for dmftc ('{name}')", loc,
-                             kind="reserved-name")
+            raise ModelError(f"names starting with '_' are reserved for dmftc ('{name}')", loc, kind="reserved-name")
         if name in self.reserved:
-            raise ModelError(f"'{name}' is a reserved name ({self.reserved[name]})", loc,
-                             kind="reserved-name")
+            raise ModelError(f"'{name}' is a reserved name ({self.reserved[name]})", loc, kind="reserved-name")
         if name in MATH_FUNCTIONS:
             raise ModelError(f"'{name}' is the name of a function", loc, kind="reserved-name")
         if name in self.scope:
             first = self.scope[name].loc
-            raise ModelError(f"'{name}' is already defined", loc, kind="duplicate-definition",
-                             hint=f"first defined on line {first.line}")
+            raise ModelError(
+                f"'{name}' is already defined",
+                loc,
+                kind="duplicate-definition",
+                hint=f"first defined on line {first.line}",
+            )
         self.scope[name] = Binding(kind, value, loc)
 
     def unknown(self, node: n.Name, allowed_kinds: tuple[str, ...] = ()) -> ModelError:
         """The error for an undefined name (or one used before its definition)."""
         name = node.id
         if name in self.declared_later and self.declared_later[name].line > node.loc.line:
-            return ModelError(f"'{name}' is used before its definition", node.loc,
-                              kind="used-before-definition",
-                              hint=f"'{name}' is defined on line {self.declared_later[name].line}; "
-                                   "define names before using them")
+            return ModelError(
+                f"'{name}' is used before its definition",
+                node.loc,
+                kind="used-before-definition",
+                hint=f"'{name}' is defined on line {self.declared_later[name].line}; define names before using them",
+            )
         candidates = [k for k, b in self.scope.items() if not allowed_kinds or b.kind in allowed_kinds]
-        return ModelError(f"unknown name '{name}'", node.loc, kind="undefined-name",
-                          hint=did_you_mean(name, candidates))
+        return ModelError(
+            f"unknown name '{name}'", node.loc, kind="undefined-name", hint=did_you_mean(name, candidates)
+        )
 
     def resolver(self, where: str, allowed: tuple[str, ...], extra: dict | None = None):
         """A name resolver for a statement that may use names of the ``allowed`` kinds."""
@@ -192,12 +219,18 @@ class Analyser:
             binding = self.scope.get(node.id)
             if binding is None:
                 if node.id in self.reserved:
-                    raise ModelError(f"'{node.id}' ({self.reserved[node.id]}) cannot be used in {where}",
-                                     node.loc, kind="misplaced-name")
+                    raise ModelError(
+                        f"'{node.id}' ({self.reserved[node.id]}) cannot be used in {where}",
+                        node.loc,
+                        kind="misplaced-name",
+                    )
                 raise self.unknown(node, allowed)
             if binding.kind not in allowed:
-                raise ModelError(f"'{node.id}' is {KIND_WORDS[binding.kind]} and cannot be used "
-                                 f"in {where}", node.loc, kind="wrong-kind")
+                raise ModelError(
+                    f"'{node.id}' is {KIND_WORDS[binding.kind]} and cannot be used in {where}",
+                    node.loc,
+                    kind="wrong-kind",
+                )
             return binding.value
 
         return resolve
@@ -213,23 +246,27 @@ class Analyser:
     def keyword_args(self, call: n.Call, spec: dict, what: str, extra=None) -> dict:
         """The keyword arguments of ``call`` (name -> required in ``spec``), in parameters."""
         if call.args:
-            raise ModelError(f"{what} {call.func}() takes keyword arguments only "
-                             f"({', '.join(f'{k} = ...' for k in spec)})", call.args[0].loc,
-                             kind="bad-arguments")
+            raise ModelError(
+                f"{what} {call.func}() takes keyword arguments only ({', '.join(f'{k} = ...' for k in spec)})",
+                call.args[0].loc,
+                kind="bad-arguments",
+            )
         out = {}
         resolve = self.resolver(f"the {what} arguments", ("param",), extra)
         for kw in call.keywords:
             if kw.name not in spec:
-                raise ModelError(f"{what} {call.func}() has no argument '{kw.name}'", kw.loc,
-                                 kind="bad-arguments", hint=did_you_mean(kw.name, spec)
-                                 or "arguments: " + ", ".join(spec))
+                raise ModelError(
+                    f"{what} {call.func}() has no argument '{kw.name}'",
+                    kw.loc,
+                    kind="bad-arguments",
+                    hint=did_you_mean(kw.name, spec) or "arguments: " + ", ".join(spec),
+                )
             if kw.name in out:
                 raise ModelError(f"argument '{kw.name}' given twice", kw.loc, kind="bad-arguments")
             out[kw.name] = to_sympy(kw.value, resolve)
         for name, required in spec.items():
             if required and name not in out:
-                raise ModelError(f"{what} {call.func}() needs '{name} = ...'", call.loc,
-                                 kind="bad-arguments")
+                raise ModelError(f"{what} {call.func}() needs '{name} = ...'", call.loc, kind="bad-arguments")
         return out
 
     def law(self, expr: n.Expr, owner: str, allowed: tuple[str, ...]) -> sp.Expr:
@@ -245,8 +282,9 @@ class Analyser:
                 expect_arguments(call, 2, "2 arguments (mean, variance)")
                 mean, var = (convert(a) for a in call.args)
                 if var.is_negative:
-                    raise ModelError("the variance of normal(mean, variance) is negative",
-                                     call.args[1].loc, kind="bad-arguments")
+                    raise ModelError(
+                        "the variance of normal(mean, variance) is negative", call.args[1].loc, kind="bad-arguments"
+                    )
                 return mean + sp.sqrt(var) * symbol
             if call.func == "uniform":
                 expect_arguments(call, 2, "2 arguments (low, high)")
@@ -255,8 +293,7 @@ class Analyser:
             expect_arguments(call, 0, "no arguments")
             return symbol
 
-        return to_sympy(expr, self.resolver("a law", ("param",) + allowed),
-                        {law: primitive for law in RANDOM_LAWS})
+        return to_sympy(expr, self.resolver("a law", ("param",) + allowed), {law: primitive for law in RANDOM_LAWS})
 
     # ----------------------------------------------------------------------- common statements
     def _ModelDecl(self, s: n.ModelDecl):
@@ -273,8 +310,17 @@ class Analyser:
         law = self.law(s.law, s.name, ("teacher", "signal"))
         symbol = self.symbol(s.name)
         self.define(s.name, s.name_loc, "weight", symbol)
-        self.weights.append(Variable(s.name, symbol, "weight", law, s.sphere, s.name_loc,
-                                     format_expr(s.law) + (" on sphere" if s.sphere else "")))
+        self.weights.append(
+            Variable(
+                s.name,
+                symbol,
+                "weight",
+                law,
+                s.sphere,
+                s.name_loc,
+                format_expr(s.law) + (" on sphere" if s.sphere else ""),
+            )
+        )
 
     def _StateDecl(self, s: n.StateDecl):
         if s.copy:
@@ -285,26 +331,33 @@ class Analyser:
             init = self.law(s.init, s.name, ("teacher", "signal"))
         symbol = self.symbol(s.name)
         self.define(s.name, s.name_loc, "state", symbol)
-        self.states.append(Variable(s.name, symbol, "state", init, False, s.name_loc,
-                                    ("= " if s.copy else "") + format_expr(s.init)))
+        self.states.append(
+            Variable(s.name, symbol, "state", init, False, s.name_loc, ("= " if s.copy else "") + format_expr(s.init))
+        )
 
     def _PenaltyDecl(self, s: n.PenaltyDecl):
         self.penalty = to_sympy(
-            s.value, self.resolver("the penalty (a per-coordinate expression of the weights)",
-                                   ("param", "weight")))
+            s.value, self.resolver("the penalty (a per-coordinate expression of the weights)", ("param", "weight"))
+        )
 
     def _ObserveDecl(self, s: n.ObserveDecl):
         if s.name in OUTPUT_NAMES:
-            raise ModelError(f"'{s.name}' is the name of a dataset variable dmftc writes", s.name_loc,
-                             kind="reserved-name")
+            raise ModelError(
+                f"'{s.name}' is the name of a dataset variable dmftc writes", s.name_loc, kind="reserved-name"
+            )
         if s.name in {o.name for o in self.observables}:
             first = next(o for o in self.observables if o.name == s.name)
-            raise ModelError(f"observable '{s.name}' is already defined", s.name_loc,
-                             kind="duplicate-definition", hint=f"first defined on line {first.loc.line}")
+            raise ModelError(
+                f"observable '{s.name}' is already defined",
+                s.name_loc,
+                kind="duplicate-definition",
+                hint=f"first defined on line {first.loc.line}",
+            )
         aggregates: list[Aggregate] = []
         per_sample = self.resolver("train()/test() (per-sample names)", ("param", "sample"), self.sample_names)
-        per_coordinate = self.resolver("mean() (per-coordinate names)",
-                                       ("param", "weight", "state", "teacher", "signal"))
+        per_coordinate = self.resolver(
+            "mean() (per-coordinate names)", ("param", "weight", "state", "teacher", "signal")
+        )
         needs = classes.aggregate_requirements()
 
         def aggregate(call: n.Call, convert) -> sp.Expr:
@@ -320,14 +373,16 @@ class Analyser:
             aggregates.append(Aggregate(call.func, inner, symbol))
             return symbol
 
-        outer = self.resolver("an observable (use train(), test(), mean() or energy() around "
-                              "per-sample and per-coordinate names)", ("param",))
+        outer = self.resolver(
+            "an observable (use train(), test(), mean() or energy() around per-sample and per-coordinate names)",
+            ("param",),
+        )
         value = to_sympy(s.value, outer, {k: aggregate for k in ("mean", *needs)})
         if not aggregates:
-            raise ModelError("an observable needs train(), test(), mean() or energy()", s.value.loc,
-                             kind="bad-observable")
-        self.observables.append(Observable(s.name, value, tuple(aggregates), s.name_loc,
-                                           format_expr(s.value)))
+            raise ModelError(
+                "an observable needs train(), test(), mean() or energy()", s.value.loc, kind="bad-observable"
+            )
+        self.observables.append(Observable(s.name, value, tuple(aggregates), s.name_loc, format_expr(s.value)))
 
     # --------------------------------------------------------------------------- the update
     def _UpdateBlock(self, s: n.UpdateBlock):
@@ -341,8 +396,9 @@ class Analyser:
             value = self._update_expr(a.value, env, grads, noises, with_step=True)
             binding = self.scope.get(a.target)
             if binding is not None and binding.kind not in ("weight", "state"):
-                raise ModelError(f"cannot assign to '{a.target}': it is {KIND_WORDS[binding.kind]}",
-                                 a.loc, kind="bad-assignment")
+                raise ModelError(
+                    f"cannot assign to '{a.target}': it is {KIND_WORDS[binding.kind]}", a.loc, kind="bad-assignment"
+                )
             if binding is None:
                 self._check_new_name(a.target, a.loc)
             else:
@@ -363,15 +419,19 @@ class Analyser:
             binding = self.scope.get(eq.target)
             if binding is None or binding.kind not in ("weight", "state"):
                 what = KIND_WORDS[binding.kind] if binding else "not defined"
-                raise ModelError(f"d{eq.target}/dt: '{eq.target}' is {what}; a flow evolves weights "
-                                 "and states", eq.loc, kind="bad-assignment",
-                                 hint=did_you_mean(eq.target, [v.name for v in self.weights + self.states]))
+                raise ModelError(
+                    f"d{eq.target}/dt: '{eq.target}' is {what}; a flow evolves weights and states",
+                    eq.loc,
+                    kind="bad-assignment",
+                    hint=did_you_mean(eq.target, [v.name for v in self.weights + self.states]),
+                )
             if eq.target in rates:
                 raise ModelError(f"d{eq.target}/dt is given twice", eq.loc, kind="duplicate-definition")
             rate = self._update_expr(eq.value, env, grads, noises, with_step=False)
             if any(sp.diff(rate, z, 2) != 0 for z in noises):
-                raise ModelError(f"d{eq.target}/dt must be linear in gauss() (white noise)", eq.loc,
-                                 kind="nonlinear-noise")
+                raise ModelError(
+                    f"d{eq.target}/dt must be linear in gauss() (white noise)", eq.loc, kind="nonlinear-noise"
+                )
             rates[eq.target] = rate
         self._check_all_updated(set(rates), s)
         # Euler–Maruyama step of length dt: drift * dt + (noise coefficients) * sqrt(dt)
@@ -385,8 +445,7 @@ class Analyser:
 
     def _require_optimizer_context(self, s):
         if not self.weights:
-            raise ModelError("an update needs weights: add 'weights w ~ ...' before it", s.loc,
-                             kind="missing-weights")
+            raise ModelError("an update needs weights: add 'weights w ~ ...' before it", s.loc, kind="missing-weights")
         for key, message in self.required_before_update:
             if key not in self.out:
                 raise ModelError(message, s.loc, kind=f"missing-{key}")
@@ -395,19 +454,22 @@ class Analyser:
         if name.startswith("_") or name in self.reserved or name in MATH_FUNCTIONS:
             self.define(name, loc, "temporary", sp.Integer(0))  # raises the reserved-name error
         if name in self.declared_later:
-            raise ModelError(f"'{name}' is defined later in the file and cannot be a temporary",
-                             loc, kind="duplicate-definition")
+            raise ModelError(
+                f"'{name}' is defined later in the file and cannot be a temporary", loc, kind="duplicate-definition"
+            )
 
     def _check_all_updated(self, assigned: set[str], s):
         for v in self.weights + self.states:
             if v.name not in assigned:
                 role = "weight" if v.role == "weight" else "state"
-                raise ModelError(f"{role} '{v.name}' is never updated", v.loc, kind="never-updated",
-                                 hint=f"assign it in the {'flow' if isinstance(s, n.FlowBlock) else 'update'} "
-                                      "block, or remove it")
+                raise ModelError(
+                    f"{role} '{v.name}' is never updated",
+                    v.loc,
+                    kind="never-updated",
+                    hint=f"assign it in the {'flow' if isinstance(s, n.FlowBlock) else 'update'} block, or remove it",
+                )
 
-    def _update_expr(self, expr: n.Expr, env: dict, grads: "_GradCollector", noises: list,
-                     with_step: bool) -> sp.Expr:
+    def _update_expr(self, expr: n.Expr, env: dict, grads: _GradCollector, noises: list, with_step: bool) -> sp.Expr:
         where = "the update (a per-coordinate rule)"
 
         def resolve(node: n.Name) -> sp.Expr:
@@ -419,22 +481,32 @@ class Analyser:
             if binding is not None and binding.kind == "param":
                 return binding.value
             if binding is not None and binding.kind in ("teacher", "signal"):
-                raise ModelError(f"the optimizer cannot see {KIND_WORDS[binding.kind].split(' (')[0]} "
-                                 f"'{node.id}'", node.loc, kind="wrong-kind")
+                raise ModelError(
+                    f"the optimizer cannot see {KIND_WORDS[binding.kind].split(' (')[0]} '{node.id}'",
+                    node.loc,
+                    kind="wrong-kind",
+                )
             if binding is not None and binding.kind == "matrix":
-                raise ModelError(f"the matrix '{node.id}' enters an update only as a product, '{node.id} . x'",
-                                 node.loc, kind="wrong-kind", hint=f"e.g. dx/dt = -({node.id} . x)")
+                raise ModelError(
+                    f"the matrix '{node.id}' enters an update only as a product, '{node.id} . x'",
+                    node.loc,
+                    kind="wrong-kind",
+                    hint=f"e.g. dx/dt = -({node.id} . x)",
+                )
             if binding is not None:
-                raise ModelError(f"'{node.id}' is {KIND_WORDS[binding.kind]} and cannot be used in "
-                                 f"{where}", node.loc, kind="wrong-kind",
-                                 hint="an update is per coordinate: it sees weights, states, "
-                                      "parameters, temporaries, grad(), gauss() and t")
+                raise ModelError(
+                    f"'{node.id}' is {KIND_WORDS[binding.kind]} and cannot be used in {where}",
+                    node.loc,
+                    kind="wrong-kind",
+                    hint="an update is per coordinate: it sees weights, states, "
+                    "parameters, temporaries, grad(), gauss() and t",
+                )
             if node.id in self.reserved:
-                raise ModelError(f"'{node.id}' ({self.reserved[node.id]}) cannot be used in {where}",
-                                 node.loc, kind="misplaced-name")
+                raise ModelError(
+                    f"'{node.id}' ({self.reserved[node.id]}) cannot be used in {where}", node.loc, kind="misplaced-name"
+                )
             error = self.unknown(node)
-            error.hint = did_you_mean(node.id, list(env) + [k for k, b in self.scope.items()
-                                                             if b.kind == "param"])
+            error.hint = did_you_mean(node.id, list(env) + [k for k, b in self.scope.items() if b.kind == "param"])
             raise error
 
         def gauss(call: n.Call, convert) -> sp.Expr:
@@ -449,7 +521,7 @@ class Analyser:
         specials |= {op: make(env) for op, make in self.update_specials.items()}
         return to_sympy(expr, resolve, specials)
 
-    def _store_dynamics(self, time: str, step_map: dict, grads: "_GradCollector", noises: list):
+    def _store_dynamics(self, time: str, step_map: dict, grads: _GradCollector, noises: list):
         self.out["time"] = time
         self.out["step_map"] = step_map
         self.out["grad_point"] = grads.point or {w.symbol: w.symbol for w in self.weights}
@@ -459,22 +531,30 @@ class Analyser:
     def require_gradient(self, block) -> None:
         """For classes whose optimizer descends a loss or a landscape (handler API)."""
         if not self.out.get("uses_grad"):
-            raise ModelError("the update never uses grad(): the optimizer does not see the data",
-                             block.loc, kind="no-gradient")
+            raise ModelError(
+                "the update never uses grad(): the optimizer does not see the data", block.loc, kind="no-gradient"
+            )
 
     # ------------------------------------------------------------------------------- finish
     def _finish(self, blocks) -> Model:
         cls = self.model_class
         if cls is None:
             examples = [c.example for c in classes.REGISTRY.values() if c.example]
-            raise ModelError("the model has no disorder: add " + ", ".join(f"'{e}'" for e in examples[:-1])
-                             + f" or '{examples[-1]}'", kind="missing-disorder")
+            raise ModelError(
+                "the model has no disorder: add "
+                + ", ".join(f"'{e}'" for e in examples[:-1])
+                + f" or '{examples[-1]}'",
+                kind="missing-disorder",
+            )
         for kind, loc in self.seen.items():
             if isinstance(kind, type) and kind not in COMMON_STATEMENTS | cls.statements:
                 raise ModelError(f"'{KEYWORD[kind]}' does not belong to {cls.noun}", loc, kind="wrong-class")
         if not blocks:
-            raise ModelError("the model has no 'update:' or 'flow:' block", kind="missing-update",
-                             hint="add 'update:' with one indented line per assignment")
+            raise ModelError(
+                "the model has no 'update:' or 'flow:' block",
+                kind="missing-update",
+                hint="add 'update:' with one indented line per assignment",
+            )
         if not cls.allows_sphere and any(w.sphere for w in self.weights):
             w = next(w for w in self.weights if w.sphere)
             raise ModelError("'on sphere' is for landscape models", w.loc, kind="misplaced-sphere")
@@ -509,8 +589,11 @@ def _select_class(tree: n.ModelFile):
         if selected is None:
             selected, selector = cls, s
         elif type(s) is not type(selector):  # the same statement twice: a duplicate, reported later
-            raise ModelError(f"a model has either '{KEYWORD[type(selector)]}' or '{KEYWORD[type(s)]}', "
-                             "not both", s.loc, kind="two-disorders")
+            raise ModelError(
+                f"a model has either '{KEYWORD[type(selector)]}' or '{KEYWORD[type(s)]}', not both",
+                s.loc,
+                kind="two-disorders",
+            )
     return selected, selector
 
 
@@ -528,24 +611,30 @@ class _GradCollector:
             target, target_loc = call.weight, call.weight_loc
         else:
             if call.keywords or len(call.args) != 1 or not isinstance(call.args[0], n.Name):
-                raise ModelError("grad() takes one weight: grad(w) or grad(w at point)", call.loc,
-                                 kind="bad-arguments")
+                raise ModelError("grad() takes one weight: grad(w) or grad(w at point)", call.loc, kind="bad-arguments")
             target, target_loc = call.args[0].id, call.args[0].loc
         if target not in weights:
             binding = a.scope.get(target)
             what = KIND_WORDS[binding.kind] if binding else ("a temporary" if target in env else "not defined")
-            raise ModelError(f"grad({target}): '{target}' is {what}, not a weight", target_loc,
-                             kind="grad-of-non-weight", hint=did_you_mean(target, weights)
-                             or "grad() takes one of the weights: " + ", ".join(weights))
+            raise ModelError(
+                f"grad({target}): '{target}' is {what}, not a weight",
+                target_loc,
+                kind="grad-of-non-weight",
+                hint=did_you_mean(target, weights) or "grad() takes one of the weights: " + ", ".join(weights),
+            )
         point = {w.symbol: w.symbol for w in a.weights}
         if isinstance(call, n.GradAt):
             point[weights[target].symbol] = convert(call.point)
             if point[weights[target].symbol].has(*[grad_symbol(w) for w in weights]):
-                raise ModelError("the point of grad(... at point) cannot itself use grad()",
-                                 call.point.loc, kind="bad-arguments")
+                raise ModelError(
+                    "the point of grad(... at point) cannot itself use grad()", call.point.loc, kind="bad-arguments"
+                )
         if self.point is None:
             self.point = point
         elif any(sp.simplify(self.point[k] - point[k]) != 0 for k in point):
-            raise ModelError("all grad() calls of a step must be taken at the same point "
-                             "(one gradient evaluation per step)", call.loc, kind="two-gradient-points")
+            raise ModelError(
+                "all grad() calls of a step must be taken at the same point (one gradient evaluation per step)",
+                call.loc,
+                kind="two-gradient-points",
+            )
         return grad_symbol(target)

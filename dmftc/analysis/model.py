@@ -114,7 +114,8 @@ class Model:
         for name, value in overrides.items():
             if name not in known:
                 hint = did_you_mean(name, known) or (
-                    "parameters: " + ", ".join(sorted(known)) if known else "this model has no parameters")
+                    "parameters: " + ", ".join(sorted(known)) if known else "this model has no parameters"
+                )
                 raise ParameterError(f"unknown parameter '{name}'", hint=hint, kind="unknown-parameter")
             overrides[name] = _as_number(name, value)
         values: dict[str, float] = {}
@@ -132,11 +133,11 @@ def _as_number(name: str, value) -> float:
         try:
             value = float(value)
         except ValueError:
-            raise ParameterError(f"parameter '{name}' needs a number, got '{value}'",
-                                 kind="bad-parameter-value") from None
+            raise ParameterError(
+                f"parameter '{name}' needs a number, got '{value}'", kind="bad-parameter-value"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterError(f"parameter '{name}' needs a number, got {value!r}",
-                             kind="bad-parameter-value")
+        raise ParameterError(f"parameter '{name}' needs a number, got {value!r}", kind="bad-parameter-value")
     if not math.isfinite(value):
         raise ParameterError(f"parameter '{name}' must be finite, got {value}", kind="bad-parameter-value")
     return float(value)
@@ -146,8 +147,7 @@ def _finite(name: str, value: sp.Expr) -> float:
     try:
         number = float(value)
     except TypeError:
-        raise ParameterError(f"parameter '{name}' has no numeric value ({value})",
-                             kind="bad-parameter-value") from None
+        raise ParameterError(f"parameter '{name}' has no numeric value ({value})", kind="bad-parameter-value") from None
     if not math.isfinite(number):
         raise ParameterError(f"parameter '{name}' evaluates to {number}", kind="bad-parameter-value")
     return number

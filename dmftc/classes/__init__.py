@@ -22,8 +22,9 @@ def get(name: str) -> ModelClass:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise DmftcError(f"unknown model class '{name}'", kind="unknown-class",
-                         hint="classes: " + ", ".join(REGISTRY)) from None
+        raise DmftcError(
+            f"unknown model class '{name}'", kind="unknown-class", hint="classes: " + ", ".join(REGISTRY)
+        ) from None
 
 
 def statement_handlers() -> dict:

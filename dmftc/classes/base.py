@@ -18,7 +18,7 @@ a model imports only what its class needs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from dmftc.errors import CodegenError, DerivationError
 

@@ -24,7 +24,7 @@ class EntryPoint:
     arguments: tuple[str, ...]
 
     @classmethod
-    def declare(cls, name: str, arguments: str) -> "EntryPoint":
+    def declare(cls, name: str, arguments: str) -> EntryPoint:
         """``EntryPoint.declare("f", "t0 t1 params X")``."""
         return cls(name, tuple(arguments.split()))
 

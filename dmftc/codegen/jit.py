@@ -38,8 +38,10 @@ def write_source(source: GeneratedSource) -> Path:
                 temporary.write_text(source.text, encoding="utf-8")
                 os.replace(temporary, path)
     except OSError as e:
-        raise CodegenError(f"cannot write generated code to {directory}: {e.strerror}",
-                           hint="set DMFTC_CACHE_DIR to a writable directory") from None
+        raise CodegenError(
+            f"cannot write generated code to {directory}: {e.strerror}",
+            hint="set DMFTC_CACHE_DIR to a writable directory",
+        ) from None
     return path
 
 

@@ -18,10 +18,32 @@ from dmftc.language.symbols import CLUSTER, DATA_FIELD, DT, EPS, HSTAR, SELECTIO
 
 # Names a model symbol may not take in generated code: Python keywords and builtins, the modules
 # and helpers of the generated file, and the argument names of generated functions.
-_TAKEN = set(keyword.kwlist) | set(dir(builtins)) | {
-    "np", "math", "njit", "prange", "numba", "sigmoid", "softplus", "relu", "heaviside",
-    "params", "z", "z_next", "jz", "jq", "out", "prim", "noise", "wstar_in", "cq", "co",
-}
+_TAKEN = (
+    set(keyword.kwlist)
+    | set(dir(builtins))
+    | {
+        "np",
+        "math",
+        "njit",
+        "prange",
+        "numba",
+        "sigmoid",
+        "softplus",
+        "relu",
+        "heaviside",
+        "params",
+        "z",
+        "z_next",
+        "jz",
+        "jq",
+        "out",
+        "prim",
+        "noise",
+        "wstar_in",
+        "cq",
+        "co",
+    }
+)
 
 
 class NameTable:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import decimal
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import sympy as sp
 
-from dmftc.language import nodes as n
 from dmftc.errors import ModelError, did_you_mean
+from dmftc.language import nodes as n
 
 
 class sigmoid(sp.Function):
@@ -116,9 +116,12 @@ def _magnitude(text: str) -> float:
 def number(e: n.Number) -> sp.Expr:
     """A literal as an exact rational (``0.05`` -> 1/20), so derivations print exactly."""
     if len(e.text) > MAX_NUMBER_CHARS or not -300 <= _magnitude(e.text) <= 300:
-        raise ModelError(f"the number '{e.text[:MAX_NUMBER_CHARS]}' is out of range", e.loc,
-                         kind="bad-number", hint=f"numbers are at most {MAX_NUMBER_CHARS} characters "
-                                                 "long and between 1e-300 and 1e300 in size")
+        raise ModelError(
+            f"the number '{e.text[:MAX_NUMBER_CHARS]}' is out of range",
+            e.loc,
+            kind="bad-number",
+            hint=f"numbers are at most {MAX_NUMBER_CHARS} characters long and between 1e-300 and 1e300 in size",
+        )
     return sp.Rational(e.text)
 
 
@@ -127,8 +130,7 @@ def _power(e: n.Binary, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     if base.is_number and exponent.is_number:
         bits = max(base.p.bit_length(), base.q.bit_length()) if base.is_Rational else 64
         if abs(exponent) * bits > MAX_POWER_BITS:
-            raise ModelError(f"'{n.format_expr(e)}' is too large to evaluate exactly", e.op_loc,
-                             kind="bad-number")
+            raise ModelError(f"'{n.format_expr(e)}' is too large to evaluate exactly", e.op_loc, kind="bad-number")
     return base**exponent
 
 
@@ -136,8 +138,7 @@ NameResolver = Callable[[n.Name], sp.Expr]
 SpecialHandler = Callable[[n.Call | n.GradAt, Callable[[n.Expr], sp.Expr]], sp.Expr]
 
 
-def to_sympy(expr: n.Expr, resolve: NameResolver,
-             special: dict[str, SpecialHandler] | None = None) -> sp.Expr:
+def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHandler] | None = None) -> sp.Expr:
     """Build the sympy expression of ``expr``.
 
     ``resolve`` maps a name to its value (or raises); ``special`` handles the context's special
@@ -150,8 +151,7 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
         value = convert_node(e)
         if value.is_number and (value.is_real is False or value.has(sp.nan)):
             where = e.op_loc if isinstance(e, n.Binary) else e.loc
-            raise ModelError(f"'{n.format_expr(e)}' is not a finite real number", where,
-                             kind="bad-number")
+            raise ModelError(f"'{n.format_expr(e)}' is not a finite real number", where, kind="bad-number")
         return value
 
     def convert_node(e: n.Expr) -> sp.Expr:
@@ -163,13 +163,20 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
             case n.Unary():
                 return -convert(e.operand)
             case n.Binary(op=".", left=n.Number(), right=n.Number()):  # 1.2.3 lexes as 1.2 . 3
-                raise ModelError(f"malformed number '{e.left.text}.{e.right.text}'", e.left.loc,
-                                 kind="malformed-number", hint="a number has at most one decimal point")
+                raise ModelError(
+                    f"malformed number '{e.left.text}.{e.right.text}'",
+                    e.left.loc,
+                    kind="malformed-number",
+                    hint="a number has at most one decimal point",
+                )
             case n.Binary(op=".") if "." in special:  # the matrix product of a linear system
                 return special["."](e, convert)
             case n.Binary(op="."):
-                raise ModelError("'.' (the product with the data vector x) belongs only in "
-                                 "'predict h = x . e'", e.op_loc, kind="misplaced-dot")
+                raise ModelError(
+                    "'.' (the product with the data vector x) belongs only in 'predict h = x . e'",
+                    e.op_loc,
+                    kind="misplaced-dot",
+                )
             case n.Binary():
                 a, b = convert(e.left), convert(e.right)
                 if e.op == "+":
@@ -188,20 +195,25 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
             case n.GradAt():
                 if e.func in special:
                     return special[e.func](e, convert)
-                raise ModelError(f"'at' is only used as grad(weight at point), not in {e.func}()",
-                                 e.loc, kind="misplaced-at")
+                raise ModelError(
+                    f"'at' is only used as grad(weight at point), not in {e.func}()", e.loc, kind="misplaced-at"
+                )
             case n.Call():
                 if e.func in special:
                     return special[e.func](e, convert)
                 if e.func in MATH_FUNCTIONS:
                     return _math_call(e, convert)
                 if e.func in SPECIAL_FUNCTIONS:
-                    raise ModelError(f"{e.func}() can only be used {SPECIAL_FUNCTIONS[e.func]}",
-                                     e.loc, kind="misplaced-function")
+                    raise ModelError(
+                        f"{e.func}() can only be used {SPECIAL_FUNCTIONS[e.func]}", e.loc, kind="misplaced-function"
+                    )
                 known = list(MATH_FUNCTIONS) + list(special)
-                raise ModelError(f"unknown function '{e.func}'", e.loc, kind="unknown-function",
-                                 hint=did_you_mean(e.func, known)
-                                 or "functions: " + ", ".join(sorted(MATH_FUNCTIONS)))
+                raise ModelError(
+                    f"unknown function '{e.func}'",
+                    e.loc,
+                    kind="unknown-function",
+                    hint=did_you_mean(e.func, known) or "functions: " + ", ".join(sorted(MATH_FUNCTIONS)),
+                )
         raise TypeError(f"not an expression node: {e!r}")
 
     return convert(expr)
@@ -210,26 +222,25 @@ def to_sympy(expr: n.Expr, resolve: NameResolver,
 def _math_call(e: n.Call, convert) -> sp.Expr:
     arity, make = MATH_FUNCTIONS[e.func]
     if e.keywords:
-        raise ModelError(f"{e.func}() takes no keyword arguments", e.keywords[0].loc,
-                         kind="bad-arguments")
+        raise ModelError(f"{e.func}() takes no keyword arguments", e.keywords[0].loc, kind="bad-arguments")
     if arity == -1 and len(e.args) < 2:
         raise ModelError(f"{e.func}() takes two or more arguments", e.loc, kind="bad-arguments")
     if arity >= 0 and len(e.args) != arity:
-        raise ModelError(f"{e.func}() takes {arity} argument{'s' if arity != 1 else ''}, "
-                         f"got {len(e.args)}", e.loc, kind="bad-arguments")
+        raise ModelError(
+            f"{e.func}() takes {arity} argument{'s' if arity != 1 else ''}, got {len(e.args)}",
+            e.loc,
+            kind="bad-arguments",
+        )
     return make(*[convert(a) for a in e.args])
 
 
 def expect_arguments(call: n.Call, count: int, what: str) -> None:
     """Check a special call's positional arity (no keywords)."""
     if call.keywords:
-        raise ModelError(f"{call.func}() takes no keyword arguments", call.keywords[0].loc,
-                         kind="bad-arguments")
+        raise ModelError(f"{call.func}() takes no keyword arguments", call.keywords[0].loc, kind="bad-arguments")
     if len(call.args) != count:
-        raise ModelError(f"{call.func}() takes {what}, got {len(call.args)} argument"
-                         f"{'s' if len(call.args) != 1 else ''}", call.loc, kind="bad-arguments")
-
-
-def is_smooth(expr: sp.Expr, symbols) -> bool:
-    """True when ``expr`` has a pointwise derivative in every symbol (no DiracDelta appears)."""
-    return not any(sp.diff(expr, s).has(sp.DiracDelta) for s in symbols)
+        raise ModelError(
+            f"{call.func}() takes {what}, got {len(call.args)} argument{'s' if len(call.args) != 1 else ''}",
+            call.loc,
+            kind="bad-arguments",
+        )

@@ -36,15 +36,15 @@ class Name:
 @dataclass(frozen=True)
 class Unary:
     op: str  # only "-"
-    operand: "Expr"
+    operand: Expr
     loc: Location = _loc()
 
 
 @dataclass(frozen=True)
 class Binary:
     op: str  # + - * / . ^ < <= > >= == !=
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     loc: Location = _loc()  # where the expression starts
     op_loc: Location = _loc()  # the operator
 
@@ -52,14 +52,14 @@ class Binary:
 @dataclass(frozen=True)
 class Keyword:
     name: str
-    value: "Expr"
+    value: Expr
     loc: Location = _loc()
 
 
 @dataclass(frozen=True)
 class Call:
     func: str
-    args: tuple["Expr", ...] = ()
+    args: tuple[Expr, ...] = ()
     keywords: tuple[Keyword, ...] = ()
     loc: Location = _loc()
 
@@ -70,7 +70,7 @@ class GradAt:
 
     func: str  # the function name as written (``grad``; anything else is rejected in analysis)
     weight: str
-    point: "Expr"
+    point: Expr
     loc: Location = _loc()
     weight_loc: Location = _loc()
 
@@ -229,18 +229,45 @@ class FlowBlock:
 
 
 Statement = (
-    ModelDecl | ParamDecl | DataDecl | TeacherDecl | LabelDecl | WeightsDecl | StateDecl
-    | PredictDecl | LossDecl | PenaltyDecl | BatchDecl | LandscapeDecl | SignalDecl
-    | MatrixDecl | ObserveDecl | UpdateBlock | FlowBlock
+    ModelDecl
+    | ParamDecl
+    | DataDecl
+    | TeacherDecl
+    | LabelDecl
+    | WeightsDecl
+    | StateDecl
+    | PredictDecl
+    | LossDecl
+    | PenaltyDecl
+    | BatchDecl
+    | LandscapeDecl
+    | SignalDecl
+    | MatrixDecl
+    | ObserveDecl
+    | UpdateBlock
+    | FlowBlock
 )
 
 
 # The keyword that starts each statement, for messages ("duplicate 'loss' statement").
 KEYWORD = {
-    ModelDecl: "model", ParamDecl: "param", DataDecl: "data", TeacherDecl: "teacher", LabelDecl: "label",
-    WeightsDecl: "weights", StateDecl: "state", PredictDecl: "predict", LossDecl: "loss",
-    PenaltyDecl: "penalty", BatchDecl: "batch", LandscapeDecl: "landscape", SignalDecl: "signal",
-    MatrixDecl: "matrix", ObserveDecl: "observe", UpdateBlock: "update", FlowBlock: "flow",
+    ModelDecl: "model",
+    ParamDecl: "param",
+    DataDecl: "data",
+    TeacherDecl: "teacher",
+    LabelDecl: "label",
+    WeightsDecl: "weights",
+    StateDecl: "state",
+    PredictDecl: "predict",
+    LossDecl: "loss",
+    PenaltyDecl: "penalty",
+    BatchDecl: "batch",
+    LandscapeDecl: "landscape",
+    SignalDecl: "signal",
+    MatrixDecl: "matrix",
+    ObserveDecl: "observe",
+    UpdateBlock: "update",
+    FlowBlock: "flow",
 }
 
 

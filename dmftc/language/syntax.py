@@ -9,8 +9,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
-from dmftc.language import nodes as n
 from dmftc.errors import DmftcError, Location, ModelSyntaxError, did_you_mean
+from dmftc.language import nodes as n
 from dmftc.resources import resource_dir
 
 MAX_MODEL_BYTES = 1 << 20  # a model is a page of text; refuse anything much larger
@@ -28,14 +28,31 @@ SPELLING.update(
     _NL="end of line",
     _INDENT="an indented block",
     _DEDENT="end of the indented block",
-    _EQUAL="'='", _TILDE="'~'", _COMMA="','", _COLON="':'", _LPAR="'('", _RPAR="')'",
-    PLUS="'+'", MINUS="'-'", STAR="'*'", SLASH="'/'", DOT="'.'", CARET="'^'",
-    LT="'<'", LE="'<='", GT="'>'", GE="'>='", EQEQ="'=='", NE="'!='",
+    _EQUAL="'='",
+    _TILDE="'~'",
+    _COMMA="','",
+    _COLON="':'",
+    _LPAR="'('",
+    _RPAR="')'",
+    PLUS="'+'",
+    MINUS="'-'",
+    STAR="'*'",
+    SLASH="'/'",
+    DOT="'.'",
+    CARET="'^'",
+    LT="'<'",
+    LE="'<='",
+    GT="'>'",
+    GE="'>='",
+    EQEQ="'=='",
+    NE="'!='",
 )
 COMPARISON_TOKENS = ("LT", "LE", "GT", "GE", "EQEQ", "NE")
 SPELLING["$END"] = "end of file"
-STATEMENT_KEYWORDS = ("model param data teacher label weights state predict loss penalty batch "
-                      "landscape signal matrix observe update flow").split()
+STATEMENT_KEYWORDS = (
+    "model param data teacher label weights state predict loss penalty batch "
+    "landscape signal matrix observe update flow"
+).split()
 
 
 class _BlockIndenter(Indenter):
@@ -72,8 +89,15 @@ class _BlockIndenter(Indenter):
 @functools.cache
 def _parser() -> Lark:
     grammar = (resource_dir("grammars") / "dmft.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_BlockIndenter(),
-                propagate_positions=True, maybe_placeholders=True, start=["start", "equations"])
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        postlex=_BlockIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start=["start", "equations"],
+    )
 
 
 def _at(meta_or_token) -> Location:
@@ -203,8 +227,7 @@ class _ToNodes(Transformer):
             if isinstance(a, n.Keyword):
                 keywords.append(a)
             elif keywords:
-                raise ModelSyntaxError("positional argument after a keyword argument", a.loc,
-                                       kind="argument-order")
+                raise ModelSyntaxError("positional argument after a keyword argument", a.loc, kind="argument-order")
             else:
                 args.append(a)
         return n.Call(str(func), tuple(args), tuple(keywords), loc=_at(func))
@@ -235,8 +258,9 @@ def decode_model_bytes(data: bytes) -> str:
     """Bytes of a model file -> text; refuses binary, oversized and non-UTF-8 files."""
     if len(data) > MAX_MODEL_BYTES:
         raise ModelSyntaxError(
-            f"model file is {len(data) / 2**20:.1f} MiB; model files are limited to "
-            f"{MAX_MODEL_BYTES // 2**20} MiB", kind="too-large")
+            f"model file is {len(data) / 2**20:.1f} MiB; model files are limited to {MAX_MODEL_BYTES // 2**20} MiB",
+            kind="too-large",
+        )
     if b"\0" in data:
         raise ModelSyntaxError("this is not a text file (it contains NUL bytes)", kind="binary")
     try:
@@ -244,10 +268,14 @@ def decode_model_bytes(data: bytes) -> str:
     except UnicodeDecodeError as e:
         before = data[: e.start]
         line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1  # in characters
-        raise ModelSyntaxError("this file is not UTF-8 text", Location(line, column), kind="encoding",
-                               hint="save the model file as UTF-8",
-                               source=data.decode("utf-8", errors="replace")) from None
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8")) + 1  # in characters
+        raise ModelSyntaxError(
+            "this file is not UTF-8 text",
+            Location(line, column),
+            kind="encoding",
+            hint="save the model file as UTF-8",
+            source=data.decode("utf-8", errors="replace"),
+        ) from None
     return text.removeprefix("\ufeff")
 
 
@@ -274,8 +302,9 @@ def parse(text: str, filename: str = "<model>", start: str = "start"):
 
 def nested_too_deeply() -> ModelSyntaxError:
     """The error for an expression deeper than Python's recursion limit."""
-    return ModelSyntaxError("an expression is nested too deeply", kind="too-deep",
-                            hint="split it with a 'param' or an update temporary")
+    return ModelSyntaxError(
+        "an expression is nested too deeply", kind="too-deep", hint="split it with a 'param' or an update temporary"
+    )
 
 
 def parse_file(path: str | Path) -> n.ModelFile:
@@ -339,8 +368,7 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
         elif ch == "\r":
             hint = "a carriage return must be followed by a newline"
         shown = ch if ch.isprintable() else repr(ch)[1:-1]
-        return ModelSyntaxError(f"unexpected character '{shown}'", loc, kind="unexpected-character",
-                                hint=hint)
+        return ModelSyntaxError(f"unexpected character '{shown}'", loc, kind="unexpected-character", hint=hint)
     token = getattr(e, "token", None)
     token_type = token.type if token is not None else "$END"
     if token_type in ("_INDENT", "_DEDENT", "_NL"):  # these borrow the position of a line break
@@ -348,19 +376,21 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
     at_end = isinstance(e, UnexpectedEOF) or token_type == "$END"
     open_parens = _open_parens(text, Location(text.count("\n") + 2, 1) if at_end else Location(loc.line, 1))
     if open_parens and (at_end or token_type == "_DEDENT" or open_parens[0].line < loc.line):
-        return ModelSyntaxError("'(' is never closed", open_parens[0], kind="unclosed-paren",
-                                hint="add the missing ')'")
+        return ModelSyntaxError(
+            "'(' is never closed", open_parens[0], kind="unclosed-paren", hint="add the missing ')'"
+        )
     if token_type == "_RPAR" and not _open_parens(text, loc):
-        return ModelSyntaxError("unmatched ')'", loc, kind="unmatched-paren",
-                                hint="remove it, or add the missing '(' before it")
+        return ModelSyntaxError(
+            "unmatched ')'", loc, kind="unmatched-paren", hint="remove it, or add the missing '(' before it"
+        )
     expected = _expected(e)
     if at_end:
-        return ModelSyntaxError("unexpected end of file", loc, kind="unexpected-eof",
-                                hint=_expected_hint(expected))
+        return ModelSyntaxError("unexpected end of file", loc, kind="unexpected-eof", hint=_expected_hint(expected))
     # A comparison refused right after an operand ('+' may follow, a number may not) ends another.
     if token_type in COMPARISON_TOKENS and "'+'" in expected and "a number" not in expected:
-        return ModelSyntaxError("comparisons do not chain", loc, kind="chained-comparison",
-                                hint="write 'a < b < c' as '(a < b) * (b < c)'")
+        return ModelSyntaxError(
+            "comparisons do not chain", loc, kind="chained-comparison", hint="write 'a < b < c' as '(a < b) * (b < c)'"
+        )
     kind, what, hint = "unexpected-token", f"'{token}'", None
     if token_type == "_INDENT":
         kind, what = "unexpected-indent", "indentation"

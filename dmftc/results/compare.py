@@ -12,8 +12,8 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
-from dmftc.results import dataset as results
 from dmftc.errors import DmftcError
+from dmftc.results import dataset as results
 from dmftc.results.plot import default_label, plot_observables
 
 COMPARED_TIMES = 8  # about this many times per observable, evenly spaced, the last included
@@ -42,21 +42,34 @@ def compare_datasets(a: xr.Dataset, b: xr.Dataset) -> list[Row]:
     names_a, names_b = results.observable_names(a), results.observable_names(b)
     observables = [name for name in names_a if name in names_b]
     if not observables:
-        raise DmftcError("the two results have no observable in common", kind="compare",
-                         hint=f"first: {', '.join(names_a) or 'none'}; "
-                              f"second: {', '.join(names_b) or 'none'}")
+        raise DmftcError(
+            "the two results have no observable in common",
+            kind="compare",
+            hint=f"first: {', '.join(names_a) or 'none'}; second: {', '.join(names_b) or 'none'}",
+        )
     steps_a, steps_b = _common_steps(a["time"].values, b["time"].values)
     if steps_a.size == 0:
-        raise DmftcError("the two results have no time in common", kind="compare",
-                         hint="solve and simulate with the same --dt and --steps")
+        raise DmftcError(
+            "the two results have no time in common",
+            kind="compare",
+            hint="solve and simulate with the same --dt and --steps",
+        )
     chosen = np.unique(np.linspace(0, steps_a.size - 1, COMPARED_TIMES).round().astype(int))
     rows = []
     for name in observables:
         for i, j in zip(steps_a[chosen], steps_b[chosen]):
             value_a, value_b = float(a[name][i]), float(b[name][j])
             difference = value_a - value_b
-            rows.append(Row(name, float(a["time"][i]), value_a, value_b, difference,
-                            _z(difference, _sem(a, name, i), _sem(b, name, j))))
+            rows.append(
+                Row(
+                    name,
+                    float(a["time"][i]),
+                    value_a,
+                    value_b,
+                    difference,
+                    _z(difference, _sem(a, name, i), _sem(b, name, j)),
+                )
+            )
     return rows
 
 
@@ -83,8 +96,7 @@ def _z(difference: float, sem_a: float | None, sem_b: float | None) -> float | N
     return None if combined == 0 else difference / combined
 
 
-def compare_files(path_a: Path, path_b: Path, console: Console,
-                  plot_path: Path | None = None) -> None:
+def compare_files(path_a: Path, path_b: Path, console: Console, plot_path: Path | None = None) -> None:
     """Print the comparison of two result files, a verdict per observable, and draw an overlay."""
     a, b = results.read(path_a), results.read(path_b)
     rows = compare_datasets(a, b)
@@ -102,8 +114,9 @@ def compare_files(path_a: Path, path_b: Path, console: Console,
     table.add_column("z", justify="right")
     for row in rows:
         z = "" if row.z is None else f"{row.z:+.2f}"
-        table.add_row(row.observable, f"{row.time:g}", f"{row.value_a:.6g}", f"{row.value_b:.6g}",
-                      f"{row.difference:+.3g}", z)
+        table.add_row(
+            row.observable, f"{row.time:g}", f"{row.value_a:.6g}", f"{row.value_b:.6g}", f"{row.difference:+.3g}", z
+        )
     console.print(table)
 
     for name in dict.fromkeys(row.observable for row in rows):
@@ -132,9 +145,11 @@ def _mismatch_notes(a: xr.Dataset, b: xr.Dataset) -> list[str]:
         models = (ds.attrs.get("model", "?") for ds in (a, b))
         notes.append("different model files ({} vs {})".format(*models))
     params_a, params_b = (json.loads(ds.attrs.get("parameters", "{}")) for ds in (a, b))
-    differing = [f"{name} = {params_a.get(name)} vs {params_b.get(name)}"
-                 for name in sorted(set(params_a) | set(params_b))
-                 if params_a.get(name) != params_b.get(name)]
+    differing = [
+        f"{name} = {params_a.get(name)} vs {params_b.get(name)}"
+        for name in sorted(set(params_a) | set(params_b))
+        if params_a.get(name) != params_b.get(name)
+    ]
     if differing:
         notes.append(f"different parameters: {', '.join(differing)}")
     return notes

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -68,8 +68,7 @@ def make_dataset(
         raise ValueError(f"variable names used twice: {sorted(clashes)}")
 
     variables = {}
-    for name, values in [*observables.items(), *((f"{k}_sem", v) for k, v in sem.items()),
-                         *series.items()]:
+    for name, values in [*observables.items(), *((f"{k}_sem", v) for k, v in sem.items()), *series.items()]:
         variables[name] = ("step", _checked_array(name, values, (n,)))
     for name, values in two_time.items():
         variables[name] = (("step", "step2"), _checked_array(name, values, (n, n)))
@@ -130,7 +129,7 @@ def run_attributes(
     if clashes:
         raise ValueError(f"settings or timings reuse reserved attribute names: {sorted(clashes)}")
     attrs |= extra
-    attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     return attrs
 
 
@@ -165,8 +164,12 @@ def write(ds: xr.Dataset, path: str | Path) -> None:
     """Write ``ds`` as netCDF (h5netcdf), atomically: a reader never sees a half-written file."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise DmftcError(f"cannot write: directory '{path.parent}' does not exist", kind="io",
-                         hint="create the directory first", filename=str(path))
+        raise DmftcError(
+            f"cannot write: directory '{path.parent}' does not exist",
+            kind="io",
+            hint="create the directory first",
+            filename=str(path),
+        )
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         ds.to_netcdf(partial, engine=ENGINE)
@@ -185,20 +188,27 @@ def read(path: str | Path) -> xr.Dataset:
     try:
         ds = xr.load_dataset(path, engine=ENGINE)
     except (OSError, ValueError) as e:
-        raise DmftcError(f"cannot read: not a netCDF file ({e})", kind="io", filename=str(path),
-                         hint="results are written by 'dmftc solve -o' and 'dmftc simulate -o'") from None
+        raise DmftcError(
+            f"cannot read: not a netCDF file ({e})",
+            kind="io",
+            filename=str(path),
+            hint="results are written by 'dmftc solve -o' and 'dmftc simulate -o'",
+        ) from None
     if "step" not in ds.dims or "time" not in ds.coords:
-        raise DmftcError("not a dmftc result: it has no dimension 'step' with a coordinate 'time'",
-                         kind="io", filename=str(path))
-    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value
-                for key, value in ds.attrs.items()}
+        raise DmftcError(
+            "not a dmftc result: it has no dimension 'step' with a coordinate 'time'", kind="io", filename=str(path)
+        )
+    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
     return ds
 
 
 def observable_names(ds: xr.Dataset) -> list[str]:
     """The observables of a result: variables over ``step`` alone, not ``*_sem`` nor ``*_teacher``."""
-    return [str(name) for name, var in ds.data_vars.items()
-            if var.dims == ("step",) and not str(name).endswith(("_sem", "_teacher"))]
+    return [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if var.dims == ("step",) and not str(name).endswith(("_sem", "_teacher"))
+    ]
 
 
 def two_time_names(ds: xr.Dataset) -> list[str]:
@@ -217,8 +227,13 @@ def print_final_values(ds: xr.Dataset, console: Console) -> None:
     """Print each observable at the final step, with ``± sem`` where the result has it."""
     last = ds.isel(step=-1)
     console.print(describe(ds), markup=False)
-    table = Table(title=f"final values at time {float(last['time']):g}", show_header=True,
-                  header_style="bold", box=None, pad_edge=False)
+    table = Table(
+        title=f"final values at time {float(last['time']):g}",
+        show_header=True,
+        header_style="bold",
+        box=None,
+        pad_edge=False,
+    )
     table.add_column("observable")
     table.add_column("value", justify="right")
     table.add_column("± s.e.", justify="right")

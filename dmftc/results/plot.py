@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from dmftc.results import dataset as results  # noqa: E402
 from dmftc.errors import DmftcError  # noqa: E402
+from dmftc.results import dataset as results  # noqa: E402
 from dmftc.results.sweep import swept_dims  # noqa: E402
 
 MAX_COLUMNS = 3
@@ -49,16 +49,18 @@ def plot_observables(
         raise DmftcError("no observables to draw", kind="usage")
     unknown = [name for name in variables if name not in available]
     if unknown:
-        raise DmftcError(f"unknown observable(s) {', '.join(map(repr, unknown))}", kind="usage",
-                         hint=f"available: {', '.join(available) or 'none'}")
+        raise DmftcError(
+            f"unknown observable(s) {', '.join(map(repr, unknown))}",
+            kind="usage",
+            hint=f"available: {', '.join(available) or 'none'}",
+        )
     labels = labels or [default_label(ds) for ds in datasets]
     if len(labels) != len(datasets):
         raise ValueError(f"{len(labels)} labels for {len(datasets)} datasets")
 
     columns = min(len(variables), MAX_COLUMNS)
     rows = math.ceil(len(variables) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.4 * rows), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.4 * rows), sharex=True, squeeze=False)
     try:
         for index, (ax, name) in enumerate(zip(axes.flat, variables)):
             for number, (ds, label) in enumerate(zip(datasets, labels)):
@@ -71,7 +73,7 @@ def plot_observables(
             if index + columns >= len(variables):  # the lowest panel of its column
                 ax.tick_params(labelbottom=True)
                 ax.set_xlabel("time")
-        for ax in axes.flat[len(variables):]:
+        for ax in axes.flat[len(variables) :]:
             ax.set_visible(False)
         axes.flat[0].legend(fontsize="small")
         fig.tight_layout()
@@ -88,8 +90,15 @@ def _draw_curve(ax, ds: xr.Dataset, name: str, label: str, color: str) -> None:
         ax.plot(time, values, color=color, label=label)
         return
     band = 2 * ds[sem_name].values
-    ax.plot(time, values, color=color, marker="o", markersize=3,
-            markevery=max(1, len(time) // MAX_MARKERS), label=f"{label} (±2 s.e.)")
+    ax.plot(
+        time,
+        values,
+        color=color,
+        marker="o",
+        markersize=3,
+        markevery=max(1, len(time) // MAX_MARKERS),
+        label=f"{label} (±2 s.e.)",
+    )
     ax.fill_between(time, values - band, values + band, color=color, alpha=0.25, linewidth=0)
 
 
@@ -103,12 +112,12 @@ def plot_two_time(ds: xr.Dataset, name: str, path: str | Path) -> None:
     """Draw a two-time function as a heat map over (``time``, ``time2``)."""
     available = results.two_time_names(ds)
     if name not in available:
-        raise DmftcError(f"unknown two-time function '{name}'", kind="usage",
-                         hint=f"available: {', '.join(available) or 'none'}")
+        raise DmftcError(
+            f"unknown two-time function '{name}'", kind="usage", hint=f"available: {', '.join(available) or 'none'}"
+        )
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
     try:
-        mesh = ax.pcolormesh(ds["time2"].values, ds["time"].values, ds[name].values,
-                             shading="nearest")
+        mesh = ax.pcolormesh(ds["time2"].values, ds["time"].values, ds[name].values, shading="nearest")
         fig.colorbar(mesh, ax=ax, label=name)
         ax.set_xlabel("time2 (s)")
         ax.set_ylabel("time (t)")
@@ -146,8 +155,10 @@ def plot_files(
         datasets = [select_points(datasets[0], select or {})]
         if swept_dims(datasets[0]):
             if two_time is not None:
-                raise DmftcError("--two-time draws one point of a sweep: fix every swept parameter "
-                                 "with --select NAME=VALUE", kind="usage")
+                raise DmftcError(
+                    "--two-time draws one point of a sweep: fix every swept parameter with --select NAME=VALUE",
+                    kind="usage",
+                )
             plot_sweep(datasets[0], output, variables=variables, at_step=at_step)
             return
     elif select:
@@ -175,8 +186,9 @@ def select_points(ds: xr.Dataset, select: dict[str, str | float]) -> xr.Dataset:
     dims = swept_dims(ds)
     for name, value in select.items():
         if name not in dims:
-            raise DmftcError(f"'{name}' is not a swept parameter", kind="usage",
-                             hint=f"swept: {', '.join(dims) or 'none left'}")
+            raise DmftcError(
+                f"'{name}' is not a swept parameter", kind="usage", hint=f"swept: {', '.join(dims) or 'none left'}"
+            )
         try:
             ds = ds.sel({name: float(value)}, method="nearest")
         except ValueError:
@@ -184,8 +196,9 @@ def select_points(ds: xr.Dataset, select: dict[str, str | float]) -> xr.Dataset:
     return ds
 
 
-def plot_sweep(ds: xr.Dataset, path: str | Path, variables: list[str] | None = None,
-               at_step: int | None = None) -> None:
+def plot_sweep(
+    ds: xr.Dataset, path: str | Path, variables: list[str] | None = None, at_step: int | None = None
+) -> None:
     """Draw a sweep, one panel per observable (default: all).
 
     One swept parameter: the observable against time, one curve per value. Two: a heat map of
@@ -193,17 +206,21 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, variables: list[str] | None = N
     diagram, with failed points crossed. More: fix some with :func:`select_points` first.
     """
     dims = swept_dims(ds)
-    available = [str(name) for name, var in ds.data_vars.items()
-                 if var.dims == (*dims, "step") and not str(name).endswith(("_sem", "_teacher"))]
+    available = [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if var.dims == (*dims, "step") and not str(name).endswith(("_sem", "_teacher"))
+    ]
     variables = variables or available
     unknown = [name for name in variables if name not in available]
     if unknown or not variables:
-        what = (f"unknown observable(s) {', '.join(map(repr, unknown))}" if unknown
-                else "no observables to draw")
+        what = f"unknown observable(s) {', '.join(map(repr, unknown))}" if unknown else "no observables to draw"
         raise DmftcError(what, kind="usage", hint=f"available: {', '.join(available) or 'none'}")
     if len(dims) > 2:
-        raise DmftcError(f"a sweep over {len(dims)} parameters ({', '.join(dims)}): fix all but one or two "
-                         "with --select NAME=VALUE", kind="usage")
+        raise DmftcError(
+            f"a sweep over {len(dims)} parameters ({', '.join(dims)}): fix all but one or two with --select NAME=VALUE",
+            kind="usage",
+        )
     if len(dims) == 1 and at_step is not None:
         raise DmftcError("--at-step is for heat maps of a sweep over two parameters", kind="usage")
     step = int(ds["step"].values[-1]) if at_step is None else at_step
@@ -219,7 +236,7 @@ def plot_sweep(ds: xr.Dataset, path: str | Path, variables: list[str] | None = N
                 _draw_sweep_curves(ax, ds, dims[0], name)
             else:
                 _draw_phase_diagram(fig, ax, ds.sortby(dims), dims, name, step)
-        for ax in axes.flat[len(variables):]:
+        for ax in axes.flat[len(variables) :]:
             ax.set_visible(False)
         if len(dims) == 1:
             _sweep_key(fig, axes, ds, dims[0])
@@ -246,8 +263,7 @@ def _draw_sweep_curves(ax, ds: xr.Dataset, dim: str, name: str) -> None:
     norm = _sweep_norm(values)
     for index, (value, status) in enumerate(zip(values, ds["status"].values)):
         label = f"{dim}={value:g}" + ("" if status == "ok" else " (failed)")
-        ax.plot(ds["time"].values, ds[name].isel({dim: index}).values, color=plt.cm.viridis(norm(value)),
-                label=label)
+        ax.plot(ds["time"].values, ds[name].isel({dim: index}).values, color=plt.cm.viridis(norm(value)), label=label)
     if _spans_decades([ds], name):
         ax.set_yscale("log")
     ax.set_title(name)

@@ -28,7 +28,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,9 +71,11 @@ def parse_values(name: str, text: str) -> float | list[float]:
             return [float(v) for v in text.split(",")]
         return float(text)
     except ValueError:
-        raise ParameterError(f"parameter '{name}': expected a number, a list like 0.1,0.2 or a range "
-                             f"like 0.5:4:8 (8 values from 0.5 to 4), got '{text}'",
-                             kind="bad-sweep") from None
+        raise ParameterError(
+            f"parameter '{name}': expected a number, a list like 0.1,0.2 or a range "
+            f"like 0.5:4:8 (8 values from 0.5 to 4), got '{text}'",
+            kind="bad-sweep",
+        ) from None
 
 
 def parse_grid(texts: dict[str, str]) -> dict[str, float | list[float]]:
@@ -86,8 +88,15 @@ def swept_dims(ds: xr.Dataset) -> list[str]:
     return [name for name in json.loads(ds.attrs.get("sweep_dims", "[]")) if name in ds.dims]
 
 
-def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path | None = None,
-              progress: bool = False, **solve_options) -> xr.Dataset:
+def run_sweep(
+    model: DMFTModel,
+    grid: dict,
+    *,
+    client=None,
+    output: str | Path | None = None,
+    progress: bool = False,
+    **solve_options,
+) -> xr.Dataset:
     """Solve ``model`` at every point of ``grid`` with Dask; returns the sweep dataset.
 
     ``client``: a ``distributed.Client``, a scheduler address, or None for a local cluster of
@@ -99,26 +108,44 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
     options_json = json.dumps(options, sort_keys=True)
     content_hash = hashlib.sha256(model.model.source.encode("utf-8")).hexdigest()
     base = model.overrides | fixed
-    points = [DMFTModel(model.compiled, base | dict(zip(swept, values)))
-              for values in itertools.product(*swept.values())]
+    points = [
+        DMFTModel(model.compiled, base | dict(zip(swept, values))) for values in itertools.product(*swept.values())
+    ]
     keys = [_key(point.params) for point in points]
     if output is not None and not Path(output).parent.is_dir():
-        raise DmftcError(f"cannot write: directory '{Path(output).parent}' does not exist", kind="io",
-                         hint="create the directory first", filename=str(output))
+        raise DmftcError(
+            f"cannot write: directory '{Path(output).parent}' does not exist",
+            kind="io",
+            hint="create the directory first",
+            filename=str(output),
+        )
     parts = None if output is None else Path(f"{output}.parts")
-    attrs = {"kind": "dmft", "model": model.model.name, "model_path": str(model.model.path),
-             "model_source": model.model.source, "content_hash": content_hash, "sweep_options": options_json}
+    attrs = {
+        "kind": "dmft",
+        "model": model.model.name,
+        "model_path": str(model.model.path),
+        "model_source": model.model.source,
+        "content_hash": content_hash,
+        "sweep_options": options_json,
+    }
     outcomes = {} if output is None else _finished_points(Path(output), parts, content_hash, options_json)
     outcomes = {key: outcomes[key] for key in keys if key in outcomes}
     todo = [point for point, key in zip(points, keys) if key not in outcomes]
-    log.info("sweep of %s: %d points%s", model.model.name, len(points),
-             f", {len(outcomes)} of them found in {output}" if output is not None else "")
+    log.info(
+        "sweep of %s: %d points%s",
+        model.model.name,
+        len(points),
+        f", {len(outcomes)} of them found in {output}" if output is not None else "",
+    )
     if todo:
         with _client(client) as dask_client, _progress(progress) as bar:
             _prepare_workers(dask_client, model.compiled)
             _warm_up(todo[0], options)
-            task = bar.add_task(f"sweep {model.model.name}", total=len(points),
-                                completed=len(outcomes)) if bar is not None else None
+            task = (
+                bar.add_task(f"sweep {model.model.name}", total=len(points), completed=len(outcomes))
+                if bar is not None
+                else None
+            )
             try:
                 for batch in _solve_all(dask_client, model.compiled, todo, options):
                     outcomes |= batch
@@ -129,8 +156,10 @@ def run_sweep(model: DMFTModel, grid: dict, *, client=None, output: str | Path |
                         bar.advance(task, len(batch))
             except KeyboardInterrupt:
                 if parts is not None:
-                    log.warning("interrupted: the points solved so far are saved in %s; the same command "
-                                "goes on from there", parts)
+                    log.warning(
+                        "interrupted: the points solved so far are saved in %s; the same command goes on from there",
+                        parts,
+                    )
                 raise
 
     ds = _merge(swept, keys, outcomes, attrs | {"sweep_dims": json.dumps(list(swept))})
@@ -148,22 +177,20 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
             fixed[name] = values
             continue
         if name in RESERVED:
-            raise ParameterError(f"cannot sweep '{name}': the name is taken by the layout of results",
-                                 kind="bad-sweep")
+            raise ParameterError(f"cannot sweep '{name}': the name is taken by the layout of results", kind="bad-sweep")
         try:
             values = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
-            raise ParameterError(f"parameter '{name}' needs numbers, got {values!r}",
-                                 kind="bad-sweep") from None
+            raise ParameterError(f"parameter '{name}' needs numbers, got {values!r}", kind="bad-sweep") from None
         if values.ndim != 1 or values.size == 0:
-            raise ParameterError(f"parameter '{name}' needs a flat, non-empty list of values",
-                                 kind="bad-sweep")
+            raise ParameterError(f"parameter '{name}' needs a flat, non-empty list of values", kind="bad-sweep")
         if np.unique(values).size < values.size:
             raise ParameterError(f"parameter '{name}' has a value twice", kind="bad-sweep")
         swept[name] = values
     if not swept:
-        raise ParameterError("nothing to sweep: give a parameter several values (like 0.5:4:8 or 0.1,0.2)",
-                             kind="bad-sweep")
+        raise ParameterError(
+            "nothing to sweep: give a parameter several values (like 0.5:4:8 or 0.1,0.2)", kind="bad-sweep"
+        )
     return swept, fixed
 
 
@@ -173,10 +200,12 @@ def _solve_options(model: DMFTModel, options: dict) -> dict:
     were spelled)."""
     resolved = opts.resolve(opts.SOLVE, model.model_class, model.model, options)
     if resolved.get("tmax") is not None:
-        raise SolverError("--tmax cannot be swept over: each point would have its own time grid",
-                          kind="bad-option")
-    return {name: resolved[name] for name, value in options.items()
-            if value is not None and name in resolved and resolved[name] != opts.plain(opts.BY_NAME[name].default)}
+        raise SolverError("--tmax cannot be swept over: each point would have its own time grid", kind="bad-option")
+    return {
+        name: resolved[name]
+        for name, value in options.items()
+        if value is not None and name in resolved and resolved[name] != opts.plain(opts.BY_NAME[name].default)
+    }
 
 
 def _key(params: dict) -> tuple:
@@ -185,7 +214,7 @@ def _key(params: dict) -> tuple:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ------------------------------------------------------------------------------------ solving
@@ -208,17 +237,19 @@ def _client(client):
     from distributed import Client, LocalCluster
 
     if client is None:
-        cluster = LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1,
-                               dashboard_address="127.0.0.1:0",  # no fixed port to collide on
-                               silence_logs=logging.ERROR)  # not the warnings of cancelled tasks
+        cluster = LocalCluster(
+            n_workers=os.cpu_count(),
+            threads_per_worker=1,
+            dashboard_address="127.0.0.1:0",  # no fixed port to collide on
+            silence_logs=logging.ERROR,
+        )  # not the warnings of cancelled tasks
         with cluster, Client(cluster, set_as_default=False) as local:
             yield local
     elif isinstance(client, str):
         try:
             remote = Client(client, timeout="10s", set_as_default=False)
         except (OSError, ValueError) as e:  # unreachable (a timeout is an OSError), malformed
-            raise DmftcError(f"cannot reach the Dask scheduler at '{client}': {e}",
-                             kind="scheduler") from None
+            raise DmftcError(f"cannot reach the Dask scheduler at '{client}': {e}", kind="scheduler") from None
         with remote:
             yield remote
     else:
@@ -238,8 +269,15 @@ def _solve_all(client, compiled: CompiledModel, points: list[DMFTModel], options
     from distributed import as_completed
 
     cache_root = str(jit.cache_dir().parent)
-    futures = client.map(_solve_point, [point.overrides for point in points], source=compiled.text,
-                         path=compiled.path, options=options, cache_root=cache_root, pure=False)
+    futures = client.map(
+        _solve_point,
+        [point.overrides for point in points],
+        source=compiled.text,
+        path=compiled.path,
+        options=options,
+        cache_root=cache_root,
+        pure=False,
+    )
     key_of = {future.key: _key(point.params) for future, point in zip(futures, points)}
     try:
         for finished in as_completed(futures, loop=client.loop).batches():
@@ -307,10 +345,13 @@ def _read_sweep(path: Path) -> xr.Dataset:
     try:
         ds = xr.load_dataset(path, engine=results.ENGINE)
     except (OSError, ValueError) as e:
-        raise DmftcError(f"cannot read: not a netCDF file ({e})", kind="io", filename=str(path),
-                         hint="choose another output file or remove this one") from None
-    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value
-                for key, value in ds.attrs.items()}
+        raise DmftcError(
+            f"cannot read: not a netCDF file ({e})",
+            kind="io",
+            filename=str(path),
+            hint="choose another output file or remove this one",
+        ) from None
+    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
     return ds
 
 
@@ -318,22 +359,29 @@ def _check_same_sweep(attrs: dict, path: Path, content_hash: str, options_json: 
     """Refuse to resume from a file of another sweep (or no sweep at all)."""
     hint = "choose another output file or remove this one"
     if "sweep_options" not in attrs:
-        raise DmftcError("the output file exists and is not a sweep", kind="io", filename=str(path),
-                         hint=hint)
+        raise DmftcError("the output file exists and is not a sweep", kind="io", filename=str(path), hint=hint)
     if attrs.get("content_hash") != content_hash:
-        raise DmftcError("the output file holds a sweep of another model (or another version of it)",
-                         kind="io", filename=str(path), hint=hint)
+        raise DmftcError(
+            "the output file holds a sweep of another model (or another version of it)",
+            kind="io",
+            filename=str(path),
+            hint=hint,
+        )
     if attrs["sweep_options"] != options_json:
-        raise DmftcError(f"the output file holds a sweep solved with other options: "
-                         f"{attrs['sweep_options']}, here {options_json}", kind="io", filename=str(path),
-                         hint=hint)
+        raise DmftcError(
+            f"the output file holds a sweep solved with other options: {attrs['sweep_options']}, here {options_json}",
+            kind="io",
+            filename=str(path),
+            hint=hint,
+        )
 
 
 def _points_of(ds: xr.Dataset) -> dict:
     """The solved points of a sweep dataset, each as the dataset its solve returned."""
     dims = json.loads(ds.attrs["sweep_dims"])
-    per_point = [str(name) for name, var in ds.data_vars.items()
-                 if var.dims == tuple(dims) and name not in ("status", "error")]
+    per_point = [
+        str(name) for name, var in ds.data_vars.items() if var.dims == tuple(dims) and name not in ("status", "error")
+    ]
     attrs = {key: value for key, value in ds.attrs.items() if key not in SWEEP_ATTRS}
     found = {}
     for index in zip(*np.nonzero(ds["status"].values == "ok")):
@@ -351,8 +399,10 @@ def _merge(swept: dict[str, np.ndarray], keys: list[tuple], outcomes: dict, attr
     solved = [outcome for outcome in outcomes.values() if isinstance(outcome, xr.Dataset)]
     common, per_point = _split_attrs(solved, dims)
     coords = {name: (name, values) for name, values in swept.items()}
-    variables = {"status": (dims, np.full(shape, "ok", dtype=object)),
-                 "error": (dims, np.full(shape, "", dtype=object))}
+    variables = {
+        "status": (dims, np.full(shape, "ok", dtype=object)),
+        "error": (dims, np.full(shape, "", dtype=object)),
+    }
     if solved:
         coords |= dict(solved[0].coords)
         for name, var in solved[0].data_vars.items():

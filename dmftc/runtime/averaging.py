@@ -14,8 +14,11 @@ def parse_sources(average_over, allowed: tuple[str, ...]) -> tuple[str, ...]:
     out = []
     for item in (i.strip() for i in items):
         if item not in allowed:
-            raise SolverError(f"unknown noise source '{item}'", kind="bad-option",
-                              hint=did_you_mean(item, allowed) or "sources: " + ", ".join(allowed))
+            raise SolverError(
+                f"unknown noise source '{item}'",
+                kind="bad-option",
+                hint=did_you_mean(item, allowed) or "sources: " + ", ".join(allowed),
+            )
         out.append(item)
     return tuple(dict.fromkeys(out))
 

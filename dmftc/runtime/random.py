@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 
 def standard_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -27,6 +26,8 @@ def orthonormal_normals(rng: np.random.Generator, rows: int, n: int) -> np.ndarr
     (n/2 x rows), computed as Cholesky QR applied twice: Qᵀ = L⁻¹Aᵀ with L Lᵀ = AᵀA, then the
     same again on Qᵀ to restore orthogonality lost to rounding. With n/2 ≥ 2 rows, A has
     condition number below 6, so this is Householder's Q to rounding, from matrix products."""
+    from scipy.linalg import solve_triangular
+
     half = n // 2
     if rows == 0 or rows > half // 2:
         return standard_normals(rng, (rows, n))

@@ -34,8 +34,15 @@ def advance(progress, task, completed: int) -> None:
         progress.update(task, completed=completed)
 
 
-def diverged(model, step: int, what: str = "", time_value: float | None = None, growth: bool = True,
-             finite: bool = False, hint: str | None = None) -> SolverError:
+def diverged(
+    model,
+    step: int,
+    what: str = "",
+    time_value: float | None = None,
+    growth: bool = True,
+    finite: bool = False,
+    hint: str | None = None,
+) -> SolverError:
     """The error of a run whose values stop being finite (or, ``finite``, grow past
     MAX_MAGNITUDE) at ``step``. ``growth``: the values grew without bound (the hint names what
     sets this model's step size: a flow's dt, an update's learning rate); otherwise a function of
@@ -44,18 +51,24 @@ def diverged(model, step: int, what: str = "", time_value: float | None = None, 
     when = f"step {step}" + (f" (time {time_value:g})" if time_value is not None else "")
     happened = f"values grow past {MAX_MAGNITUDE:g}" if finite else "values stop being finite"
     if not growth:
-        hint = ("a function of the model is evaluated where it is not finite (a division by zero, the "
-                "log or sqrt of a negative number, an exp that overflows)")
+        hint = (
+            "a function of the model is evaluated where it is not finite (a division by zero, the "
+            "log or sqrt of a negative number, an exp that overflows)"
+        )
     elif model.time == "continuous":
         hint = "the time step --dt is probably too large for this flow"
     else:
         hint = "the step size (learning rate) is probably too large for this problem"
-    return SolverError(f"the solution of {model.name} diverges: {happened} at {when}{what}",
-                       kind="diverged", hint=hint if given_hint is None else given_hint)
+    return SolverError(
+        f"the solution of {model.name} diverges: {happened} at {when}{what}",
+        kind="diverged",
+        hint=hint if given_hint is None else given_hint,
+    )
 
 
-def diagnose(model, step: int, quantities: list[tuple[str, np.ndarray]], time_value: float | None = None,
-             hint: str | None = None):
+def diagnose(
+    model, step: int, quantities: list[tuple[str, np.ndarray]], time_value: float | None = None, hint: str | None = None
+):
     """The :func:`diverged` error naming the first of ``quantities`` (in the order the step
     computes them: (description, values)) that is not finite; its hint tells growth (finite
     values before it were huge) from a function evaluated out of its domain."""
@@ -76,4 +89,6 @@ def diagnose(model, step: int, quantities: list[tuple[str, np.ndarray]], time_va
 def check_status(status: int, model, observables, obs: np.ndarray) -> None:
     """A generated pass returns -1, or the first step with values not finite or too large."""
     if status >= 0:
-        raise diagnose(model, status, [(f"the observable {name}", obs[status, j]) for j, name in enumerate(observables)])
+        raise diagnose(
+            model, status, [(f"the observable {name}", obs[status, j]) for j, name in enumerate(observables)]
+        )

@@ -31,8 +31,14 @@ class Notation:
 
 
 def _latex_names(model) -> dict:
-    names = {DATA_FIELD: r"(X^{\top} g)", SELECTION: r"\tilde{s}", HSTAR: r"h^{*}",
-             EPS: r"\varepsilon", STEP: "t", DT: r"\mathrm{d}t"}
+    names = {
+        DATA_FIELD: r"(X^{\top} g)",
+        SELECTION: r"\tilde{s}",
+        HSTAR: r"h^{*}",
+        EPS: r"\varepsilon",
+        STEP: "t",
+        DT: r"\mathrm{d}t",
+    }
     for k in range(1, len(model.noises) + 1):
         names[sp.Symbol(f"ζ{k}", real=True)] = rf"\zeta_{{{k}}}"
     return names
@@ -87,5 +93,11 @@ def render_sections(title: str, sections: list[tuple[str, list[Line]]], model, f
 
 def latex_text(s: str) -> str:
     """Plain text inside ``\\text{}``: TeX's special characters escaped."""
-    return (s.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
-            .replace("&", r"\&").replace("^", r"\^{}").replace("#", r"\#"))
+    return (
+        s.replace("\\", r"\textbackslash{}")
+        .replace("_", r"\_")
+        .replace("%", r"\%")
+        .replace("&", r"\&")
+        .replace("^", r"\^{}")
+        .replace("#", r"\#")
+    )

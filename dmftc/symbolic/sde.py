@@ -32,8 +32,8 @@ import sympy as sp
 from dmftc.analysis.data import DataSpec
 from dmftc.analysis.model import Model
 from dmftc.errors import DerivationError
-from dmftc.symbolic.report import Line, Notation, render_sections
 from dmftc.language.symbols import EPS, HSTAR, grad_symbol
+from dmftc.symbolic.report import Line, Notation, render_sections
 
 TEMPERATURE = sp.Symbol("T", positive=True)  # lr / B
 SAMPLES = sp.Symbol("n", positive=True)
@@ -69,8 +69,9 @@ def _gaussian_moment(k: int) -> int:
 def derive_sde(model: Model) -> SDEDerivation:
     spec = model.spec
     if not isinstance(spec, DataSpec):
-        raise DerivationError("--sde is for data models with a mini-batch of fixed size ('batch size B')",
-                              kind="not-available")
+        raise DerivationError(
+            "--sde is for data models with a mini-batch of fixed size ('batch size B')", kind="not-available"
+        )
     online = spec.data_kind == "online"  # fresh samples: the loss is the batch mean
     if not online and (spec.batch is None or spec.batch.kind != "size"):
         raise DerivationError("--sde needs a mini-batch of fixed size: add 'batch size B'", kind="not-available")
@@ -84,8 +85,11 @@ def derive_sde(model: Model) -> SDEDerivation:
     for v in model.coordinates:
         F = model.step_map[v.symbol]
         if sp.simplify(F.subs(lr, 0) - v.symbol) != 0:
-            raise DerivationError(f"{v.name} moves at lr = 0 ({F.subs(lr, 0)}): the update has no first-order "
-                                  "small-step limit (momentum has a mass term)", kind="not-available")
+            raise DerivationError(
+                f"{v.name} moves at lr = 0 ({F.subs(lr, 0)}): the update has no first-order "
+                "small-step limit (momentum has a mass term)",
+                kind="not-available",
+            )
         velocity[v.symbol] = sp.simplify(sp.diff(F, lr).subs(lr, 0))
     grads = [grad_symbol(w.name) for w in model.weights]
     J = sp.Matrix([[sp.diff(velocity[v.symbol], g) for g in grads] for v in model.coordinates])
@@ -116,37 +120,84 @@ def render_sde(d: SDEDerivation, fmt: str) -> str:
     c = "1" if online else "n"
     gradient = [
         Line("g", "g", d.loss_grad, "one sample's loss gradient ∂ℓ/∂h"),
-        Line("ĝ", r"\hat g", Notation(f"{c}/B Σ_(b≤B) (∂Θ/∂w) x_(μ_b) g_(μ_b) + ∇r,  μ_b uniform on the samples",
-                                      rf"\frac{{{c}}}{{B}}\sum_{{b\le B}} \partial_w\Theta\, x_{{\mu_b}} g_{{\mu_b}} + \nabla r"),
-             "the mini-batch estimate" + (", samples fresh every step" if online else "")),
+        Line(
+            "ĝ",
+            r"\hat g",
+            Notation(
+                f"{c}/B Σ_(b≤B) (∂Θ/∂w) x_(μ_b) g_(μ_b) + ∇r,  μ_b uniform on the samples",
+                rf"\frac{{{c}}}{{B}}\sum_{{b\le B}} \partial_w\Theta\, x_{{\mu_b}} g_{{\mu_b}} + \nabla r",
+            ),
+            "the mini-batch estimate" + (", samples fresh every step" if online else ""),
+        ),
         Line("E[ĝ]", r"\mathbb{E}[\hat g]", Notation("∇L (the full gradient)", r"\nabla L")),
-        Line("Cov[ĝ]", r"\mathrm{Cov}[\hat g]", d.scale**2 * COVARIANCE / d.batch_size,
-             "Σ₁ = Cov over one sample of (∂Θ/∂w) x g"),
+        Line(
+            "Cov[ĝ]",
+            r"\mathrm{Cov}[\hat g]",
+            d.scale**2 * COVARIANCE / d.batch_size,
+            "Σ₁ = Cov over one sample of (∂Θ/∂w) x g",
+        ),
     ]
     sections.append(("Mini-batch gradient", gradient))
     step = [Line(f"{z}(t+1)", rf"{sp.latex(z)}_{{t+1}}", m.step_map[z]) for z in d.velocity]
     step += [Line(f"V_{z}", rf"V_{{{sp.latex(z)}}}", V, "z(t+1) = z + lr V + O(lr²)") for z, V in d.velocity.items()]
     step.append(Line("J", "J", d.jacobian, "∂V/∂ĝ"))
     sections.append(("One step and its velocity", step))
-    sde = [Line(f"d{z}", rf"d{sp.latex(z)}", Notation(f"({sp.sstr(V)}) dt + noise", sp.latex(V) + r"\,dt + \text{noise}"),
-                "time t = k lr; grad() = the full gradient") for z, V in d.velocity.items()]
+    sde = [
+        Line(
+            f"d{z}",
+            rf"d{sp.latex(z)}",
+            Notation(f"({sp.sstr(V)}) dt + noise", sp.latex(V) + r"\,dt + \text{noise}"),
+            "time t = k lr; grad() = the full gradient",
+        )
+        for z, V in d.velocity.items()
+    ]
     sde.append(Line("D", "D", d.diffusion, "covariance of the noise per unit time: lr J Cov[ĝ] Jᵀ"))
-    sde.append(Line("D(lr = T B)", r"D|_{\mathrm{lr}=TB}", d.diffusion_at_temperature,
-                    "B is gone: lr and B enter only through T = lr / B (linear scaling rule)"))
+    sde.append(
+        Line(
+            "D(lr = T B)",
+            r"D|_{\mathrm{lr}=TB}",
+            d.diffusion_at_temperature,
+            "B is gone: lr and B enter only through T = lr / B (linear scaling rule)",
+        )
+    )
     sections.append(("Small-step limit (docs/math/matrix_sgd.md §2)", sde))
     if d.teacher_noise is not None:
         xx = "I" if online else "I/d"
-        teacher = [Line("E[g²]", r"\mathbb{E}[g^2]", d.teacher_noise, f"at h = hstar; then Σ₁ = E[g²] E[x xᵀ] = E[g²] {xx}")]
+        teacher = [
+            Line("E[g²]", r"\mathbb{E}[g^2]", d.teacher_noise, f"at h = hstar; then Σ₁ = E[g²] E[x xᵀ] = E[g²] {xx}")
+        ]
         if d.stationary_variance is not None:
-            teacher.append(Line("v", "v", d.stationary_variance,
-                                "stationary variance of an entry of W - W* (Ornstein–Uhlenbeck, rate ∂g/∂h)"))
-            teacher.append(Line("WᵀW", r"W^{\top}W", Notation(
-                "eigenvalues: Dyson Brownian motion around W*ᵀW*; for W* = I a semicircle of mean 1 + N v and "
-                "variance 2 N v, spacings of the Wigner surmise (<s²> = 4/π)",
-                r"\text{semicircle: mean } 1 + Nv,\ \text{variance } 2Nv,\ \langle s^2\rangle = 4/\pi"), "docs/math/matrix_sgd.md §3–§4"))
+            teacher.append(
+                Line(
+                    "v",
+                    "v",
+                    d.stationary_variance,
+                    "stationary variance of an entry of W - W* (Ornstein–Uhlenbeck, rate ∂g/∂h)",
+                )
+            )
+            teacher.append(
+                Line(
+                    "WᵀW",
+                    r"W^{\top}W",
+                    Notation(
+                        "eigenvalues: Dyson Brownian motion around W*ᵀW*; for W* = I a semicircle of mean 1 + N v and "
+                        "variance 2 N v, spacings of the Wigner surmise (<s²> = 4/π)",
+                        r"\text{semicircle: mean } 1 + Nv,\ \text{variance } 2Nv,\ \langle s^2\rangle = 4/\pi",
+                    ),
+                    "docs/math/matrix_sgd.md §3–§4",
+                )
+            )
         else:
-            teacher.append(Line("", "", Notation("per coordinate D = lr n² E[g²] / (d B) = lr α² d E[g²] / B grows with d: "
-                                                 "no DMFT limit at fixed lr and B",
-                                                 r"\text{per coordinate } D \propto d:\ \text{no DMFT limit at fixed lr, B}")))
+            teacher.append(
+                Line(
+                    "",
+                    "",
+                    Notation(
+                        "per coordinate D = lr n² E[g²] / (d B) = lr α² d E[g²] / B grows with d: "
+                        "no DMFT limit at fixed lr and B",
+                        r"\text{per coordinate } D \propto d:\ \text{no DMFT limit at fixed lr, B}",
+                    ),
+                )
+            )
         sections.append(("At the teacher", teacher))
     return render_sections(f"{m.name}: stochastic differential equation of mini-batch SGD", sections, m, fmt)

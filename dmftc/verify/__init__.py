@@ -19,6 +19,10 @@ def run_checks(dm, against: str | Path | None = None) -> list[Check]:
         from dmftc.verify.published import published_form
 
         out += published_form(dm, Path(against))
-    out += [checks.momentum_reduces_to_gd(dm), checks.learning_rate_limit(dm), checks.zero_learning_rate(dm),
-            checks.causal_closure(dm)]
+    out += [
+        checks.momentum_reduces_to_gd(dm),
+        checks.learning_rate_limit(dm),
+        checks.zero_learning_rate(dm),
+        checks.causal_closure(dm),
+    ]
     return out + dm.model_class.checks(dm)

@@ -73,8 +73,10 @@ def learning_rate_limit(dm) -> Check:
     for v in model.coordinates:
         update = model.step_map[v.symbol]
         if not _simplifies_to_zero(update.subs(lr, 0) - v.symbol):
-            failures.append(f"{v.name} moves at lr = 0 ({sp.sstr(update.subs(lr, 0))}): its limit is "
-                            "not a first-order flow (momentum has a mass term)")
+            failures.append(
+                f"{v.name} moves at lr = 0 ({sp.sstr(update.subs(lr, 0))}): its limit is "
+                "not a first-order flow (momentum has a mass term)"
+            )
             continue
         velocity = sp.simplify(sp.diff(update, lr).subs(lr, 0))
         flows.append(f"d{v.name}/dt = {sp.sstr(velocity)}")

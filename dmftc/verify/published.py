@@ -34,22 +34,25 @@ def published_form(dm, path: Path) -> list[Check]:
     derived = dm.model_class.derived_quantities(dm)
     names = {p.name: p.symbol for p in model.params}
     names |= {v.name: v.symbol for v in model.coordinates}
-    names |= {"Xtg": DATA_FIELD, "sel": SELECTION, "t": STEP, "dt": DT, "hstar": HSTAR, "eps": EPS,
-              "c": CLUSTER}
+    names |= {"Xtg": DATA_FIELD, "sel": SELECTION, "t": STEP, "dt": DT, "hstar": HSTAR, "eps": EPS, "c": CLUSTER}
     names |= dm.model_class.named_symbols(model)
 
     def resolve(node: n.Name) -> sp.Expr:
         if node.id not in names:
-            raise ModelError(f"unknown name '{node.id}'", node.loc, kind="undefined-name",
-                             hint=did_you_mean(node.id, names)).with_source(str(path), text)
+            raise ModelError(
+                f"unknown name '{node.id}'", node.loc, kind="undefined-name", hint=did_you_mean(node.id, names)
+            ).with_source(str(path), text)
         return names[node.id]
 
     checks = []
     for eq in equations:
         if eq.name not in derived:
-            raise ModelError(f"'{eq.name}' is not a derived quantity", eq.loc, kind="undefined-name",
-                             hint=did_you_mean(eq.name, derived)
-                             or "derived quantities: " + ", ".join(derived)).with_source(str(path), text)
+            raise ModelError(
+                f"'{eq.name}' is not a derived quantity",
+                eq.loc,
+                kind="undefined-name",
+                hint=did_you_mean(eq.name, derived) or "derived quantities: " + ", ".join(derived),
+            ).with_source(str(path), text)
         given = to_sympy(eq.value, resolve)
         ours = derived[eq.name]
         if not given.has(SELECTION):
@@ -60,6 +63,12 @@ def published_form(dm, path: Path) -> list[Check]:
             checks.append(Check(title, PASS, f"{eq.name} = {sp.sstr(given)}"))
         else:
             terms = sp.Add.make_args(sp.expand(ours - given))
-            checks.append(Check(title, FAIL, f"derived {sp.sstr(ours)}; published {sp.sstr(given)}; "
-                                             f"derived - published = {' + '.join(map(sp.sstr, terms))}"))
+            checks.append(
+                Check(
+                    title,
+                    FAIL,
+                    f"derived {sp.sstr(ours)}; published {sp.sstr(given)}; "
+                    f"derived - published = {' + '.join(map(sp.sstr, terms))}",
+                )
+            )
     return checks

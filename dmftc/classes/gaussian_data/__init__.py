@@ -18,8 +18,9 @@ class GaussianData(ModelClass):
     handlers = data.HANDLERS
     statements = data.DATA_STATEMENTS | {n.PenaltyDecl}
     aggregates = {"train": "a 'data' statement", "test": "a 'data' statement"}
-    solve_options = frozenset({"steps", "samples", "seed", "dt", "mode", "responses", "variance_reduction",
-                               "average_over"})
+    solve_options = frozenset(
+        {"steps", "samples", "seed", "dt", "mode", "responses", "variance_reduction", "average_over"}
+    )
     simulate_options = frozenset({"dim", "runs", "steps", "seed", "dt"})
 
     def defines(self, statement) -> bool:

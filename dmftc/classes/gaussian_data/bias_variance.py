@@ -63,16 +63,16 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
     def gram_data(v: np.ndarray) -> np.ndarray:
         out = np.zeros_like(v)
         out[0] = v[0]
-        out[1:T + 3] = Cth @ v[1:T + 3]
+        out[1 : T + 3] = Cth @ v[1 : T + 3]
         out[-1] = label * v[-1]
         return out
 
     for t in range(T + 1):
-        Cth[t + 1, 1:t + 2] = THC[:t + 1] @ gram_param(THC[t])
-        Cth[1:t + 2, t + 1] = Cth[t + 1, 1:t + 2]
+        Cth[t + 1, 1 : t + 2] = THC[: t + 1] @ gram_param(THC[t])
+        Cth[1 : t + 2, t + 1] = Cth[t + 1, 1 : t + 2]
         if shared_data:
-            Cg[t, :t + 1] = GC[:t + 1] @ gram_data(GC[t])
-            Cg[:t + 1, t] = Cg[t, :t + 1]
+            Cg[t, : t + 1] = GC[: t + 1] @ gram_data(GC[t])
+            Cg[: t + 1, t] = Cg[t, : t + 1]
 
     cq, co = np.empty(k + 1), np.empty(k + 1)
     module.theta_affine(values, cq, co)
@@ -92,5 +92,6 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
         m_obs = observed @ gram_param(WSC)
         module.test_aggregates(q_obs, m_obs, C_th[0, 0], data.delta, data.rho, nodes, weights, values, agg[t])
         module.combine(agg[t], values, obs[t])
-    return {o.name: obs[:, j] for j, o in enumerate(model.observables)
-            if not any(a.kind == "train" for a in o.aggregates)}
+    return {
+        o.name: obs[:, j] for j, o in enumerate(model.observables) if not any(a.kind == "train" for a in o.aggregates)
+    }

@@ -90,28 +90,40 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
         loss_grad_dhstar = sp.Integer(0)
 
     noises = tuple(model.noises)
-    param_smooth = not any(e.has(sp.DiracDelta) for e in list(jacobian_z) + list(jacobian_q)
-                           + list(theta_query_grad))
+    param_smooth = not any(e.has(sp.DiracDelta) for e in list(jacobian_z) + list(jacobian_q) + list(theta_query_grad))
     random = set(z) | {DATA_FIELD} | set(noises)
-    param_deterministic = all(not (e.free_symbols & random) for e in
-                              list(jacobian_z) + list(jacobian_q) + list(theta_query_grad))
+    param_deterministic = all(
+        not (e.free_symbols & random) for e in list(jacobian_z) + list(jacobian_q) + list(theta_query_grad)
+    )
     data_smooth = not loss_grad_dh.has(sp.DiracDelta)
     label_smooth = model.spec.data_kind == "gaussian" and not loss_grad_dhstar.has(sp.DiracDelta)
 
     reasons = _not_exact_because(model, site_map, z, theta_query, theta_obs, loss_grad, param_deterministic)
     return DataDerivation(
-        model=model, coordinates=z, theta_query=theta_query, theta_obs=theta_obs,
-        gradients=gradients, site_map=site_map, jacobian_z=jacobian_z, jacobian_q=jacobian_q,
-        theta_query_grad=theta_query_grad, theta_obs_grad=theta_obs_grad, label=label,
-        loss_grad=loss_grad, loss_grad_dh=loss_grad_dh, loss_grad_dhstar=loss_grad_dhstar,
-        param_smooth=param_smooth, param_deterministic=param_deterministic,
-        data_smooth=data_smooth, label_smooth=label_smooth,
-        exact=not reasons, not_exact_because=tuple(reasons),
+        model=model,
+        coordinates=z,
+        theta_query=theta_query,
+        theta_obs=theta_obs,
+        gradients=gradients,
+        site_map=site_map,
+        jacobian_z=jacobian_z,
+        jacobian_q=jacobian_q,
+        theta_query_grad=theta_query_grad,
+        theta_obs_grad=theta_obs_grad,
+        label=label,
+        loss_grad=loss_grad,
+        loss_grad_dh=loss_grad_dh,
+        loss_grad_dhstar=loss_grad_dhstar,
+        param_smooth=param_smooth,
+        param_deterministic=param_deterministic,
+        data_smooth=data_smooth,
+        label_smooth=label_smooth,
+        exact=not reasons,
+        not_exact_because=tuple(reasons),
     )
 
 
-def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_grad,
-                       param_deterministic) -> list[str]:
+def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_grad, param_deterministic) -> list[str]:
     """Why the exact Gaussian closure (docs/math/gaussian_data.md §5) does not apply; empty when it does."""
     reasons = []
     state = set(z) | {DATA_FIELD} | set(model.noises)

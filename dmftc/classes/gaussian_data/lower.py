@@ -24,11 +24,15 @@ from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION
 ENTRY_POINTS = EntryPoints(
     EntryPoint.declare("initialize", "PRIM XI_D0 CLUSTER EPS params Z WSTAR LATENT Y C_th L_th"),
     EntryPoint.declare(
-        "forward_pass", "t0 t1 params alpha delta mix_rho param_method data_method XI_P XI_D XI_O EPS SEL NOISE "
+        "forward_pass",
+        "t0 t1 params alpha delta mix_rho param_method data_method XI_P XI_D XI_O EPS SEL NOISE "
         "nodes weights Z Z_NEXT WSTAR LATENT Y TH G H H_OBS C_th L_th C_g L_g R_th R_g R_gs R_obs DZ DTH dz dth "
-        "DG DGS AGG OBS"),
-    EntryPoint.declare("forward_pass_exact", "t0 t1 params alpha G0 prim_mean nodes weights ZC WSC THC TOC GC C_th "
-                       "C_g R_th R_g R_gs AGG OBS ZH"),
+        "DG DGS AGG OBS",
+    ),
+    EntryPoint.declare(
+        "forward_pass_exact",
+        "t0 t1 params alpha G0 prim_mean nodes weights ZC WSC THC TOC GC C_th C_g R_th R_g R_gs AGG OBS ZH",
+    ),
     EntryPoint.declare("simulate_run", "X CLUSTER PRIM EPS SEL NOISE delta mix_rho nodes weights params T OBS"),
 )
 
@@ -108,27 +112,57 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     teacher_law = m.spec.teacher.init if m.spec.teacher else sp.Integer(0)
     scalar("teacher", ["prim", "params"], "The teacher's value at one coordinate.", teacher_law, unpack_prim)
     inits = [v.init for v in m.coordinates]
-    vector("initial_state", ["prim", teacher_name, "params", "z"], "Initial values of the coordinates.",
-           "z", inits, [f"{v.name}(0) = {sp.sstr(v.init)}" for v in m.coordinates], unpack_prim)
-    scalar("theta_query", ["z", "params"], "The predictor's weight where the gradient is taken.",
-           d.theta_query, unpack_z)
-    vector("theta_query_grad", ["z", "params", "out"], "∂θ/∂z.", "out", list(d.theta_query_grad),
-           None, unpack_z)
+    vector(
+        "initial_state",
+        ["prim", teacher_name, "params", "z"],
+        "Initial values of the coordinates.",
+        "z",
+        inits,
+        [f"{v.name}(0) = {sp.sstr(v.init)}" for v in m.coordinates],
+        unpack_prim,
+    )
+    scalar(
+        "theta_query", ["z", "params"], "The predictor's weight where the gradient is taken.", d.theta_query, unpack_z
+    )
+    vector("theta_query_grad", ["z", "params", "out"], "∂θ/∂z.", "out", list(d.theta_query_grad), None, unpack_z)
     if d.has_look_ahead:
-        scalar("theta_obs", ["z", "params"], "The predictor's weight at the iterate (for observables).",
-               d.theta_obs, unpack_z)
-        vector("theta_obs_grad", ["z", "params", "out"], "∂Θ/∂z at the iterate.", "out",
-               list(d.theta_obs_grad), None, unpack_z)
+        scalar(
+            "theta_obs",
+            ["z", "params"],
+            "The predictor's weight at the iterate (for observables).",
+            d.theta_obs,
+            unpack_z,
+        )
+        vector(
+            "theta_obs_grad",
+            ["z", "params", "out"],
+            "∂Θ/∂z at the iterate.",
+            "out",
+            list(d.theta_obs_grad),
+            None,
+            unpack_z,
+        )
     site = [d.site_map[s] for s in z]
-    vector("site_step", ["z", "Xtg", "noise", "t", "params", "z_next"],
-           "One step of the site map F(z, Xᵀg, noise, t) of one coordinate.", "z_next", site,
-           [f"{s}(t+1) = {sp.sstr(e)}" for s, e in zip(z, site)], unpack_z, unpack_noise)
+    vector(
+        "site_step",
+        ["z", "Xtg", "noise", "t", "params", "z_next"],
+        "One step of the site map F(z, Xᵀg, noise, t) of one coordinate.",
+        "z_next",
+        site,
+        [f"{s}(t+1) = {sp.sstr(e)}" for s, e in zip(z, site)],
+        unpack_z,
+        unpack_noise,
+    )
     if d.param_smooth:
         entries = list(d.jacobian_z) + list(d.jacobian_q)
         k = len(z)
         targets = [f"jz[{i}, {j}]" for i in range(k) for j in range(k)] + [f"jq[{i}]" for i in range(k)]
-        f = Function("site_jacobian", ["z", "Xtg", "noise", "t", "params", "jz", "jq"],
-                     "∂F/∂z and ∂F/∂Xᵀg.", body(entries, unpack_z, unpack_noise))
+        f = Function(
+            "site_jacobian",
+            ["z", "Xtg", "noise", "t", "params", "jz", "jq"],
+            "∂F/∂z and ∂F/∂Xᵀg.",
+            body(entries, unpack_z, unpack_noise),
+        )
         f.lines += emit.assign(targets, entries)
         functions.append(f)
 
@@ -136,8 +170,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     names.add(SELECTION, "sel")
     latent = names[m.spec.latent]  # hstar, or c for mixture data
     scalar("label", [latent, "eps", "params"], "The label of a sample.", label)
-    scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.",
-           d.loss_grad)
+    scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.", d.loss_grad)
     if d.data_smooth:
         scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", d.loss_grad_dh)
         # the forward pass needs both at every sample: one function shares their subexpressions
@@ -147,8 +180,12 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         f.lines.append("return g, g_h")
         functions.append(f)
     if d.label_smooth:
-        scalar("loss_grad_dhstar", ["h", "hstar", "eps", "sel", "params"],
-               "∂g/∂hstar at fixed h (through the label).", d.loss_grad_dhstar)
+        scalar(
+            "loss_grad_dhstar",
+            ["h", "hstar", "eps", "sel", "params"],
+            "∂g/∂hstar at fixed h (through the label).",
+            d.loss_grad_dhstar,
+        )
 
     # -- observables
     aggregates = [a for o in m.observables for a in o.aggregates]
@@ -158,17 +195,35 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     mean = [a for a in aggregates if a.kind == "mean"]
     for kind, items in (("train", train), ("test", test)):
         exprs = [a.expr for a in items]
-        vector(f"{kind}_integrands", ["h", "y", latent, "eps", "params", "out"],
-               f"Integrands of the {kind}() observables at one sample.", "out", exprs, None)
-    vector("mean_integrands", ["z", teacher_name, "params", "out"],
-           "Integrands of the mean() observables at one coordinate.", "out", [a.expr for a in mean],
-           None, unpack_z)
+        vector(
+            f"{kind}_integrands",
+            ["h", "y", latent, "eps", "params", "out"],
+            f"Integrands of the {kind}() observables at one sample.",
+            "out",
+            exprs,
+            None,
+        )
+    vector(
+        "mean_integrands",
+        ["z", teacher_name, "params", "out"],
+        "Integrands of the mean() observables at one coordinate.",
+        "out",
+        [a.expr for a in mean],
+        None,
+        unpack_z,
+    )
     agg_symbols = {a.symbol: sp.Symbol(f"agg[{index[a.symbol]}]") for a in aggregates}
     for a in aggregates:
         names.add(agg_symbols[a.symbol], f"agg[{index[a.symbol]}]")
     combined = [o.expr.subs(agg_symbols) for o in m.observables]
-    vector("combine", ["agg", "params", "out"], "Each observable from its aggregates.", "out",
-           combined, [f"{o.name} = {o.text}" for o in m.observables])
+    vector(
+        "combine",
+        ["agg", "params", "out"],
+        "Each observable from its aggregates.",
+        "out",
+        combined,
+        [f"{o.name} = {o.text}" for o in m.observables],
+    )
 
     # -- coefficients of the exact Gaussian closure (docs/math/gaussian_data.md §5)
     if d.exact:
@@ -191,8 +246,9 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         exact=d.exact,
         uses_eps=label.has(EPS) or any(a.expr.has(EPS) for a in train + test),
         # the cluster of mixture data is summed over exactly, not integrated
-        test_smooth=all(_smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS])
-                        for a in train + test),
+        test_smooth=all(
+            _smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS]) for a in train + test
+        ),
         mixture=mixture,
         not_exact_because=d.not_exact_because,
     )
@@ -232,8 +288,12 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
             targets.append(f"Cn[{i}, {j}]")
         entries.append(F.subs(zero))
         targets.append(f"d[{i}]")
-    f = Function("site_affine", ["t", "params", "A", "b", "Cn", "d"],
-                 "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.", emit.unpack_params(entries))
+    f = Function(
+        "site_affine",
+        ["t", "params", "A", "b", "Cn", "d"],
+        "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.",
+        emit.unpack_params(entries),
+    )
     f.lines += emit.assign(targets, entries)
     out.append(f)
 
@@ -245,19 +305,29 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         for j, s in enumerate(z):
             entries.append(sp.diff(theta, s))
             targets.append(f"{name}[{j + 1}]")
-    f = Function("theta_affine", ["params", "cq", "co"], "Affine coefficients of θ and Θ in z.",
-                 emit.unpack_params(entries))
+    f = Function(
+        "theta_affine", ["params", "cq", "co"], "Affine coefficients of θ and Θ in z.", emit.unpack_params(entries)
+    )
     f.lines += emit.assign(targets, entries)
     out.append(f)
 
     # g = a_h h + a_y y + a_0 (sel = 1), y = c_h hstar + c_e eps + c_0
     h, y = m.spec.h, m.spec.y
     g = d.loss_grad.subs(SELECTION, 1)
-    entries = [sp.diff(g, h), sp.diff(g, y), g.subs({h: 0, y: 0}),
-               sp.diff(label, HSTAR), sp.diff(label, EPS), label.subs({HSTAR: 0, EPS: 0})]
-    f = Function("data_affine", ["params", "out"],
-                 "g = out[0] h + out[1] y + out[2];  y = out[3] hstar + out[4] eps + out[5].",
-                 emit.unpack_params(entries))
+    entries = [
+        sp.diff(g, h),
+        sp.diff(g, y),
+        g.subs({h: 0, y: 0}),
+        sp.diff(label, HSTAR),
+        sp.diff(label, EPS),
+        label.subs({HSTAR: 0, EPS: 0}),
+    ]
+    f = Function(
+        "data_affine",
+        ["params", "out"],
+        "g = out[0] h + out[1] y + out[2];  y = out[3] hstar + out[4] eps + out[5].",
+        emit.unpack_params(entries),
+    )
     f.lines += emit.assign([f"out[{i}]" for i in range(6)], entries)
     out.append(f)
 
@@ -271,9 +341,12 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         for j, p in enumerate(prims):
             entries.append(sp.diff(law, p))
             targets.append(f"E[{i}, {j + 1}]")
-    f = Function("initial_affine", ["params", "E"],
-                 "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
-                 emit.unpack_params(entries))
+    f = Function(
+        "initial_affine",
+        ["params", "E"],
+        "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
+        emit.unpack_params(entries),
+    )
     f.lines += emit.assign(targets, entries)
     out.append(f)
 
@@ -290,9 +363,12 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
             targets.append(f"l[{a_i}, {i}]")
         entries.append(a.expr.subs(zero_v))
         targets.append(f"c[{a_i}]")
-    f = Function("mean_quadratic", ["params", "Q", "l", "c"],
-                 "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
-                 emit.unpack_params(entries))
+    f = Function(
+        "mean_quadratic",
+        ["params", "Q", "l", "c"],
+        "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
+        emit.unpack_params(entries),
+    )
     f.lines += emit.assign(targets, entries) if entries else []
     out.append(f)
     return out

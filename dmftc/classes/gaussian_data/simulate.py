@@ -13,8 +13,13 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dmftc.classes.gaussian_data.solve import (clusters, data_constants, quadrature_rule, runtime_values,
-                                               selection_weights)
+from dmftc.classes.gaussian_data.solve import (
+    clusters,
+    data_constants,
+    quadrature_rule,
+    runtime_values,
+    selection_weights,
+)
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import advance, diagnose, progress_task
@@ -45,11 +50,30 @@ def simulate(compiled, params: dict, options: dict, progress=None):
         NOISE = rng.standard_normal((steps + 1, dim, plan.n_noise))
         OBS = np.zeros((steps + 1, len(plan.observables)))
         status = plan.entry["simulate_run"].call(
-            module, X=X, CLUSTER=CLUSTER, PRIM=PRIM, EPS=EPS, SEL=SEL, NOISE=NOISE, delta=data.delta,
-            mix_rho=data.rho, nodes=nodes, weights=weights, params=values, T=steps, OBS=OBS)
+            module,
+            X=X,
+            CLUSTER=CLUSTER,
+            PRIM=PRIM,
+            EPS=EPS,
+            SEL=SEL,
+            NOISE=NOISE,
+            delta=data.delta,
+            mix_rho=data.rho,
+            nodes=nodes,
+            weights=weights,
+            params=values,
+            T=steps,
+            OBS=OBS,
+        )
         if status >= 0:
-            raise diagnose(model, status, [(f"the observable {name} (simulation, run {run})", OBS[status, j])
-                                           for j, name in enumerate(plan.observables)])
+            raise diagnose(
+                model,
+                status,
+                [
+                    (f"the observable {name} (simulation, run {run})", OBS[status, j])
+                    for j, name in enumerate(plan.observables)
+                ],
+            )
         return OBS
 
     with threadpool_limits(limits=1, user_api="blas"):
@@ -60,8 +84,14 @@ def simulate(compiled, params: dict, options: dict, progress=None):
             results.append(one_run(run, dim, n))
             advance(progress, task, run + 1)
     finished = time.perf_counter()
-    log.info("%s: compile %.2f s, %d runs at d = %d in %.2f s", source.filename, compiled_at - started,
-             runs, dim, finished - compiled_at)
+    log.info(
+        "%s: compile %.2f s, %d runs at d = %d in %.2f s",
+        source.filename,
+        compiled_at - started,
+        runs,
+        dim,
+        finished - compiled_at,
+    )
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
     mean = stacked.mean(axis=0)
@@ -70,8 +100,13 @@ def simulate(compiled, params: dict, options: dict, progress=None):
     sems = {name: sem[:, j] for j, name in enumerate(plan.observables)}
     time_step = dt if model.time == "continuous" else 1.0
     attrs = run_attributes(
-        kind="simulation", model_name=model.name, model_path=model.path, model_source=model.source,
-        params=params, settings={"steps": steps, "dim": dim, "samples_n": n, "runs": runs, "seed": seed, "dt": dt},
-        timings=compiled.timings | {"compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
-                                    "run": finished - compiled_at})
+        kind="simulation",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings={"steps": steps, "dim": dim, "samples_n": n, "runs": runs, "seed": seed, "dt": dt},
+        timings=compiled.timings
+        | {"compile": compiled.timings.get("compile", 0.0) + compiled_at - started, "run": finished - compiled_at},
+    )
     return make_dataset(observables, np.arange(steps + 1) * time_step, sem=sems, attrs=attrs)

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm, qmc
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.gaussian_data import bias_variance
@@ -86,13 +85,24 @@ def clusters(rng: np.random.Generator, rho: float, n: int, antithetic: bool) -> 
     return np.concatenate([c, -c]) if antithetic else c
 
 
-def choose_settings(plan: DataPlan, *, steps: int, samples: int, seed: int, dt: float | None, mode: str,
-                    responses: str, variance_reduction: bool = True) -> RunSettings:
+def choose_settings(
+    plan: DataPlan,
+    *,
+    steps: int,
+    samples: int,
+    seed: int,
+    dt: float | None,
+    mode: str,
+    responses: str,
+    variance_reduction: bool = True,
+) -> RunSettings:
     """The run's settings from the options (docs/math/gaussian_data.md §4: estimator choice)."""
     if mode == "exact" and not plan.exact:
-        raise SolverError("the exact Gaussian closure does not apply: "
-                          + "; ".join(plan.not_exact_because), kind="not-exact",
-                          hint="use --mode monte-carlo (the default, auto, picks it)")
+        raise SolverError(
+            "the exact Gaussian closure does not apply: " + "; ".join(plan.not_exact_because),
+            kind="not-exact",
+            hint="use --mode monte-carlo (the default, auto, picks it)",
+        )
     if mode == "auto":
         mode = "exact" if plan.exact else "monte-carlo"
     samples += samples % 2  # antithetic pairs
@@ -104,9 +114,11 @@ def choose_settings(plan: DataPlan, *, steps: int, samples: int, seed: int, dt: 
     response_samples = min(samples, HISTORY_BUDGET_BYTES // 2 // per_sample // 2 * 2)
     if responses == "jacobian":
         if not (plan.param_smooth and plan.data_smooth):
-            raise SolverError("Jacobian responses need pointwise derivatives, which this model "
-                              "lacks (a sign, a step or a hinge)", kind="bad-option",
-                              hint="use --responses stein or auto")
+            raise SolverError(
+                "Jacobian responses need pointwise derivatives, which this model lacks (a sign, a step or a hinge)",
+                kind="bad-option",
+                hint="use --responses stein or auto",
+            )
         param_method = 0 if plan.param_deterministic else 1
         data_method = 0
     elif responses == "stein":
@@ -120,15 +132,15 @@ def choose_settings(plan: DataPlan, *, steps: int, samples: int, seed: int, dt: 
         else:
             param_method = 2
         data_method = 0 if plan.data_smooth and fits else 1
-    return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, variance_reduction,
-                       max(response_samples, 2))
+    return RunSettings(
+        steps, samples, seed, dt, mode, param_method, data_method, variance_reduction, max(response_samples, 2)
+    )
 
 
 # --------------------------------------------------------------------------- random inputs
 
 
-def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator,
-                      dt: float | None) -> np.ndarray:
+def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator, dt: float | None) -> np.ndarray:
     """s(t)/b for every sample and step: which samples are in the step's batch (docs/language.md §2)."""
     batch = model.spec.batch
     if batch is None:
@@ -149,20 +161,21 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
     if batch.kind == "epochs":
         period = round(1 / b)
         if abs(period - 1 / b) > 1e-9:
-            raise SolverError(f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}",
-                              kind="bad-parameter")
+            raise SolverError(f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}", kind="bad-parameter")
         phase = rng.integers(0, period, size=n)
         return (np.arange(T + 1)[:, None] % period == phase[None, :]) * float(period)
     # persistent(b, tau): a two-state chain per sample, time per step lr (or dt for a flow)
     tau = values[1]
     step_time = dt if model.time == "continuous" else params.get("lr")
     if step_time is None:
-        raise SolverError("batch persistent(b, tau) needs a parameter 'lr' (the time per step)",
-                          kind="bad-parameter")
+        raise SolverError("batch persistent(b, tau) needs a parameter 'lr' (the time per step)", kind="bad-parameter")
     up, down = step_time / tau, (1 - b) * step_time / (b * tau)
     if up > 1 or down > 1:
-        raise SolverError(f"batch persistent: switching probabilities per step {up:.3g}, {down:.3g} "
-                          "exceed 1 (tau too small for this step)", kind="bad-parameter")
+        raise SolverError(
+            f"batch persistent: switching probabilities per step {up:.3g}, {down:.3g} "
+            "exceed 1 (tau too small for this step)",
+            kind="bad-parameter",
+        )
     s = np.empty((T + 1, n))
     s[0] = rng.random(n) < b
     for t in range(T):
@@ -183,8 +196,11 @@ def quadrature_rule(uses_eps: bool, smooth: bool) -> tuple[np.ndarray, np.ndarra
         weights = np.prod(np.meshgrid(*([w] * dims), indexing="ij"), axis=0).ravel()
         nodes = np.stack([g.ravel() for g in grids], axis=1)
     else:
+        from scipy.special import ndtri  # the normal quantile; scipy.stats only when needed (start-up)
+        from scipy.stats import qmc
+
         points = qmc.Sobol(d=dims, scramble=True, seed=12345).random_base2(16)
-        nodes = norm.ppf(points)
+        nodes = ndtri(points)
         weights = np.full(len(nodes), 1.0 / len(nodes))
     if dims == 2:
         nodes = np.concatenate([nodes, np.zeros((len(nodes), 1))], axis=1)
@@ -202,14 +218,23 @@ def solve(compiled, params: dict, options: dict, progress=None):
     ``<name>_bias`` and ``<name>_variance``, :mod:`dmftc.classes.gaussian_data.bias_variance`)."""
     model = compiled.model
     if model.spec.batch is not None and model.spec.batch.kind == "size":
-        raise SolverError("a batch of fixed size B has no DMFT limit at fixed lr (the gradient noise of a "
-                          "coordinate grows with n/B)", kind="not-available",
-                          hint="'dmftc derive --sde' gives its small-step diffusion limit; 'dmftc simulate' runs it")
+        raise SolverError(
+            "a batch of fixed size B has no DMFT limit at fixed lr (the gradient noise of a coordinate grows with n/B)",
+            kind="not-available",
+            hint="'dmftc derive --sde' gives its small-step diffusion limit; 'dmftc simulate' runs it",
+        )
     steps = options["steps"]
     source, plan = compiled.generated
-    settings = choose_settings(plan, steps=steps, samples=options["samples"], seed=options["seed"],
-                               dt=options["dt"], mode=options["mode"], responses=options["responses"],
-                               variance_reduction=options["variance_reduction"])
+    settings = choose_settings(
+        plan,
+        steps=steps,
+        samples=options["samples"],
+        seed=options["seed"],
+        dt=options["dt"],
+        mode=options["mode"],
+        responses=options["responses"],
+        variance_reduction=options["variance_reduction"],
+    )
     sources = averaging.parse_sources(options["average_over"], bias_variance.DATA_SOURCES)
     if sources and settings.mode != "exact":
         raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
@@ -222,109 +247,186 @@ def solve(compiled, params: dict, options: dict, progress=None):
     started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         # compile on a tiny problem first, so that compile and run times are reported apart
-        tiny = RunSettings(2, 4, 0, settings.dt, settings.mode, settings.param_method,
-                           settings.data_method, settings.variance_reduction, 4)
+        tiny = RunSettings(
+            2,
+            4,
+            0,
+            settings.dt,
+            settings.mode,
+            settings.param_method,
+            settings.data_method,
+            settings.variance_reduction,
+            4,
+        )
         run(module, plan, model, params, values, data, nodes, weights, tiny, None)
         compiled_at = time.perf_counter()
         arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
         finished = time.perf_counter()
-    timings = compiled.timings | {"compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
-                                  "run": finished - compiled_at}
+    timings = compiled.timings | {
+        "compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
+        "run": finished - compiled_at,
+    }
     log.info("%s: %s (%s, %d steps)", source.filename, _timing_text(timings), settings.mode, steps)
 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
     observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
     if sources:
-        observables |= averaging.split(observables, bias_variance.mean_predictor(
-            module, plan, model, values, data, nodes, weights, arrays, sources))
+        observables |= averaging.split(
+            observables,
+            bias_variance.mean_predictor(module, plan, model, values, data, nodes, weights, arrays, sources),
+        )
     # the teacher column: its response (teacher data) or the force E[c g] along the cluster
     # direction (mixture data)
-    series = {"C_theta_teacher": arrays["C_th"][1:, 0],
-              ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"]}
-    two_time = {"C_theta": arrays["C_th"][1:, 1:], "R_theta": arrays["R_th"],
-                "C_g": arrays["C_g"], "R_g": arrays["R_g"]}
-    setting_attrs = {"steps": steps, "mode": settings.mode, "seed": settings.seed, "dt": settings.dt,
-                     "average_over": ",".join(sources) or None,
-                     "teacher_second_moment": float(arrays["C_th"][0, 0])}
+    series = {
+        "C_theta_teacher": arrays["C_th"][1:, 0],
+        ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"],
+    }
+    two_time = {
+        "C_theta": arrays["C_th"][1:, 1:],
+        "R_theta": arrays["R_th"],
+        "C_g": arrays["C_g"],
+        "R_g": arrays["R_g"],
+    }
+    setting_attrs = {
+        "steps": steps,
+        "mode": settings.mode,
+        "seed": settings.seed,
+        "dt": settings.dt,
+        "average_over": ",".join(sources) or None,
+        "teacher_second_moment": float(arrays["C_th"][0, 0]),
+    }
     if settings.mode == "monte-carlo":
-        setting_attrs |= {"samples": settings.samples, "variance_reduction": settings.variance_reduction,
-                          "param_responses": PARAM_METHODS[settings.param_method],
-                          "data_responses": DATA_METHODS[settings.data_method],
-                          "response_samples": settings.response_samples}
-    attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings=setting_attrs, timings=timings)
-    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time=two_time,
-                        series=series, attrs=attrs)
+        setting_attrs |= {
+            "samples": settings.samples,
+            "variance_reduction": settings.variance_reduction,
+            "param_responses": PARAM_METHODS[settings.param_method],
+            "data_responses": DATA_METHODS[settings.data_method],
+            "response_samples": settings.response_samples,
+        }
+    attrs = run_attributes(
+        kind="dmft",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings=setting_attrs,
+        timings=timings,
+    )
+    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time=two_time, series=series, attrs=attrs)
 
 
 def _timing_text(timings: dict) -> str:
     return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
 
 
-def _run_monte_carlo(module, plan, model, params, values, data: DataConstants, nodes, weights,
-                     s: RunSettings, progress):
+def _run_monte_carlo(
+    module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings, progress
+):
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng(s.seed)
     reduce = s.variance_reduction
-    normals = (lambda rows: orthonormal_normals(rng, rows, M)) if reduce else (
-        lambda rows: rng.standard_normal((rows, M)))
+    normals = (
+        (lambda rows: orthonormal_normals(rng, rows, M)) if reduce else (lambda rows: rng.standard_normal((rows, M)))
+    )
     # Gaussian inputs of the parameter side (ν, noises, normal primitives), then of the data side
     PRIM = primitives(rng, plan.primitive_laws, M, antithetic=reduce)
     normal = [j for j, law in enumerate(plan.primitive_laws) if law == "normal"]
     n_noise = (T + 1) * plan.n_noise
     param_side = normals(T + 1 + n_noise + len(normal))
     XI_P = param_side[: T + 1]
-    NOISE = np.ascontiguousarray(param_side[T + 1: T + 1 + n_noise].reshape(T + 1, plan.n_noise, M)
-                                 .transpose(0, 2, 1))
-    PRIM[:, normal] = param_side[T + 1 + n_noise:].T
+    NOISE = np.ascontiguousarray(param_side[T + 1 : T + 1 + n_noise].reshape(T + 1, plan.n_noise, M).transpose(0, 2, 1))
+    PRIM[:, normal] = param_side[T + 1 + n_noise :].T
     data_side = normals(T + 3 + (T + 1 if plan.look_ahead else 0))
     XI_D = data_side[: T + 2]
     EPS = data_side[T + 2]
-    XI_O = data_side[T + 3:] if plan.look_ahead else np.zeros((1, M))
+    XI_O = data_side[T + 3 :] if plan.look_ahead else np.zeros((1, M))
     SEL = selection_weights(model, params, T, M, rng, s.dt)
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
     MR = s.response_samples
     packed = MR * (T + 1) * (T + 2) // 2
     a = dict(
-        Z=np.zeros((M, k)), Z_NEXT=np.zeros((M, k)), WSTAR=np.zeros(M), LATENT=np.zeros(M),
-        Y=np.zeros(M), TH=np.zeros((T + 1, M)), G=np.zeros((T + 1, M)), H=np.zeros(M), H_OBS=np.zeros(M),
-        C_th=np.zeros((T + 2, T + 2)), L_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)),
-        L_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)), R_g=np.zeros((T + 1, T + 1)),
-        R_gs=np.zeros(T + 1), R_obs=np.zeros(T + 1),
+        Z=np.zeros((M, k)),
+        Z_NEXT=np.zeros((M, k)),
+        WSTAR=np.zeros(M),
+        LATENT=np.zeros(M),
+        Y=np.zeros(M),
+        TH=np.zeros((T + 1, M)),
+        G=np.zeros((T + 1, M)),
+        H=np.zeros(M),
+        H_OBS=np.zeros(M),
+        C_th=np.zeros((T + 2, T + 2)),
+        L_th=np.zeros((T + 2, T + 2)),
+        C_g=np.zeros((T + 1, T + 1)),
+        L_g=np.zeros((T + 1, T + 1)),
+        R_th=np.zeros((T + 1, T + 1)),
+        R_g=np.zeros((T + 1, T + 1)),
+        R_gs=np.zeros(T + 1),
+        R_obs=np.zeros(T + 1),
         DZ=np.zeros((T + 1, k, MR) if s.param_method == 1 else (1, k, 1)),
         DTH=np.zeros(packed if s.param_method == 1 else 1),
-        dz=np.zeros((T + 1, k)), dth=np.zeros((T + 1, T + 1)),
+        dz=np.zeros((T + 1, k)),
+        dth=np.zeros((T + 1, T + 1)),
         DG=np.zeros(packed if s.data_method == 0 else 1),
         DGS=np.zeros((T + 1, MR) if s.data_method == 0 else (1, 1)),
-        AGG=np.zeros((T + 1, n_agg)), OBS=np.zeros((T + 1, len(plan.observables))),
+        AGG=np.zeros((T + 1, n_agg)),
+        OBS=np.zeros((T + 1, len(plan.observables))),
     )
     CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)
-    plan.entry["initialize"].call(module, PRIM=PRIM, XI_D0=XI_D[0], CLUSTER=CLUSTER, EPS=EPS, params=values,
-                                  Z=a["Z"], WSTAR=a["WSTAR"], LATENT=a["LATENT"], Y=a["Y"], C_th=a["C_th"],
-                                  L_th=a["L_th"])
-    inputs = dict(params=values, alpha=data.alpha, delta=data.delta, mix_rho=data.rho, param_method=s.param_method,
-                  data_method=s.data_method, XI_P=XI_P, XI_D=XI_D, XI_O=XI_O, EPS=EPS, SEL=SEL, NOISE=NOISE,
-                  nodes=nodes, weights=weights)
+    plan.entry["initialize"].call(
+        module,
+        PRIM=PRIM,
+        XI_D0=XI_D[0],
+        CLUSTER=CLUSTER,
+        EPS=EPS,
+        params=values,
+        Z=a["Z"],
+        WSTAR=a["WSTAR"],
+        LATENT=a["LATENT"],
+        Y=a["Y"],
+        C_th=a["C_th"],
+        L_th=a["L_th"],
+    )
+    inputs = dict(
+        params=values,
+        alpha=data.alpha,
+        delta=data.delta,
+        mix_rho=data.rho,
+        param_method=s.param_method,
+        data_method=s.data_method,
+        XI_P=XI_P,
+        XI_D=XI_D,
+        XI_O=XI_O,
+        EPS=EPS,
+        SEL=SEL,
+        NOISE=NOISE,
+        nodes=nodes,
+        weights=weights,
+    )
     task = progress_task(progress, f"solving {model.name}", T + 1)
     for t0, t1 in chunks(T):
         status = plan.entry["forward_pass"].call(module, t0=t0, t1=t1, **inputs, **a)
         if status >= 0:  # in the order a step computes them (the update of step status - 1 first)
-            raise diagnose(model, status, [
-                ("the weights and states after the update (site_step)", a["Z"]),
-                ("the query point θ (theta_query)", a["TH"][status]),
-                ("the correlation C_θ", a["C_th"][status + 1, : status + 2]),
-                ("the prediction h", a["H"]), ("the loss gradient g (loss_grad)", a["G"][status]),
-                ("the correlation C_g", a["C_g"][status, : status + 1]),
-                ("the response R_g", a["R_g"][status, : status + 1]),
-                *((f"the observable {name}", a["OBS"][status, j]) for j, name in enumerate(plan.observables))])
+            raise diagnose(
+                model,
+                status,
+                [
+                    ("the weights and states after the update (site_step)", a["Z"]),
+                    ("the query point θ (theta_query)", a["TH"][status]),
+                    ("the correlation C_θ", a["C_th"][status + 1, : status + 2]),
+                    ("the prediction h", a["H"]),
+                    ("the loss gradient g (loss_grad)", a["G"][status]),
+                    ("the correlation C_g", a["C_g"][status, : status + 1]),
+                    ("the response R_g", a["R_g"][status, : status + 1]),
+                    *((f"the observable {name}", a["OBS"][status, j]) for j, name in enumerate(plan.observables)),
+                ],
+            )
         advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
 
 
-def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings,
-               progress):
+def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings, progress):
     T = s.steps
     k = len(plan.coordinates)
     laws = plan.primitive_laws
@@ -344,18 +446,41 @@ def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, 
     WSC = np.zeros(B)
     WSC[:P1] = E[k]
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
-    a = dict(THC=np.zeros((T + 1, B)), TOC=np.zeros(B), GC=np.zeros((T + 1, D)),
-             C_th=np.zeros((T + 2, T + 2)), C_g=np.zeros((T + 1, T + 1)), R_th=np.zeros((T + 1, T + 1)),
-             R_g=np.zeros((T + 1, T + 1)), R_gs=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
-             OBS=np.zeros((T + 1, len(plan.observables))), ZH=np.zeros((T + 1, k, B)))
+    a = dict(
+        THC=np.zeros((T + 1, B)),
+        TOC=np.zeros(B),
+        GC=np.zeros((T + 1, D)),
+        C_th=np.zeros((T + 2, T + 2)),
+        C_g=np.zeros((T + 1, T + 1)),
+        R_th=np.zeros((T + 1, T + 1)),
+        R_g=np.zeros((T + 1, T + 1)),
+        R_gs=np.zeros(T + 1),
+        AGG=np.zeros((T + 1, n_agg)),
+        OBS=np.zeros((T + 1, len(plan.observables))),
+        ZH=np.zeros((T + 1, k, B)),
+    )
     a["C_th"][0, 0] = WSC[:P1] @ G0 @ WSC[:P1]
     task = progress_task(progress, f"solving {model.name}", T + 1)
     for t0, t1 in chunks(T):
-        status = plan.entry["forward_pass_exact"].call(module, t0=t0, t1=t1, params=values, alpha=data.alpha, G0=G0,
-                                                       prim_mean=prim_mean, nodes=nodes, weights=weights, ZC=ZC,
-                                                       WSC=WSC, **a)
+        status = plan.entry["forward_pass_exact"].call(
+            module,
+            t0=t0,
+            t1=t1,
+            params=values,
+            alpha=data.alpha,
+            G0=G0,
+            prim_mean=prim_mean,
+            nodes=nodes,
+            weights=weights,
+            ZC=ZC,
+            WSC=WSC,
+            **a,
+        )
         check_status(status, model, plan.observables, a["OBS"])
         advance(progress, task, t1)
     # the coefficient histories too, for averages over subsets of the inputs (bias_variance.py)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs", "THC", "GC", "ZH")} | {
-        "WSC": WSC, "G0": G0, "prim_mean": prim_mean}
+        "WSC": WSC,
+        "G0": G0,
+        "prim_mean": prim_mean,
+    }

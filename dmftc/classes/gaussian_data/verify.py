@@ -55,11 +55,14 @@ def resolvent(dm) -> Check:
     lo, hi = (1 - np.sqrt(gamma)) ** 2, (1 + np.sqrt(gamma)) ** 2
     worst = 0.0
     for lag in range(1, T + 1):
+
         def integrand(x, lag=lag):
             M = A + a_h * alpha * x * np.outer(b, c)
             return c @ np.linalg.matrix_power(M, lag - 1) @ b / (2 * np.pi * gamma * x)
-        expected, _ = integrate.quad(integrand, lo, hi, weight="alg", wvar=(0.5, 0.5), epsabs=1e-13,
-                                     epsrel=1e-12, limit=200)
+
+        expected, _ = integrate.quad(
+            integrand, lo, hi, weight="alg", wvar=(0.5, 0.5), epsabs=1e-13, epsrel=1e-12, limit=200
+        )
         got = ds.R_theta.values[T, T - lag]
         worst = max(worst, abs(got - expected) / max(abs(expected), 1e-12))
     status = PASS if worst < 1e-8 else FAIL  # exact mode: only rounding and quadrature error
@@ -112,5 +115,9 @@ def generated_code(dm, points: int = 20) -> Check:
         if plan.data_smooth:
             compare(module.loss_grad_dh(h, y, sel, params), d.loss_grad_dh, sample)
     status = PASS if worst < 1e-10 and compared > outside else FAIL
-    return Check(name, status, f"{compared} evaluations at {points} random points, largest relative "
-                               f"difference {worst:.1e}" + (f" ({outside} outside the domain)" if outside else ""))
+    return Check(
+        name,
+        status,
+        f"{compared} evaluations at {points} random points, largest relative "
+        f"difference {worst:.1e}" + (f" ({outside} outside the domain)" if outside else ""),
+    )

@@ -26,9 +26,12 @@ class FieldSpec:
 def landscape_statement(a, s: n.LandscapeDecl):
     call = s.call
     if call.func not in LANDSCAPE_KINDS:
-        raise ModelError(f"unknown landscape '{call.func}'", call.loc, kind="unknown-landscape",
-                         hint=did_you_mean(call.func, LANDSCAPE_KINDS)
-                         or "landscapes: " + ", ".join(LANDSCAPE_KINDS))
+        raise ModelError(
+            f"unknown landscape '{call.func}'",
+            call.loc,
+            kind="unknown-landscape",
+            hint=did_you_mean(call.func, LANDSCAPE_KINDS) or "landscapes: " + ", ".join(LANDSCAPE_KINDS),
+        )
     args = a.keyword_args(call, LANDSCAPE_KINDS[call.func], "landscape", {"q": OVERLAP_Q})
     xi = args["xi"]
     kw = next(k for k in call.keywords if k.name == "xi")
@@ -64,8 +67,12 @@ def _check_covariance(expr: sp.Expr, var: sp.Symbol, loc: Location, what: str):
     for term in sp.Add.make_args(sp.expand(expr)):
         coefficient, exponent = term.as_coeff_exponent(var)
         if coefficient.has(var) or exponent.has(var) or exponent.is_negative:
-            raise ModelError(f"{what} must be a sum of terms c * {var}^k with c, k >= 0", loc,
-                             kind="bad-covariance", hint=f"the term {term} is not of that form")
+            raise ModelError(
+                f"{what} must be a sum of terms c * {var}^k with c, k >= 0",
+                loc,
+                kind="bad-covariance",
+                hint=f"the term {term} is not of that form",
+            )
 
 
 HANDLERS = {n.LandscapeDecl: landscape_statement, n.SignalDecl: signal_statement}

@@ -61,7 +61,7 @@ def polynomial(q, coefficients, powers, order):
     for k in range(coefficients.shape[0]):
         p = powers[k]
         if order == 0:
-            value += coefficients[k] * q ** p
+            value += coefficients[k] * q**p
         elif order == 1:
             if p != 0.0:
                 value += coefficients[k] * p * q ** (p - 1.0)
@@ -76,6 +76,7 @@ def finite(x):
 
 
 # --------------------------------------------------------------------------------- uniform grid
+
 
 @njit(cache=True)
 def _trapezoid_weight(s, first, last):
@@ -95,8 +96,7 @@ def _multiplier_and_energy(n, h, C, R, m, c, temperature, beta0, fc, fp, sc, sp)
             radial += w * (polynomial(q, fc, fp, 2) * q + d1) * R[n, s]
             energy += w * d1 * R[n, s]
     c0 = C[n, 0]
-    mu = temperature + c * (h * radial + m[n] * polynomial(m[n], sc, sp, 1)
-                            + beta0 * polynomial(c0, fc, fp, 1) * c0)
+    mu = temperature + c * (h * radial + m[n] * polynomial(m[n], sc, sp, 1) + beta0 * polynomial(c0, fc, fp, 1) * c0)
     e = -h * energy - beta0 * polynomial(c0, fc, fp, 0) - polynomial(m[n], sc, sp, 0)
     return mu, e
 
@@ -164,18 +164,21 @@ def uniform_steps(n0, n1, h, c, temperature, beta0, fc, fp, sc, sp, C, R, m, mu,
         C[n + 1, n + 1] = 1.0
         R[n + 1, n + 1] = c
         m[n + 1] = m[n] + h * dm0
-        mu[n + 1], e[n + 1] = _multiplier_and_energy(n + 1, h, C, R, m, c, temperature, beta0,
-                                                     fc, fp, sc, sp)
+        mu[n + 1], e[n + 1] = _multiplier_and_energy(n + 1, h, C, R, m, c, temperature, beta0, fc, fp, sc, sp)
         # corrector (trapezoid in t)
         dm1 = _time_derivatives(n + 1, h, C, R, m, mu, c, beta0, fc, fp, sc, sp, sigma, dee, dC1, dR1)
         for j in range(n + 1):
             C[n + 1, j] = C[n, j] + 0.5 * h * (dC0[j] + dC1[j])
             R[n + 1, j] = R[n, j] + 0.5 * h * (dR0[j] + dR1[j])
         m[n + 1] = m[n] + 0.5 * h * (dm0 + dm1)
-        mu[n + 1], e[n + 1] = _multiplier_and_energy(n + 1, h, C, R, m, c, temperature, beta0,
-                                                     fc, fp, sc, sp)
-        if not (finite(mu[n + 1]) and finite(e[n + 1]) and finite(m[n + 1])
-                and finite(C[n + 1, 0]) and abs(C[n + 1, 0]) < 1e100):
+        mu[n + 1], e[n + 1] = _multiplier_and_energy(n + 1, h, C, R, m, c, temperature, beta0, fc, fp, sc, sp)
+        if not (
+            finite(mu[n + 1])
+            and finite(e[n + 1])
+            and finite(m[n + 1])
+            and finite(C[n + 1, 0])
+            and abs(C[n + 1, 0]) < 1e100
+        ):
             return n + 1
     return -1
 
@@ -184,6 +187,7 @@ def uniform_steps(n0, n1, h, c, temperature, beta0, fc, fp, sc, sp, C, R, m, mu,
 #
 # Storage on the window: C full and symmetric; QT[j, i] = Q(t_i, t_j) for i >= j (a row of QT is
 # a column of Q, read along i); DQ[j, l] = Q(t_j, t_{l+1}) - Q(t_j, t_l) for l < j.
+
 
 @njit(cache=True)
 def integrated_response(R, h, QT):
@@ -219,8 +223,30 @@ def contract(C, QT, DQ, m, mu):
 
 
 @njit(cache=True)
-def _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation,
-                  f1, f2, dq, weights, averages, new_c, new_q):
+def _adaptive_row(
+    i,
+    h,
+    C,
+    QT,
+    DQ,
+    m,
+    mu,
+    c,
+    fc,
+    fp,
+    sc,
+    sp,
+    tolerance,
+    max_sweeps,
+    relaxation,
+    f1,
+    f2,
+    dq,
+    weights,
+    averages,
+    new_c,
+    new_q,
+):
     """Row i of the adaptive grid (rows < i known, uniform step h). Returns (energy, sweeps);
     the energy is NaN when the sweeps did not converge within max_sweeps."""
     # the shortest separations are copied from the previous row (time-translation invariance)
@@ -303,8 +329,7 @@ def _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance, max_swee
 
 
 @njit(cache=True)
-def adaptive_stage(i0, i1, h, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation,
-                   C, QT, DQ, m, mu, energies, sweeps):
+def adaptive_stage(i0, i1, h, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation, C, QT, DQ, m, mu, energies, sweeps):
     """Rows i0..i1 of the window at step h. Returns -1, or the first row that failed."""
     N = C.shape[0] - 1
     f1 = np.empty(N + 1)
@@ -315,9 +340,30 @@ def adaptive_stage(i0, i1, h, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxati
     new_c = np.empty(N)
     new_q = np.empty(N)
     for i in range(i0, i1 + 1):
-        energies[i], sweeps[i] = _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance,
-                                               max_sweeps, relaxation, f1, f2, dq, weights, averages,
-                                               new_c, new_q)
+        energies[i], sweeps[i] = _adaptive_row(
+            i,
+            h,
+            C,
+            QT,
+            DQ,
+            m,
+            mu,
+            c,
+            fc,
+            fp,
+            sc,
+            sp,
+            tolerance,
+            max_sweeps,
+            relaxation,
+            f1,
+            f2,
+            dq,
+            weights,
+            averages,
+            new_c,
+            new_q,
+        )
         if not (finite(energies[i]) and finite(mu[i]) and finite(m[i])):
             return i
     return -1

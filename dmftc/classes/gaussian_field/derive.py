@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.language import nodes as n
 from dmftc.analysis.model import Model
-from dmftc.symbolic.algebra import is_affine, is_quadratic
 from dmftc.errors import DerivationError
+from dmftc.language import nodes as n
 from dmftc.language.symbols import DT, OVERLAP_M, OVERLAP_Q, grad_symbol
 from dmftc.language.syntax import parse
+from dmftc.symbolic.algebra import is_affine, is_quadratic
 
 # -∂_i H at the query point of the step (landscape and signal); not a name a model can use
 FORCE = sp.Symbol("F(t)", real=True)
@@ -99,12 +99,26 @@ def derive_gaussian_field(model: Model) -> FieldDerivation:
     ck_form, not_ck, mobility, temperature = _ck_form(model, site_map, x)
     initial_laws, initial_overlap = _initial_overlap(model)
     return FieldDerivation(
-        model=model, coordinates=z, weight=x, sphere=weight_var.sphere, query=query,
-        gradient=gradient, site_map=site_map, xi=xi, xi_d1=sp.powsimp(sp.diff(xi, q)),
-        xi_d2=sp.powsimp(sp.diff(xi, q, 2)), strength=strength, strength_d1=sp.powsimp(sp.diff(strength, m)),
-        linear=not reasons, not_linear_because=tuple(reasons),
-        ck_form=ck_form, not_ck_because=not_ck, mobility=mobility, temperature=temperature,
-        initial_laws=initial_laws, initial_overlap=initial_overlap,
+        model=model,
+        coordinates=z,
+        weight=x,
+        sphere=weight_var.sphere,
+        query=query,
+        gradient=gradient,
+        site_map=site_map,
+        xi=xi,
+        xi_d1=sp.powsimp(sp.diff(xi, q)),
+        xi_d2=sp.powsimp(sp.diff(xi, q, 2)),
+        strength=strength,
+        strength_d1=sp.powsimp(sp.diff(strength, m)),
+        linear=not reasons,
+        not_linear_because=tuple(reasons),
+        ck_form=ck_form,
+        not_ck_because=not_ck,
+        mobility=mobility,
+        temperature=temperature,
+        initial_laws=initial_laws,
+        initial_overlap=initial_overlap,
     )
 
 
@@ -119,10 +133,16 @@ def _initial_overlap(model: Model) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
     if not law.has(xstar):
         return rests, sp.Integer(0)
     a = sp.diff(law, xstar)
-    if a.has(xstar) or any(a.has(p.symbol) for p in model.primitives) or not is_affine(
-            rests[0], [p.symbol for p in model.primitives]):
-        raise DerivationError(f"the initial law of {model.weights[0].name} must be a xstar + r with "
-                              "r affine in its random inputs", model.weights[0].loc, kind="bad-law")
+    if (
+        a.has(xstar)
+        or any(a.has(p.symbol) for p in model.primitives)
+        or not is_affine(rests[0], [p.symbol for p in model.primitives])
+    ):
+        raise DerivationError(
+            f"the initial law of {model.weights[0].name} must be a xstar + r with r affine in its random inputs",
+            model.weights[0].loc,
+            kind="bad-law",
+        )
     second = _second_moment(rests[0], model.primitives)
     # the solvers and the simulator build x(0) = m0 x* + sqrt(1 - m0^2) r: r must have unit
     # second moment (the weight and its copies, state x_prev = x), or |x(0)|^2 != N
@@ -138,7 +158,7 @@ def _second_moment(expr: sp.Expr, primitives) -> sp.Expr:
     coefficients = [(sp.diff(expr, p.symbol), p) for p in primitives]
     for i, (ci, pi) in enumerate(coefficients):
         moment += 2 * c0 * ci * pi.mean + ci**2 * pi.second_moment
-        for cj, pj in coefficients[i + 1:]:
+        for cj, pj in coefficients[i + 1 :]:
             moment += 2 * ci * cj * pi.mean * pj.mean
     return moment
 
@@ -151,16 +171,20 @@ def _check_single_assignment(model: Model, name: str):
     assigned = [a for a in block.assignments if a.target == name]
     if len(assigned) > 1:
         raise DerivationError(
-            f"'{name}' is on the sphere and assigned {len(assigned)} times in one step: dmftc "
-            "projects once per step", assigned[1].loc, kind="sphere-assignments",
-            hint=f"compute the new value in a temporary and assign '{name}' once")
-    later = block.assignments[block.assignments.index(assigned[0]) + 1:]
+            f"'{name}' is on the sphere and assigned {len(assigned)} times in one step: dmftc projects once per step",
+            assigned[1].loc,
+            kind="sphere-assignments",
+            hint=f"compute the new value in a temporary and assign '{name}' once",
+        )
+    later = block.assignments[block.assignments.index(assigned[0]) + 1 :]
     for a in later:
         if _reads(a.value, name):
             raise DerivationError(
-                f"'{name}' is read after its assignment; on the sphere that would be the value "
-                "before the projection", a.loc, kind="sphere-assignments",
-                hint=f"assign '{name}' last, or copy it before assigning")
+                f"'{name}' is read after its assignment; on the sphere that would be the value before the projection",
+                a.loc,
+                kind="sphere-assignments",
+                hint=f"assign '{name}' last, or copy it before assigning",
+            )
 
 
 def _reads(expr: n.Expr, name: str) -> bool:
@@ -218,9 +242,11 @@ def _ck_form(model: Model, site_map: dict, x: sp.Symbol):
     random = {x, FORCE, *model.noises}
     mobility, radial = sp.diff(drift, FORCE), sp.diff(drift, x)
     amplitude = sp.diff(noise, model.noises[0]) if model.noises else zero
-    exact = (sp.expand(increment - drift * _ROOT_DT**2 - noise * _ROOT_DT) == 0
-             and sp.expand(drift - mobility * FORCE - radial * x) == 0
-             and sp.expand(noise - (amplitude * model.noises[0] if model.noises else zero)) == 0)
+    exact = (
+        sp.expand(increment - drift * _ROOT_DT**2 - noise * _ROOT_DT) == 0
+        and sp.expand(drift - mobility * FORCE - radial * x) == 0
+        and sp.expand(noise - (amplitude * model.noises[0] if model.noises else zero)) == 0
+    )
     if not exact or any(e.free_symbols & random for e in (mobility, radial, amplitude)):
         return False, "the flow is not dx/dt = -c grad(x) + b gauss()", zero, zero
     return True, "", mobility, amplitude**2 / 2

@@ -93,28 +93,54 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
     scalar("strength_d1", [m_name, "params"], "f_s'(m).", d.strength_d1)
 
     # -- one coordinate: initial value, query point, site map (used by the simulator)
-    vector("initial_state", ["prim", "params", "z"], "Initial values of the coordinates.", "z",
-           list(d.initial_laws), [f"{v.name}(0) = {sp.sstr(law)}" for v, law in zip(m.coordinates, d.initial_laws)],
-           PRIM)
+    vector(
+        "initial_state",
+        ["prim", "params", "z"],
+        "Initial values of the coordinates.",
+        "z",
+        list(d.initial_laws),
+        [f"{v.name}(0) = {sp.sstr(law)}" for v, law in zip(m.coordinates, d.initial_laws)],
+        PRIM,
+    )
     scalar("query_point", ["z", "params"], "y: where the gradient is taken.", d.query, Z)
     site = [d.site_map[s] for s in z]
-    vector("site_step", ["z", force_name, "noise", t_name, "params", "z_next"],
-           "One step of the site map Φ(z, F, noise, t), F = -∂H/∂x_i at the query point "
-           "(before the projection on the sphere).", "z_next", site,
-           [f"{s}(t+1) = {sp.sstr(e)}" for s, e in zip(z, site)], Z, NOISE)
+    vector(
+        "site_step",
+        ["z", force_name, "noise", t_name, "params", "z_next"],
+        "One step of the site map Φ(z, F, noise, t), F = -∂H/∂x_i at the query point "
+        "(before the projection on the sphere).",
+        "z_next",
+        site,
+        [f"{s}(t+1) = {sp.sstr(e)}" for s, e in zip(z, site)],
+        Z,
+        NOISE,
+    )
 
     # -- observables
     aggregates = [a for o in m.observables for a in o.aggregates]
     index = {a.symbol: i for i, a in enumerate(aggregates)}
     mean = [a for a in aggregates if a.kind == "mean"]
     energy = [a for a in aggregates if a.kind == "energy"]
-    vector("mean_integrands", ["z", xstar_name, "params", "out"],
-           "Integrands of the mean() observables at one coordinate.", "out", [a.expr for a in mean], None, Z)
+    vector(
+        "mean_integrands",
+        ["z", xstar_name, "params", "out"],
+        "Integrands of the mean() observables at one coordinate.",
+        "out",
+        [a.expr for a in mean],
+        None,
+        Z,
+    )
     agg_symbols = {a.symbol: sp.Symbol(f"agg[{index[a.symbol]}]") for a in aggregates}
     for a in aggregates:
         names.add(agg_symbols[a.symbol], f"agg[{index[a.symbol]}]")
-    vector("combine", ["agg", "params", "out"], "Each observable from its aggregates.", "out",
-           [o.expr.subs(agg_symbols) for o in m.observables], [f"{o.name} = {o.text}" for o in m.observables])
+    vector(
+        "combine",
+        ["agg", "params", "out"],
+        "Each observable from its aggregates.",
+        "out",
+        [o.expr.subs(agg_symbols) for o in m.observables],
+        [f"{o.name} = {o.text}" for o in m.observables],
+    )
 
     if d.linear:
         functions += _affine_functions(d, emit, z, prims, xstar, mean, force_name, t_name)
@@ -131,8 +157,14 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
         sphere=d.sphere,
         query_is_weight=d.query_is_weight,
     )
-    text = render("gaussian_field/module.py.j2", model=m, model_hash=source_hash(m.source), plan=plan,
-                  functions=functions, helpers=helpers_in(functions))
+    text = render(
+        "gaussian_field/module.py.j2",
+        model=m,
+        model_hash=source_hash(m.source),
+        plan=plan,
+        functions=functions,
+        helpers=helpers_in(functions),
+    )
     return GeneratedSource(m.name, text), plan
 
 
@@ -154,13 +186,19 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
         for j, p in enumerate(prims):
             entries.append(sp.diff(law, p))
             targets.append(f"E[{i}, {j + 1}]")
-    function("initial_affine", ["params", "E"], "Rows z_1..z_k as affine maps of (1, prim_1, ..., prim_P).",
-             targets, entries)
+    function(
+        "initial_affine", ["params", "E"], "Rows z_1..z_k as affine maps of (1, prim_1, ..., prim_P).", targets, entries
+    )
 
     # y = cq[0] + cq[1:] . z
     entries = [d.query.subs({s: 0 for s in z})] + [sp.diff(d.query, s) for s in z]
-    function("query_affine", ["params", "cq"], "The query point y = cq[0] + cq[1:] . z.",
-             [f"cq[{i}]" for i in range(len(entries))], entries)
+    function(
+        "query_affine",
+        ["params", "cq"],
+        "The query point y = cq[0] + cq[1:] . z.",
+        [f"cq[{i}]" for i in range(len(entries))],
+        entries,
+    )
 
     # z(t+1) = A z + b F + Cn noise + d
     zero = {s: 0 for s in list(z) + [FORCE] + list(m.noises)}
@@ -177,8 +215,13 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
             targets.append(f"Cn[{i}, {j}]")
         entries.append(site.subs(zero))
         targets.append(f"d[{i}]")
-    function("site_affine", [t_name, "params", "A", "b", "Cn", "d"],
-             f"The affine site map z(t+1) = A z + b {force_name} + Cn noise + d.", targets, entries)
+    function(
+        "site_affine",
+        [t_name, "params", "A", "b", "Cn", "d"],
+        f"The affine site map z(t+1) = A z + b {force_name} + Cn noise + d.",
+        targets,
+        entries,
+    )
 
     # mean() integrands as v'Qv + l'v + c, v = (z_1..z_k, x*)
     variables = list(z) + [xstar]
@@ -193,6 +236,11 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
             targets.append(f"l[{a_i}, {i}]")
         entries.append(a.expr.subs(zero_v))
         targets.append(f"c[{a_i}]")
-    function("mean_quadratic", ["params", "Q", "l", "c"],
-             "mean() integrands as v'Qv + l'v + c, v = (coordinates, signal).", targets, entries)
+    function(
+        "mean_quadratic",
+        ["params", "Q", "l", "c"],
+        "mean() integrands as v'Qv + l'v + c, v = (coordinates, signal).",
+        targets,
+        entries,
+    )
     return out

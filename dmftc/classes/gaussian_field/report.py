@@ -8,7 +8,6 @@ from dmftc.classes.gaussian_field.derive import FieldDerivation
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
 
-
 _T, _TP, _S = sp.Symbol("t", real=True), sp.Symbol("t'", real=True), sp.Symbol("s", real=True)
 _C, _R, _MU, _M = sp.Function("C"), sp.Function("R"), sp.Function("mu"), sp.Function("m")
 
@@ -32,9 +31,14 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
         landscape += [
             Line("f_s(m)", "f_s(m)", d.strength, f"signal term -N f_s(m), m = x.{m.spec.signal.name}/N"),
             Line("f_s'(m)", "f_s'(m)", d.strength_d1),
-            Line(m.spec.signal.name, m.spec.signal.name, Notation(
-                "N(0, 1) per coordinate (uniform on the sphere)",
-                r"\mathcal{N}(0,1)\ \text{per coordinate (uniform on the sphere)}")),
+            Line(
+                m.spec.signal.name,
+                m.spec.signal.name,
+                Notation(
+                    "N(0, 1) per coordinate (uniform on the sphere)",
+                    r"\mathcal{N}(0,1)\ \text{per coordinate (uniform on the sphere)}",
+                ),
+            ),
         ]
     sections.append(("Landscape", landscape))
 
@@ -42,10 +46,15 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
     for v in m.coordinates:
         setting.append(Line(f"{v.name}(0)", f"{sp.latex(v.symbol)}_{{0}}", v.init, f"written {v.init_text}"))
     if m.primitives:
-        laws = ", ".join(f"{p.symbol} ~ {'N(0,1)' if p.law == 'normal' else 'U(0,1)' if p.law == 'uniform' else '±1'}"
-                         for p in m.primitives)
-        setting.append(Line("", "", Notation(f"independent inputs: {laws}",
-                                              r"\text{independent inputs: " + latex_text(laws) + "}")))
+        laws = ", ".join(
+            f"{p.symbol} ~ {'N(0,1)' if p.law == 'normal' else 'U(0,1)' if p.law == 'uniform' else '±1'}"
+            for p in m.primitives
+        )
+        setting.append(
+            Line(
+                "", "", Notation(f"independent inputs: {laws}", r"\text{independent inputs: " + latex_text(laws) + "}")
+            )
+        )
     sections.append(("Setting", setting))
 
     step = "dt" if m.time == "continuous" else "1"
@@ -64,41 +73,76 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
         Line(f"grad({d.weight})", rf"\nabla_{{{sp.latex(d.weight)}}}", d.gradient),
     ]
     for zk in d.coordinates:
-        process.append(Line(f"{zk}(t+{step})", rf"{sp.latex(zk)}_{{t+{step}}}", d.site_map[zk],
-                            "right side at step t" + (", before the projection" if d.sphere and zk == d.weight else "")))
+        process.append(
+            Line(
+                f"{zk}(t+{step})",
+                rf"{sp.latex(zk)}_{{t+{step}}}",
+                d.site_map[zk],
+                "right side at step t" + (", before the projection" if d.sphere and zk == d.weight else ""),
+            )
+        )
     if d.sphere:
-        process.append(Line(f"{d.weight}(t+{step})", rf"{sp.latex(d.weight)}_{{t+{step}}}", Notation(
-            f"{d.weight}(t+{step}) / sqrt(E[{d.weight}(t+{step})^2])",
-            rf"{sp.latex(d.weight)}_{{t+{step}}} / \sqrt{{\mathbb{{E}}[{sp.latex(d.weight)}_{{t+{step}}}^2]}}"),
-            "projection on the sphere, a deterministic factor"))
+        process.append(
+            Line(
+                f"{d.weight}(t+{step})",
+                rf"{sp.latex(d.weight)}_{{t+{step}}}",
+                Notation(
+                    f"{d.weight}(t+{step}) / sqrt(E[{d.weight}(t+{step})^2])",
+                    rf"{sp.latex(d.weight)}_{{t+{step}}} / \sqrt{{\mathbb{{E}}[{sp.latex(d.weight)}_{{t+{step}}}^2]}}",
+                ),
+                "projection on the sphere, a deterministic factor",
+            )
+        )
     sections.append(("Effective process (one coordinate)", process))
 
     closure = [
         Line("C(t,s)", "C(t,s)", Notation("E[y(t) y(s)]", r"\mathbb{E}[y_t y_s]")),
-        Line("R(t,s)", "R(t,s)", Notation("E[∂y(t)/∂ξ(s)],  s < t  (response to a force added at s)",
-                                            r"\mathbb{E}[\partial y_t/\partial \xi_s],\ s<t")),
+        Line(
+            "R(t,s)",
+            "R(t,s)",
+            Notation(
+                "E[∂y(t)/∂ξ(s)],  s < t  (response to a force added at s)",
+                r"\mathbb{E}[\partial y_t/\partial \xi_s],\ s<t",
+            ),
+        ),
     ]
     if d.has_signal:
-        closure.append(Line("m(t)", "m(t)", Notation(f"E[y(t) {m.spec.signal.name}]",
-                                                      rf"\mathbb{{E}}[y_t {sp.latex(m.spec.signal.symbol)}]")))
-    closure.append(Line("mu(t)", r"\mu(t)", Notation(
-        "E[y(t) F(t)]  (radial force: the Lagrange multiplier of the flow at T = 0)",
-        r"\mathbb{E}[y_t F_t]\ \text{(radial force)}")))
+        closure.append(
+            Line(
+                "m(t)",
+                "m(t)",
+                Notation(f"E[y(t) {m.spec.signal.name}]", rf"\mathbb{{E}}[y_t {sp.latex(m.spec.signal.symbol)}]"),
+            )
+        )
+    closure.append(
+        Line(
+            "mu(t)",
+            r"\mu(t)",
+            Notation(
+                "E[y(t) F(t)]  (radial force: the Lagrange multiplier of the flow at T = 0)",
+                r"\mathbb{E}[y_t F_t]\ \text{(radial force)}",
+            ),
+        )
+    )
     sections.append(("Closure (docs/math/gaussian_field.md §3)", closure))
 
     method = []
     if d.linear:
-        text = ("exact: every variable is a coefficient vector over (1, initial inputs, "
-                + (f"{m.spec.signal.name}, " if d.has_signal else "")
-                + "ξ(0..T), noises); C(t,s) = u(t)' G u(s) with G = f'(C) on the ξ block, "
-                "R(t,s) = the ξ(s) entry of u(t); one causal O(T^3) pass, no sampling")
+        text = (
+            "exact: every variable is a coefficient vector over (1, initial inputs, "
+            + (f"{m.spec.signal.name}, " if d.has_signal else "")
+            + "ξ(0..T), noises); C(t,s) = u(t)' G u(s) with G = f'(C) on the ξ block, "
+            "R(t,s) = the ξ(s) entry of u(t); one causal O(T^3) pass, no sampling"
+        )
     else:
         text = "not available (the exact recursion needs a linear process): " + "; ".join(d.not_linear_because)
     method.append(Line("discrete", r"\text{discrete}", Notation(text, r"\text{" + latex_text(text) + "}")))
     if m.time == "continuous":
         if d.ck_form:
-            text = ("Cugliandolo–Kurchan equations below: uniform grid (Heun, h = dt) or "
-                    "adaptive step doubling (Kim–Latz) up to tmax")
+            text = (
+                "Cugliandolo–Kurchan equations below: uniform grid (Heun, h = dt) or "
+                "adaptive step doubling (Kim–Latz) up to tmax"
+            )
         else:
             text = f"Euler step of the flow with the discrete recursion ({d.not_ck_because})"
         method.append(Line("flow", r"\text{flow}", Notation(text, r"\text{" + latex_text(text) + "}")))
@@ -115,8 +159,14 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
         fs = _kernel(d.strength, OVERLAP_M, "m_{x}(t)")
         energy_text += f" - [{sp.sstr(fs)}]"
         energy_latex += rf" - \left[{sp.latex(fs)}\right]"
-    observe.append(Line("energy()", r"\text{energy}()", Notation(energy_text, energy_latex),
-                        f"at the iterate {d.weight}: C_xy = E[{d.weight}(t) y(s)], R_x = E[∂{d.weight}(t)/∂ξ(s)]"))
+    observe.append(
+        Line(
+            "energy()",
+            r"\text{energy}()",
+            Notation(energy_text, energy_latex),
+            f"at the iterate {d.weight}: C_xy = E[{d.weight}(t) y(s)], R_x = E[∂{d.weight}(t)/∂ξ(s)]",
+        )
+    )
     for o in m.observables:
         text_subs, latex_subs = {}, {}
         for a in o.aggregates:
@@ -142,8 +192,9 @@ def _ck_lines(d: FieldDerivation) -> list[Line]:
     sigma = d.xi_d2.subs(OVERLAP_Q, C(t, s)) * R(t, s)
     dee = d.xi_d1.subs(OVERLAP_Q, C(t, s))
     spike_c = d.strength_d1.subs(OVERLAP_M, m(t)) * m(tp) if d.has_signal else 0
-    dC = -mu(t) * C(t, tp) + c * (sp.Integral(sigma * C(s, tp), (s, 0, t))
-                                  + sp.Integral(dee * R(tp, s), (s, 0, tp)) + spike_c)
+    dC = -mu(t) * C(t, tp) + c * (
+        sp.Integral(sigma * C(s, tp), (s, 0, t)) + sp.Integral(dee * R(tp, s), (s, 0, tp)) + spike_c
+    )
     dR = -mu(t) * R(t, tp) + c * sp.Integral(sigma * R(s, tp), (s, tp, t))
     radial = sp.Integral(d.xi_d2.subs(OVERLAP_Q, C(t, s)) * C(t, s) * R(t, s) + dee * R(t, s), (s, 0, t))
     spike_mu = (m(t) * d.strength_d1.subs(OVERLAP_M, m(t))) if d.has_signal else 0
@@ -155,8 +206,7 @@ def _ck_lines(d: FieldDerivation) -> list[Line]:
         Line("mu(t)", r"\mu(t)", mu_t, "keeps C(t,t) = 1"),
     ]
     if d.has_signal:
-        dm = -mu(t) * m(t) + c * (d.strength_d1.subs(OVERLAP_M, m(t))
-                                  + sp.Integral(sigma * m(s), (s, 0, t)))
+        dm = -mu(t) * m(t) + c * (d.strength_d1.subs(OVERLAP_M, m(t)) + sp.Integral(sigma * m(s), (s, 0, t)))
         lines.append(Line("∂_t m(t)", r"\partial_t m(t)", dm))
     lines.append(Line("e(t)", "e(t)", energy))
     return lines

@@ -50,8 +50,14 @@ class Landscape:
             if k == 2:
                 J = (J + J.T) / 2
             elif k == 3:
-                J = (J + J.transpose(0, 2, 1) + J.transpose(1, 0, 2) + J.transpose(1, 2, 0)
-                     + J.transpose(2, 0, 1) + J.transpose(2, 1, 0)) / 6
+                J = (
+                    J
+                    + J.transpose(0, 2, 1)
+                    + J.transpose(1, 0, 2)
+                    + J.transpose(1, 2, 0)
+                    + J.transpose(2, 0, 1)
+                    + J.transpose(2, 1, 0)
+                ) / 6
             self.terms.append((k, math.sqrt(c * dim) / dim ** (k / 2), J))
 
     def energy_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -71,13 +77,24 @@ class Landscape:
 
 def simulate(compiled, params: dict, options: dict, progress=None):
     """``options`` (resolved by :mod:`dmftc.options`): dim, runs, steps, seed, dt."""
-    return simulate_gaussian_field(compiled.derivation, params, progress=progress, generated=compiled.generated,
-                                   **options)
+    return simulate_gaussian_field(
+        compiled.derivation, params, progress=progress, generated=compiled.generated, **options
+    )
 
 
-def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
-                            steps: int = 50, seed: int = 0, dt: float | None = None, progress=None,
-                            initial_overlap: float | None = None, generated=None):
+def simulate_gaussian_field(
+    derivation: FieldDerivation,
+    params: dict,
+    *,
+    dim: int = 1000,
+    runs: int = 10,
+    steps: int = 50,
+    seed: int = 0,
+    dt: float | None = None,
+    progress=None,
+    initial_overlap: float | None = None,
+    generated=None,
+):
     model = derivation.model
     if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
         initial_overlap = model_initial_overlap(derivation, params)
@@ -87,8 +104,11 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
         raise SolverError("an initial overlap needs a signal", kind="bad-option")
     coefficients, powers = power_series(derivation.xi, OVERLAP_Q, model, params, "xi(q)")
     if any(p != int(p) or p > MAX_POWER for p in powers):
-        raise SolverError(f"the simulator builds dense couplings for the powers 0..{MAX_POWER} of q in xi(q), "
-                          f"not {', '.join(f'{p:g}' for p in powers)}", kind="not-simulable")
+        raise SolverError(
+            f"the simulator builds dense couplings for the powers 0..{MAX_POWER} of q in xi(q), "
+            f"not {', '.join(f'{p:g}' for p in powers)}",
+            kind="not-simulable",
+        )
     started = time.perf_counter()
     source, plan = generated or generate_gaussian_field(derivation)
     module = load_module(source)
@@ -121,8 +141,14 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
             module.mean_aggregates(Z, xstar, values, mean_values)
             module.observe_aggregates(t, energy, mean_values, values, AGG, OBS)
             if not within_scale(OBS[t]):
-                raise diagnose(model, t, [(f"the observable {name} (simulation, run {run})", OBS[t, j])
-                                          for j, name in enumerate(plan.observables)])
+                raise diagnose(
+                    model,
+                    t,
+                    [
+                        (f"the observable {name} (simulation, run {run})", OBS[t, j])
+                        for j, name in enumerate(plan.observables)
+                    ],
+                )
             if t == steps:
                 break
             force = -gradient + module.strength_d1(float(Y @ xstar) / dim, values) * xstar
@@ -141,18 +167,31 @@ def simulate_gaussian_field(derivation: FieldDerivation, params: dict, *, dim: i
             results.append(one_run(run, dim))
             advance(progress, task, run + 1)
     finished = time.perf_counter()
-    log.info("%s: compile %.2f s, %d runs at N = %d in %.2f s", source.filename, compiled - started,
-             runs, dim, finished - compiled)
+    log.info(
+        "%s: compile %.2f s, %d runs at N = %d in %.2f s",
+        source.filename,
+        compiled - started,
+        runs,
+        dim,
+        finished - compiled,
+    )
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
     mean = stacked.mean(axis=0)
     sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
     time_step = dt if model.time == "continuous" else 1.0
     attrs = run_attributes(
-        kind="simulation", model_name=model.name, model_path=model.path, model_source=model.source,
-        params=params, settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt,
-                                 "initial_overlap": initial_overlap},
-        timings={"compile": compiled - started, "run": finished - compiled})
-    return make_dataset({name: mean[:, j] for j, name in enumerate(plan.observables)},
-                        np.arange(steps + 1) * time_step,
-                        sem={name: sem[:, j] for j, name in enumerate(plan.observables)}, attrs=attrs)
+        kind="simulation",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt, "initial_overlap": initial_overlap},
+        timings={"compile": compiled - started, "run": finished - compiled},
+    )
+    return make_dataset(
+        {name: mean[:, j] for j, name in enumerate(plan.observables)},
+        np.arange(steps + 1) * time_step,
+        sem={name: sem[:, j] for j, name in enumerate(plan.observables)},
+        attrs=attrs,
+    )

@@ -63,8 +63,10 @@ def power_series(expr: sp.Expr, var: sp.Symbol, model, params: dict, what: str) 
         coefficient, power = term.as_coeff_exponent(var)
         c, p = number(coefficient, model, params), number(power, model, params)
         if c < 0 or p < 0:
-            raise SolverError(f"{what} has the term {c:g} {var}^{p:g}: a covariance needs "
-                              "non-negative coefficients and powers", kind="bad-parameter")
+            raise SolverError(
+                f"{what} has the term {c:g} {var}^{p:g}: a covariance needs non-negative coefficients and powers",
+                kind="bad-parameter",
+            )
         coefficients.append(c)
         powers.append(p)
     return np.array(coefficients, dtype=np.float64), np.array(powers, dtype=np.float64)
@@ -98,30 +100,35 @@ def copies_of_weight(derivation: FieldDerivation) -> list[int]:
 def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_overlap, initial_temperature):
     model = derivation.model
     if mode not in ("auto", "exact"):
-        raise SolverError(f"mode '{mode}' does not apply: the gaussian_field class is solved exactly "
-                          "(mode auto or exact)", kind="bad-option")
+        raise SolverError(
+            f"mode '{mode}' does not apply: the gaussian_field class is solved exactly (mode auto or exact)",
+            kind="bad-option",
+        )
     if model.time == "discrete":
         if tmax is not None:
-            raise SolverError("--tmax is for flow: models (the adaptive grid of the continuous-time "
-                              "equations)", kind="bad-option")
+            raise SolverError(
+                "--tmax is for flow: models (the adaptive grid of the continuous-time equations)", kind="bad-option"
+            )
     if tmax is not None:
         if steps is not None:
-            raise SolverError("--tmax sets the end of the adaptive grid; leave out --steps",
-                              kind="bad-option")
+            raise SolverError("--tmax sets the end of the adaptive grid; leave out --steps", kind="bad-option")
         if not derivation.ck_form:
-            raise SolverError(f"the adaptive grid needs a flow dx/dt = -c grad(x) on the sphere "
-                              f"({derivation.not_ck_because})", kind="bad-option")
+            raise SolverError(
+                f"the adaptive grid needs a flow dx/dt = -c grad(x) on the sphere ({derivation.not_ck_because})",
+                kind="bad-option",
+            )
     if initial_overlap and not derivation.has_signal:
         raise SolverError("an initial overlap needs a signal", kind="bad-option")
     if not -1.0 <= initial_overlap <= 1.0:
         raise SolverError(f"the initial overlap must be in [-1, 1], got {initial_overlap}", kind="bad-option")
     if initial_temperature is not None:
         if not (model.time == "continuous" and derivation.ck_form and tmax is None):
-            raise SolverError("an equilibrium start is available for flows on the uniform grid of "
-                              "the continuous-time equations", kind="bad-option")
+            raise SolverError(
+                "an equilibrium start is available for flows on the uniform grid of the continuous-time equations",
+                kind="bad-option",
+            )
         if derivation.has_signal or initial_temperature <= 0:
-            raise SolverError("an equilibrium start needs a positive temperature and no signal",
-                              kind="bad-option")
+            raise SolverError("an equilibrium start needs a positive temperature and no signal", kind="bad-option")
 
 
 # ------------------------------------------------------------------------------------- solve
@@ -130,16 +137,34 @@ def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_ove
 def solve(compiled, params: dict, options: dict, progress=None):
     """``options`` (resolved by :mod:`dmftc.options`): steps, dt, mode, tmax. With ``tmax`` the
     number of steps follows from the adaptive grid; giving both is an error."""
-    return solve_gaussian_field(compiled.derivation, params, steps=options["steps"], dt=options["dt"], mode=options["mode"],
-                                tmax=options["tmax"], progress=progress, timings=compiled.timings,
-                                generated=compiled.generated)
+    return solve_gaussian_field(
+        compiled.derivation,
+        params,
+        steps=options["steps"],
+        dt=options["dt"],
+        mode=options["mode"],
+        tmax=options["tmax"],
+        progress=progress,
+        timings=compiled.timings,
+        generated=compiled.generated,
+    )
 
 
-def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: int | None = None,
-                         dt: float | None = None, mode: str = "auto", progress=None, timings: dict | None = None,
-                         tmax: float | None = None, window: int = ADAPTIVE_WINDOW,
-                         initial_overlap: float | None = None, initial_temperature: float | None = None,
-                         generated=None):
+def solve_gaussian_field(
+    derivation: FieldDerivation,
+    params: dict,
+    *,
+    steps: int | None = None,
+    dt: float | None = None,
+    mode: str = "auto",
+    progress=None,
+    timings: dict | None = None,
+    tmax: float | None = None,
+    window: int = ADAPTIVE_WINDOW,
+    initial_overlap: float | None = None,
+    initial_temperature: float | None = None,
+    generated=None,
+):
     """Solve the DMFT of a gaussian_field model; returns an ``xarray.Dataset``.
 
     ``tmax`` selects the adaptive grid of a flow (``window`` times per window, first step
@@ -148,8 +173,14 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
     model = derivation.model
     if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
         initial_overlap = model_initial_overlap(derivation, params)
-    check_options(derivation, steps=steps, mode=mode, tmax=tmax, initial_overlap=initial_overlap,
-                  initial_temperature=initial_temperature)
+    check_options(
+        derivation,
+        steps=steps,
+        mode=mode,
+        tmax=tmax,
+        initial_overlap=initial_overlap,
+        initial_temperature=initial_temperature,
+    )
     steps = 50 if steps is None else steps
     if model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt
@@ -159,8 +190,10 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
     values = runtime_values(plan, params, dt)
     if model.time == "continuous" and derivation.ck_form:
         if not derivation.linear:
-            raise SolverError("the observables need the exact recursion: " + "; ".join(derivation.not_linear_because),
-                              kind="not-linear")
+            raise SolverError(
+                "the observables need the exact recursion: " + "; ".join(derivation.not_linear_because),
+                kind="not-linear",
+            )
         if tmax is not None:
             run, method = _run_adaptive, "continuous, adaptive grid (Kim-Latz)"
             settings = {"tmax": tmax, "dt": dt, "window": window}
@@ -169,13 +202,22 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
             settings = {"steps": steps, "dt": dt}
     else:
         if not derivation.linear:
-            raise SolverError("the exact recursion needs a process linear in its Gaussian inputs: "
-                              + "; ".join(derivation.not_linear_because), kind="not-linear",
-                              hint="'dmftc simulate' runs the finite system of any update")
+            raise SolverError(
+                "the exact recursion needs a process linear in its Gaussian inputs: "
+                + "; ".join(derivation.not_linear_because),
+                kind="not-linear",
+                hint="'dmftc simulate' runs the finite system of any update",
+            )
         run, method = _run_exact, "exact discrete recursion" + (" (Euler step of the flow)" if dt else "")
         settings = {"steps": steps, "dt": dt}
-    options = dict(steps=steps, dt=dt, tmax=tmax, window=window, initial_overlap=initial_overlap,
-                   initial_temperature=initial_temperature)
+    options = dict(
+        steps=steps,
+        dt=dt,
+        tmax=tmax,
+        window=window,
+        initial_overlap=initial_overlap,
+        initial_temperature=initial_temperature,
+    )
     # compile on a tiny problem first, so that compile and run times are reported apart
     tiny = dict(options, steps=4, window=8, tmax=None if tmax is None else 32 * dt)
     run(module, plan, derivation, params, values, tiny, None)
@@ -186,10 +228,20 @@ def solve_gaussian_field(derivation: FieldDerivation, params: dict, *, steps: in
     log.info("%s: compile %.2f s, run %.2f s (%s)", source.filename, compiled - started, finished - compiled, method)
 
     attrs = run_attributes(
-        kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source, params=params,
-        settings=settings | {"mode": "exact", "method": method, "initial_overlap": initial_overlap,
-                             "initial_temperature": initial_temperature},
-        timings=timings)
+        kind="dmft",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings=settings
+        | {
+            "mode": "exact",
+            "method": method,
+            "initial_overlap": initial_overlap,
+            "initial_temperature": initial_temperature,
+        },
+        timings=timings,
+    )
     series = {"mu": out["mu"]} | ({"m": out["m"]} if derivation.has_signal else {})
     observables = {name: out["OBS"][:, j] for j, name in enumerate(plan.observables)}
     two_time = {"C": out["C"], "R": out["R"]} if "C" in out else None
@@ -216,23 +268,40 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
             ZC[c] *= math.sqrt(1 - m0**2)
             ZC[c, P1] += m0
     n_agg = len(plan.mean) + len(plan.energy)
-    a = dict(ZN=np.zeros((K, B)), U=np.zeros((K, B)), YC=np.zeros((T + 1, B)), UY=np.zeros(B), FC=np.zeros(B),
-             KXI=np.zeros((T + 1, T + 1)), C=np.zeros((T + 1, T + 1)), R=np.zeros((T + 1, T + 1)),
-             M=np.zeros(T + 1), MU=np.zeros(T + 1), AGG=np.zeros((T + 1, n_agg)),
-             OBS=np.zeros((T + 1, len(plan.observables))))
+    a = dict(
+        ZN=np.zeros((K, B)),
+        U=np.zeros((K, B)),
+        YC=np.zeros((T + 1, B)),
+        UY=np.zeros(B),
+        FC=np.zeros(B),
+        KXI=np.zeros((T + 1, T + 1)),
+        C=np.zeros((T + 1, T + 1)),
+        R=np.zeros((T + 1, T + 1)),
+        M=np.zeros(T + 1),
+        MU=np.zeros(T + 1),
+        AGG=np.zeros((T + 1, n_agg)),
+        OBS=np.zeros((T + 1, len(plan.observables))),
+    )
     task = progress_task(progress, f"solving {model.name}", T + 1)
     time_step = options["dt"] or 1.0
     for t0, t1 in chunks(T):
-        status = plan.entry["forward_pass_exact"].call(module, t0=t0, t1=t1, params=values, G0=G0,
-                                                       prim_mean=prim_mean, ZC=ZC, **a)
+        status = plan.entry["forward_pass_exact"].call(
+            module, t0=t0, t1=t1, params=values, G0=G0, prim_mean=prim_mean, ZC=ZC, **a
+        )
         if status >= 0:
             k = min(status, T)
-            raise diagnose(model, status, [("C(t, t)", a["C"][k, k]), ("the radial force mu", a["MU"][k]),
-                                           *((f"the observable {name}", a["OBS"][k, j])
-                                             for j, name in enumerate(plan.observables))], status * time_step)
+            raise diagnose(
+                model,
+                status,
+                [
+                    ("C(t, t)", a["C"][k, k]),
+                    ("the radial force mu", a["MU"][k]),
+                    *((f"the observable {name}", a["OBS"][k, j]) for j, name in enumerate(plan.observables)),
+                ],
+                status * time_step,
+            )
         advance(progress, task, t1)
-    return {"time": np.arange(T + 1) * time_step, "OBS": a["OBS"], "C": a["C"], "R": a["R"],
-            "mu": a["MU"], "m": a["M"]}
+    return {"time": np.arange(T + 1) * time_step, "OBS": a["OBS"], "C": a["C"], "R": a["R"], "mu": a["MU"], "m": a["M"]}
 
 
 # ------------------------------------------------------------------ Cugliandolo–Kurchan solvers
@@ -246,9 +315,12 @@ def _ck_inputs(module, plan, derivation, params, values):
     module.initial_affine(values, E)
     mean0, second0 = E[0, 0] + E[0, 1:] @ prim_mean, E[0] @ G0 @ E[0]
     if abs(mean0) > 1e-12 or abs(second0 - 1) > 1e-12:
-        raise SolverError(f"the continuous-time equations start on the sphere from a centred law: "
-                          f"E[x(0)] = {mean0:g}, E[x(0)^2] = {second0:g}", kind="bad-initial-law",
-                          hint="use weights x ~ normal(0, 1) on sphere")
+        raise SolverError(
+            f"the continuous-time equations start on the sphere from a centred law: "
+            f"E[x(0)] = {mean0:g}, E[x(0)^2] = {second0:g}",
+            kind="bad-initial-law",
+            hint="use weights x ~ normal(0, 1) on sphere",
+        )
     c = number(derivation.mobility, model, params)
     temperature = number(derivation.temperature, model, params)
     if not c > 0:
@@ -274,8 +346,9 @@ def _observables(module, plan, values, energy, overlap):
         moments = np.array([[1.0, overlap[k]], [overlap[k], 1.0]])
         for a in range(n_mean):
             mean_values[a] = const[a] + np.sum(Q[a] * moments)
-        plan.entry["observe_aggregates"].call(module, t=k, energy=energy[k], mean_values=mean_values,
-                                              params=values, AGG=AGG, OBS=OBS)
+        plan.entry["observe_aggregates"].call(
+            module, t=k, energy=energy[k], mean_values=mean_values, params=values, AGG=AGG, OBS=OBS
+        )
     return OBS
 
 
@@ -290,23 +363,33 @@ def _run_uniform(module, plan, derivation, params, values, options, progress) ->
     ck_solver.uniform_start(c, temperature, beta0, fc, fp, sc, sp_, options["initial_overlap"], C, R, m, mu, e)
     task = progress_task(progress, f"solving {model.name}", N + 1)
     for t0, t1 in chunks(N):
-        status = ck_solver.uniform_steps(max(t0 - 1, 0), t1 - 1, h, c, temperature, beta0, fc, fp, sc, sp_,
-                                         C, R, m, mu, e)
+        status = ck_solver.uniform_steps(
+            max(t0 - 1, 0), t1 - 1, h, c, temperature, beta0, fc, fp, sc, sp_, C, R, m, mu, e
+        )
         if status >= 0:
             raise diverged(model, status, time_value=status * h)
         advance(progress, task, t1)
     C = np.tril(C) + np.tril(C, -1).T
-    return {"time": np.arange(N + 1) * h, "OBS": _observables(module, plan, values, e, m), "C": C, "R": R,
-            "mu": mu, "m": m}
+    return {
+        "time": np.arange(N + 1) * h,
+        "OBS": _observables(module, plan, values, e, m),
+        "C": C,
+        "R": R,
+        "mu": mu,
+        "m": m,
+    }
 
 
 def _run_adaptive(module, plan, derivation, params, values, options, progress) -> dict:
     model = derivation.model
     c, temperature, fc, fp, sc, sp_ = _ck_inputs(module, plan, derivation, params, values)
     if temperature != 0:
-        raise SolverError(f"the adaptive grid handles gradient flow (T = 0), here T = {temperature:g}: "
-                          "at T > 0 the correlation varies fast near the diagonal",
-                          kind="bad-option", hint="leave out --tmax to use the uniform grid")
+        raise SolverError(
+            f"the adaptive grid handles gradient flow (T = 0), here T = {temperature:g}: "
+            "at T > 0 the correlation varies fast near the diagonal",
+            kind="bad-option",
+            hint="leave out --tmax to use the uniform grid",
+        )
     N, h, tmax = options["window"], options["dt"], options["tmax"]
     if N < 8 or N % 2:
         raise SolverError(f"the window of the adaptive grid must be even and at least 8, got {N}", kind="bad-option")
@@ -331,19 +414,47 @@ def _run_adaptive(module, plan, derivation, params, values, options, progress) -
         ck_solver.contract(C, QT, DQ, m, mu)
         h *= 2
         first, last = N // 2 + 1, min(N, math.ceil(tmax / h - 1e-9))
-        status = ck_solver.adaptive_stage(first, last, h, c, fc, fp, sc, sp_, ADAPTIVE_TOLERANCE, ADAPTIVE_SWEEPS,
-                                          ADAPTIVE_RELAXATION, C, QT, DQ, m, mu, e, sweeps)
+        status = ck_solver.adaptive_stage(
+            first,
+            last,
+            h,
+            c,
+            fc,
+            fp,
+            sc,
+            sp_,
+            ADAPTIVE_TOLERANCE,
+            ADAPTIVE_SWEEPS,
+            ADAPTIVE_RELAXATION,
+            C,
+            QT,
+            DQ,
+            m,
+            mu,
+            e,
+            sweeps,
+        )
         if status >= 0:
-            why = (f"no fixed point after {ADAPTIVE_SWEEPS} sweeps" if sweeps[status] > ADAPTIVE_SWEEPS
-                   else "values are not finite")
-            raise SolverError(f"the adaptive grid of {model.name} failed at time {status * h:g} "
-                              f"(step {h:g}): {why}", kind="diverged", hint="start with a smaller dt")
+            why = (
+                f"no fixed point after {ADAPTIVE_SWEEPS} sweeps"
+                if sweeps[status] > ADAPTIVE_SWEEPS
+                else "values are not finite"
+            )
+            raise SolverError(
+                f"the adaptive grid of {model.name} failed at time {status * h:g} (step {h:g}): {why}",
+                kind="diverged",
+                hint="start with a smaller dt",
+            )
         times.append(np.arange(first, last + 1) * h)
-        energies.append(e[first: last + 1].copy())
-        multipliers.append(mu[first: last + 1].copy())
-        overlaps.append(m[first: last + 1].copy())
-        log.debug("adaptive stage %d: step %g, at most %d sweeps per time", stage, h, sweeps[first: last + 1].max())
+        energies.append(e[first : last + 1].copy())
+        multipliers.append(mu[first : last + 1].copy())
+        overlaps.append(m[first : last + 1].copy())
+        log.debug("adaptive stage %d: step %g, at most %d sweeps per time", stage, h, sweeps[first : last + 1].max())
         advance(progress, task, stage + 1)
     energy, overlap = np.concatenate(energies), np.concatenate(overlaps)
-    return {"time": np.concatenate(times), "OBS": _observables(module, plan, values, energy, overlap),
-            "mu": np.concatenate(multipliers), "m": overlap}
+    return {
+        "time": np.concatenate(times),
+        "OBS": _observables(module, plan, values, energy, overlap),
+        "mu": np.concatenate(multipliers),
+        "m": overlap,
+    }

@@ -25,15 +25,24 @@ def fluctuation_dissipation(dm, steps: int = 400, dt: float = 0.01, start: float
         return Check(name, NA, "needs a positive temperature and no signal (the equilibrium start)")
     from dmftc.classes.gaussian_field.solve import solve_gaussian_field
 
-    ds = solve_gaussian_field(d, dm.params, steps=steps, dt=dt,
-                              initial_temperature=temperature if start is None else start)
+    ds = solve_gaussian_field(
+        d, dm.params, steps=steps, dt=dt, initial_temperature=temperature if start is None else start
+    )
     C, R = ds.C.values, ds.R.values
     lag, first = steps // 4, steps // 4
-    shift = max(max(abs(C[tw + lag, tw] - C[first + lag, first]), abs(R[tw + lag, tw] - R[first + lag, first]))
-                for tw in range(first, steps - lag))
-    fdt = max(abs(R[tw + lag, tw] - (C[tw + lag, tw + 1] - C[tw + lag, tw - 1]) / (2 * dt) / temperature)
-              for tw in range(first, steps - lag))
+    shift = max(
+        max(abs(C[tw + lag, tw] - C[first + lag, first]), abs(R[tw + lag, tw] - R[first + lag, first]))
+        for tw in range(first, steps - lag)
+    )
+    fdt = max(
+        abs(R[tw + lag, tw] - (C[tw + lag, tw + 1] - C[tw + lag, tw - 1]) / (2 * dt) / temperature)
+        for tw in range(first, steps - lag)
+    )
     # Heun's scheme is second order: at dt = 0.01 both defects are ~1e-5 (tests/test_field_flow.py)
     status = PASS if max(shift, fdt) < 1e-4 else FAIL
-    return Check(name, status, f"T = {temperature:g}, lag {lag * dt:g}: largest change of C, R along "
-                               f"t - s fixed {shift:.1e}, largest |R - (1/T) dC/ds| {fdt:.1e}")
+    return Check(
+        name,
+        status,
+        f"T = {temperature:g}, lag {lag * dt:g}: largest change of C, R along "
+        f"t - s fixed {shift:.1e}, largest |R - (1/T) dC/ds| {fdt:.1e}",
+    )

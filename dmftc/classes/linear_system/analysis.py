@@ -28,17 +28,23 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.language import nodes as n
 from dmftc.errors import Location, ModelError, did_you_mean
+from dmftc.language import nodes as n
 from dmftc.language.expressions import expect_arguments, to_sympy
 from dmftc.language.symbols import STEP
 
 # ensemble -> keyword arguments (name -> required); spectrum() takes one positional law instead
-ENSEMBLES = {"goe": {"var": False}, "ginibre": {"var": False}, "wishart": {"ratio": True}, "spectrum": {},
-             "rf_drive": {"features": True, "samples": True},
-             "rf_drive_hermitian": {"features": True, "samples": True}}
+ENSEMBLES = {
+    "goe": {"var": False},
+    "ginibre": {"var": False},
+    "wishart": {"ratio": True},
+    "spectrum": {},
+    "rf_drive": {"features": True, "samples": True},
+    "rf_drive_hermitian": {"features": True, "samples": True},
+}
 ENSEMBLE_DEFAULTS = {"goe": {"var": sp.Integer(1)}, "ginibre": {"var": sp.Integer(1)}}
 EIGENVALUE_LAWS = ("normal", "uniform", "rademacher", "atoms")
+
 
 @dataclass(frozen=True)
 class EigenvalueLaw:
@@ -84,13 +90,21 @@ def matrix_field_symbol(name: str) -> sp.Symbol:
 def matrix_statement(a, s: n.MatrixDecl):
     call = s.law
     if call.func not in ENSEMBLES:
-        raise ModelError(f"unknown matrix ensemble '{call.func}'", call.loc, kind="unknown-ensemble",
-                         hint=did_you_mean(call.func, ENSEMBLES) or "ensembles: " + ", ".join(ENSEMBLES))
+        raise ModelError(
+            f"unknown matrix ensemble '{call.func}'",
+            call.loc,
+            kind="unknown-ensemble",
+            hint=did_you_mean(call.func, ENSEMBLES) or "ensembles: " + ", ".join(ENSEMBLES),
+        )
     eigenvalues = None
     if call.func == "spectrum":
         if call.keywords or len(call.args) != 1:
-            raise ModelError("spectrum() takes one law of the eigenvalues, e.g. spectrum(uniform(0, 2)) "
-                             "or spectrum(atoms(0.5, 1, 2))", call.loc, kind="bad-arguments")
+            raise ModelError(
+                "spectrum() takes one law of the eigenvalues, e.g. spectrum(uniform(0, 2)) "
+                "or spectrum(atoms(0.5, 1, 2))",
+                call.loc,
+                kind="bad-arguments",
+            )
         eigenvalues = _eigenvalue_law(a, call.args[0])
         args = {}
     else:
@@ -115,8 +129,9 @@ def _eigenvalue_law(a, expr: n.Expr) -> EigenvalueLaw:
             expect_arguments(call, 2, "2 arguments (mean, variance)")
             mean, var = (convert(arg) for arg in call.args)
             if var.is_negative:
-                raise ModelError("the variance of normal(mean, variance) is negative", call.args[1].loc,
-                                 kind="bad-arguments")
+                raise ModelError(
+                    "the variance of normal(mean, variance) is negative", call.args[1].loc, kind="bad-arguments"
+                )
             found.append((symbol, "normal", ()))
             return mean + sp.sqrt(var) * symbol
         if call.func == "uniform":
@@ -126,25 +141,29 @@ def _eigenvalue_law(a, expr: n.Expr) -> EigenvalueLaw:
             return low + (high - low) * symbol
         if call.func == "atoms":
             if call.keywords or not call.args:
-                raise ModelError("atoms() takes one or more values (equal weights)", call.loc,
-                                 kind="bad-arguments")
+                raise ModelError("atoms() takes one or more values (equal weights)", call.loc, kind="bad-arguments")
             found.append((symbol, "atoms", tuple(convert(arg) for arg in call.args)))
             return symbol
         expect_arguments(call, 0, "no arguments")
         found.append((symbol, "rademacher", ()))
         return symbol
 
-    value = to_sympy(expr, a.resolver("the eigenvalue law", ("param",)),
-                     {law: primitive for law in EIGENVALUE_LAWS})
+    value = to_sympy(expr, a.resolver("the eigenvalue law", ("param",)), {law: primitive for law in EIGENVALUE_LAWS})
     if len(found) != 1:
-        raise ModelError("the eigenvalue law must use exactly one of normal(), uniform(), rademacher(), "
-                         "atoms()", expr.loc, kind="bad-spectrum",
-                         hint="e.g. spectrum(uniform(0, 2)) or spectrum(1 + 0.5 * rademacher())")
+        raise ModelError(
+            "the eigenvalue law must use exactly one of normal(), uniform(), rademacher(), atoms()",
+            expr.loc,
+            kind="bad-spectrum",
+            hint="e.g. spectrum(uniform(0, 2)) or spectrum(1 + 0.5 * rademacher())",
+        )
     symbol, kind, atoms = found[0]
     scale = sp.diff(value, symbol)
     if scale.has(symbol):
-        raise ModelError("the eigenvalue law must be an affine map of its random input "
-                         "(shift + scale * law)", expr.loc, kind="bad-spectrum")
+        raise ModelError(
+            "the eigenvalue law must be an affine map of its random input (shift + scale * law)",
+            expr.loc,
+            kind="bad-spectrum",
+        )
     return EigenvalueLaw(kind, sp.expand(value - scale * symbol), scale, atoms)
 
 
@@ -165,29 +184,45 @@ def _matrix_product(a, env: dict):
                 return placeholder
             if binding is not None and binding.kind == "param":
                 return binding.value
-            raise ModelError(f"the left of '.' is the matrix '{law.name}' with parameters "
-                             f"(e.g. ({law.name} + z) . x); '{node.id}' cannot be used there",
-                             node.loc, kind="bad-product")
+            raise ModelError(
+                f"the left of '.' is the matrix '{law.name}' with parameters "
+                f"(e.g. ({law.name} + z) . x); '{node.id}' cannot be used there",
+                node.loc,
+                kind="bad-product",
+            )
 
         left = to_sympy(e.left, resolve_left)
         scale, shift = sp.diff(left, placeholder), left.subs(placeholder, 0)
         if scale == 0 or scale.has(placeholder):
-            raise ModelError(f"the left of '.' must be affine in the matrix '{law.name}' "
-                             f"(a * {law.name} + b)", e.left.loc, kind="bad-product")
+            raise ModelError(
+                f"the left of '.' must be affine in the matrix '{law.name}' (a * {law.name} + b)",
+                e.left.loc,
+                kind="bad-product",
+            )
         right = convert(e.right)
         if products and sp.simplify(products[0][0] - right) != 0:
-            raise ModelError(f"one product with '{law.name}' per step: every '{law.name} . e' of a step "
-                             "must have the same e", e.op_loc, kind="two-products",
-                             hint=f"the first product of the step is on line {products[0][1].line}; "
-                                  "as there is one gradient evaluation per step")
+            raise ModelError(
+                f"one product with '{law.name}' per step: every '{law.name} . e' of a step must have the same e",
+                e.op_loc,
+                kind="two-products",
+                hint=f"the first product of the step is on line {products[0][1].line}; "
+                "as there is one gradient evaluation per step",
+            )
         coordinates = [v.symbol for v in a.weights + a.states]
         if not all(sp.diff(right, z, 2) == 0 for z in coordinates) or any(
-                sp.diff(right, z).free_symbols & set(coordinates) for z in coordinates):
-            raise ModelError(f"the right of '{law.name} . e' must be affine in the weight and states",
-                             e.right.loc, kind="bad-product")
+            sp.diff(right, z).free_symbols & set(coordinates) for z in coordinates
+        ):
+            raise ModelError(
+                f"the right of '{law.name} . e' must be affine in the weight and states",
+                e.right.loc,
+                kind="bad-product",
+            )
         if right.free_symbols - set(coordinates) - {p.symbol for p in a.params}:
-            raise ModelError(f"the right of '{law.name} . e' may use the weight, states and parameters "
-                             "only", e.right.loc, kind="bad-product")
+            raise ModelError(
+                f"the right of '{law.name} . e' may use the weight, states and parameters only",
+                e.right.loc,
+                kind="bad-product",
+            )
         products.append((right, e.op_loc))
         return scale * matrix_field_symbol(law.name) + shift * right
 
@@ -201,12 +236,17 @@ def linear_spec(a, block) -> LinearSystem:
         raise ModelError("a linear system has exactly one weight vector", where, kind="bad-weights")
     weight = a.weights[0]
     if a.out.get("uses_grad"):
-        raise ModelError(f"a linear system has no loss to differentiate: write its drive with the "
-                         f"matrix, e.g. -({law.name} . {weight.name})", block.loc, kind="grad-in-linear-system")
+        raise ModelError(
+            f"a linear system has no loss to differentiate: write its drive with the "
+            f"matrix, e.g. -({law.name} . {weight.name})",
+            block.loc,
+            kind="grad-in-linear-system",
+        )
     products = a.out.get("products") or []
     if not products:
-        raise ModelError(f"the update never uses the matrix: write '{law.name} . {weight.name}'", block.loc,
-                         kind="no-product")
+        raise ModelError(
+            f"the update never uses the matrix: write '{law.name} . {weight.name}'", block.loc, kind="no-product"
+        )
     product = matrix_field_symbol(law.name)
     z = [v.symbol for v in a.weights + a.states]
     inputs = z + [product] + list(a.out["noises"])
@@ -214,15 +254,22 @@ def linear_spec(a, block) -> LinearSystem:
         F = sp.expand(a.out["step_map"][v.symbol])
         nonlinear = any(sp.diff(F, x, y) != 0 for x in inputs for y in inputs)
         if nonlinear or F.has(STEP):
-            raise ModelError(f"the rule of '{v.name}' is not linear with constant coefficients: a linear "
-                             "system is affine in its variables and the matrix product", block.loc,
-                             kind="not-linear")
+            raise ModelError(
+                f"the rule of '{v.name}' is not linear with constant coefficients: a linear "
+                "system is affine in its variables and the matrix product",
+                block.loc,
+                kind="not-linear",
+            )
     for o in a.observables:
         for g in o.aggregates:
             if g.kind == "mean" and not (g.expr.is_polynomial(*z) and sp.Poly(g.expr, *z).total_degree() <= 2):
-                raise ModelError(f"observable '{o.name}': mean() of a linear system must be a polynomial of "
-                                 "degree at most 2 in the weight and states (the closure gives first and "
-                                 "second moments)", o.loc, kind="bad-observable")
+                raise ModelError(
+                    f"observable '{o.name}': mean() of a linear system must be a polynomial of "
+                    "degree at most 2 in the weight and states (the closure gives first and "
+                    "second moments)",
+                    o.loc,
+                    kind="bad-observable",
+                )
     return LinearSystem(law, product, products[0][0])
 
 

@@ -81,11 +81,25 @@ def derive_linear_system(model: Model) -> LinearDerivation:
     rates = None
     if model.time == "continuous":
         root = sp.sqrt(DT)
-        rates = (sp.simplify((A - sp.eye(len(z))) / DT), sp.simplify(b / DT),
-                 sp.simplify(F.subs(zero) / DT), sp.simplify(noise / root))
+        rates = (
+            sp.simplify((A - sp.eye(len(z))) / DT),
+            sp.simplify(b / DT),
+            sp.simplify(F.subs(zero) / DT),
+            sp.simplify(noise / root),
+        )
     return LinearDerivation(
-        model=model, coordinates=z, weight=model.weights[0].symbol, product=system.product,
-        query=system.query, site_map={s: model.step_map[s] for s in z}, transition=A, coupling=b,
-        constant=F.subs(zero), noise=noise, query_coefficients=c_theta,
-        query_constant=system.query.subs({s: 0 for s in z}), mode_map=A + LAMBDA * b * c_theta.T,
-        rates=rates)
+        model=model,
+        coordinates=z,
+        weight=model.weights[0].symbol,
+        product=system.product,
+        query=system.query,
+        site_map={s: model.step_map[s] for s in z},
+        transition=A,
+        coupling=b,
+        constant=F.subs(zero),
+        noise=noise,
+        query_coefficients=c_theta,
+        query_constant=system.query.subs({s: 0 for s in z}),
+        mode_map=A + LAMBDA * b * c_theta.T,
+        rates=rates,
+    )

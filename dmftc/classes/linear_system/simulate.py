@@ -28,10 +28,16 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.linear_system.derive import LinearDerivation
+from dmftc.classes.linear_system.solve import (
+    UNSTABLE,
+    Coefficients,
+    coefficients,
+    evaluate_observables,
+    spectral_response,
+)
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, diagnose, progress_task, within_scale
-from dmftc.classes.linear_system.solve import UNSTABLE, Coefficients, coefficients, evaluate_observables, spectral_response
 
 log = logging.getLogger("dmftc")
 
@@ -123,8 +129,17 @@ def simulate(compiled, params: dict, options: dict, progress=None):
     return simulate_linear_system(compiled.derivation, params, progress=progress, **options)
 
 
-def simulate_linear_system(d: LinearDerivation, params: dict, *, dim: int = 1000, runs: int = 10,
-                           steps: int = 50, seed: int = 0, dt: float | None = None, progress=None):
+def simulate_linear_system(
+    d: LinearDerivation,
+    params: dict,
+    *,
+    dim: int = 1000,
+    runs: int = 10,
+    steps: int = 50,
+    seed: int = 0,
+    dt: float | None = None,
+    progress=None,
+):
     model = d.model
     cf = coefficients(d, params, dt)
     task = progress_task(progress, f"simulating {model.name} (N = {dim})", runs)
@@ -143,17 +158,35 @@ def simulate_linear_system(d: LinearDerivation, params: dict, *, dim: int = 1000
     mean = stacked.mean(axis=0)
     sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
     names = [o.name for o in model.observables]
-    attrs = run_attributes(kind="simulation", model_name=model.name, model_path=model.path,
-                           model_source=model.source, params=params,
-                           settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt},
-                           timings={"run": finished - started})
+    attrs = run_attributes(
+        kind="simulation",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt},
+        timings={"run": finished - started},
+    )
     time_step = dt if model.time == "continuous" else 1.0
-    return make_dataset(dict(zip(names, mean)), np.arange(steps + 1) * time_step, sem=dict(zip(names, sem)),
-                        two_time={"C": np.mean(C_runs, axis=0), "R": np.mean(R_runs, axis=0)}, attrs=attrs)
+    return make_dataset(
+        dict(zip(names, mean)),
+        np.arange(steps + 1) * time_step,
+        sem=dict(zip(names, sem)),
+        two_time={"C": np.mean(C_runs, axis=0), "R": np.mean(R_runs, axis=0)},
+        attrs=attrs,
+    )
 
 
-def _one_run(d: LinearDerivation, cf: Coefficients, params: dict, rng: np.random.Generator, N: int, steps: int,
-             dt: float | None, run: int):
+def _one_run(
+    d: LinearDerivation,
+    cf: Coefficients,
+    params: dict,
+    rng: np.random.Generator,
+    N: int,
+    steps: int,
+    dt: float | None,
+    run: int,
+):
     """Observables, C and R of one system."""
     model = d.model
     symbols = {p.symbol: params[p.name] for p in model.params}
@@ -172,8 +205,10 @@ def _one_run(d: LinearDerivation, cf: Coefficients, params: dict, rng: np.random
         raise diagnose(model, bad, [(f"the state (simulation, run {run})", Z[bad])], hint=UNSTABLE)
     blocks = Z.reshape(steps + 1, k, N)
     aggregates = [a for o in model.observables for a in o.aggregates]
-    values = {a.symbol: c + np.einsum("i,tin->t", l, blocks) / N + np.einsum("ij,tin,tjn->t", Q, blocks, blocks) / N
-              for a, (Q, l, c) in zip(aggregates, cf.forms)}
+    values = {
+        a.symbol: c + np.einsum("i,tin->t", l, blocks) / N + np.einsum("ij,tin,tjn->t", Q, blocks, blocks) / N
+        for a, (Q, l, c) in zip(aggregates, cf.forms)
+    }
     X = blocks[:, 0]
     response = kick_response(cf, M, d.law.normal, steps, dt)
     lags = np.subtract.outer(np.arange(steps + 1), np.arange(steps + 1))

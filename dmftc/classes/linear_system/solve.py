@@ -79,8 +79,11 @@ def coefficients(d: LinearDerivation, params: dict, dt: float | None) -> Coeffic
     values = {p.symbol: params[p.name] for p in m.params} | ({DT: dt} if m.time == "continuous" else {})
 
     def num(e) -> np.ndarray:
-        return np.array(sp.Matrix(e).subs(values), dtype=float) if isinstance(e, sp.MatrixBase) else \
-            np.array(float(sp.sympify(e).subs(values)))
+        return (
+            np.array(sp.Matrix(e).subs(values), dtype=float)
+            if isinstance(e, sp.MatrixBase)
+            else np.array(float(sp.sympify(e).subs(values)))
+        )
 
     z = list(d.coordinates)
     prims = [p.symbol for p in m.primitives]
@@ -103,13 +106,22 @@ def coefficients(d: LinearDerivation, params: dict, dt: float | None) -> Coeffic
     law = d.law
     rates = tuple(num(r) for r in d.rates) if d.rates is not None else None
     return Coefficients(
-        A=num(d.transition), b=num(d.coupling).ravel(), c=num(d.constant).ravel(), S=num(d.noise).reshape(len(z), -1),
-        c_theta=num(d.query_coefficients).ravel(), c0=float(num(d.query_constant)), init=init,
-        prim_mean=prim_mean, prim_var=prim_var,
+        A=num(d.transition),
+        b=num(d.coupling).ravel(),
+        c=num(d.constant).ravel(),
+        S=num(d.noise).reshape(len(z), -1),
+        c_theta=num(d.query_coefficients).ravel(),
+        c0=float(num(d.query_constant)),
+        init=init,
+        prim_mean=prim_mean,
+        prim_var=prim_var,
         rates=None if rates is None else (rates[0], rates[1].ravel(), rates[2].ravel(), rates[3].reshape(len(z), -1)),
-        forms=tuple(forms), ensemble=law.ensemble,
+        forms=tuple(forms),
+        ensemble=law.ensemble,
         var=float(law.args["var"].subs(values)) if "var" in law.args else 1.0,
-        ratio=float(law.args["ratio"].subs(values)) if "ratio" in law.args else 1.0, model=m)
+        ratio=float(law.args["ratio"].subs(values)) if "ratio" in law.args else 1.0,
+        model=m,
+    )
 
 
 # ------------------------------------------------------------------------------------ DMFT
@@ -133,9 +145,9 @@ def _gram(basis: _Basis, G0: np.ndarray, field: np.ndarray, noise_on: float):
 
     def apply(v: np.ndarray) -> np.ndarray:
         out = np.zeros_like(v)
-        out[..., :basis.P1] = v[..., :basis.P1] @ G0.T
-        out[..., u:u + n] = v[..., u:u + n] @ field.T
-        out[..., basis.noise:] = noise_on * v[..., basis.noise:]
+        out[..., : basis.P1] = v[..., : basis.P1] @ G0.T
+        out[..., u : u + n] = v[..., u : u + n] @ field.T
+        out[..., basis.noise :] = noise_on * v[..., basis.noise :]
         return out
 
     return apply
@@ -165,40 +177,40 @@ def dmft_pass(cf: Coefficients, T: int) -> dict:
     H = np.zeros((T + 1, T + 1))  # wishart: h(t) over ω(0..T)
     q = 1 / cf.ratio
     G = _gram(basis, _second_moments(cf, True), field, 1.0)
-    Z[0, :, :basis.P1] = cf.init
+    Z[0, :, : basis.P1] = cf.init
     Z[0, 0, basis.kick] = 1.0  # the weight is the first coordinate
     for t in range(T + 1):
         TH[t] = cf.c_theta @ Z[t]
         TH[t, 0] += cf.c0
-        C[t, :t + 1] = TH[:t + 1] @ G(TH[t])
-        C[:t + 1, t] = C[t, :t + 1]
-        chi[t, :t] = TH[t, basis.u:basis.u + t]
+        C[t, : t + 1] = TH[: t + 1] @ G(TH[t])
+        C[: t + 1, t] = C[t, : t + 1]
+        chi[t, :t] = TH[t, basis.u : basis.u + t]
         Y = np.zeros(basis.size)
         Y[basis.u + t] = 1.0
         if cf.ensemble == "goe":
-            field[t, :t + 1] = field[:t + 1, t] = cf.var * C[t, :t + 1]
+            field[t, : t + 1] = field[: t + 1, t] = cf.var * C[t, : t + 1]
             Y += cf.var * chi[t, :t] @ TH[:t]
         elif cf.ensemble == "ginibre":
-            field[t, :t + 1] = field[:t + 1, t] = cf.var * C[t, :t + 1]
+            field[t, : t + 1] = field[: t + 1, t] = cf.var * C[t, : t + 1]
         else:  # wishart: the row side first, then the field ν(t) and its memory
             H[t, t] = 1.0
             H[t] += q * chi[t, :t] @ H[:t]
-            field[t, :t + 1] = field[:t + 1, t] = H[:t + 1, :t + 1] @ (q * C[:t + 1, :t + 1]) @ H[t, :t + 1]
-            Y += H[t, :t + 1] @ TH[:t + 1]
+            field[t, : t + 1] = field[: t + 1, t] = H[: t + 1, : t + 1] @ (q * C[: t + 1, : t + 1]) @ H[t, : t + 1]
+            Y += H[t, : t + 1] @ TH[: t + 1]
         if not within_scale(C[t, t]):
             raise diagnose(cf.model, t, [("C(t, t)", C[t, t])], hint=UNSTABLE)
         if t == T:
             break
         Z[t + 1] = cf.A @ Z[t] + np.outer(cf.b, Y)
         Z[t + 1, :, 0] += cf.c
-        Z[t + 1, :, basis.noise + t * basis.n_noise: basis.noise + (t + 1) * basis.n_noise] += cf.S
+        Z[t + 1, :, basis.noise + t * basis.n_noise : basis.noise + (t + 1) * basis.n_noise] += cf.S
         Z[t + 1, 0, basis.kick + t + 1] += 1.0
     return {"Z": Z, "TH": TH, "H": H, "field": field, "basis": basis}
 
 
 def _moments(cf: Coefficients, Z: np.ndarray, G, basis: _Basis) -> tuple[np.ndarray, np.ndarray]:
     """E[z(t)] (T+1, k) and E[z(t) z(t)ᵀ] (T+1, k, k) from the coefficient history."""
-    mean = Z[:, :, 0] + Z[:, :, 1:basis.P1] @ cf.prim_mean
+    mean = Z[:, :, 0] + Z[:, :, 1 : basis.P1] @ cf.prim_mean
     second = np.einsum("tib,tjb->tij", Z, G(Z))
     return mean, second
 
@@ -214,14 +226,14 @@ def cross_moments(cf: Coefficients, run: dict, sources: tuple[str, ...]) -> tupl
     shared_matrix = "matrix" not in sources
     G = _gram(basis, _second_moments(cf, "init" not in sources), field, 0.0 if "noise" in sources else 1.0)
     for t in range(T + 1):
-        cross[t, :t + 1] = TH[:t + 1] @ G(TH[t])
-        cross[:t + 1, t] = cross[t, :t + 1]
+        cross[t, : t + 1] = TH[: t + 1] @ G(TH[t])
+        cross[: t + 1, t] = cross[t, : t + 1]
         if not shared_matrix:
             continue  # independent matrices: independent fields, no cross covariance
         if cf.ensemble == "wishart":
-            field[t, :t + 1] = field[:t + 1, t] = H[:t + 1, :t + 1] @ (q * cross[:t + 1, :t + 1]) @ H[t, :t + 1]
+            field[t, : t + 1] = field[: t + 1, t] = H[: t + 1, : t + 1] @ (q * cross[: t + 1, : t + 1]) @ H[t, : t + 1]
         else:
-            field[t, :t + 1] = field[:t + 1, t] = cf.var * cross[t, :t + 1]
+            field[t, : t + 1] = field[: t + 1, t] = cf.var * cross[t, : t + 1]
     return _moments(cf, run["Z"], G, basis)
 
 
@@ -274,8 +286,11 @@ def spectral_pass(cf: Coefficients, rule: spectra.Quadrature, T: int, dt: float 
         step = int(np.argmax(~(np.abs(D) < MAX_MAGNITUDE).all(axis=(0, 2))))
         raise diagnose(cf.model, step, [("the mean", D[:, step]), ("the second moments", Sn[:, step])], hint=UNSTABLE)
     mean = np.einsum("n,nti->ti", w, D)
-    second = (np.einsum("n,nti,ntj->tij", w, D, D) + np.einsum("n,npti,nptj->tij", w, Gp, Gp)
-              + np.einsum("n,ntij->tij", w, Sn))
+    second = (
+        np.einsum("n,nti,ntj->tij", w, D, D)
+        + np.einsum("n,npti,nptj->tij", w, Gp, Gp)
+        + np.einsum("n,ntij->tij", w, Sn)
+    )
     R = np.zeros((T + 1, T + 1))
     C = np.zeros((T + 1, T + 1))
     det = D[:, :, 0]  # the weight's deterministic and initial parts
@@ -299,8 +314,9 @@ def mode_map(cf: Coefficients, lam: np.ndarray, dt: float | None, euler: bool = 
     return expm(dt * (L[None] + lam[:, None, None] * np.outer(ell, cf.c_theta)[None]))
 
 
-def spectral_response(cf: Coefficients, nodes: np.ndarray, weights: np.ndarray, T: int, dt: float | None,
-                      euler: bool = False) -> np.ndarray:
+def spectral_response(
+    cf: Coefficients, nodes: np.ndarray, weights: np.ndarray, T: int, dt: float | None, euler: bool = False
+) -> np.ndarray:
     """R(t, t - lag) for lag = 0..T: Σ_j w_j [P(λ_j)^lag]_xx. With a quadrature of ρ this is the
     spectral response (for Ginibre, the value at λ = 0); with the N eigenvalues of one matrix
     and weights 1/N it is (1/N) Tr [𝒫^lag]_xx of that matrix, normal or not."""
@@ -319,19 +335,28 @@ def spectral_response(cf: Coefficients, nodes: np.ndarray, weights: np.ndarray, 
 def choose_method(d: LinearDerivation, method: str) -> str:
     ensemble = d.law.ensemble
     if ensemble in SIMULATED_ONLY:
-        raise SolverError(f"{ensemble}() has neither a DMFT closure nor a spectral law in dmftc yet (its "
-                          "spectrum is the free product of two Marchenko–Pastur laws)", kind="not-available",
-                          hint="'dmftc simulate' runs it")
+        raise SolverError(
+            f"{ensemble}() has neither a DMFT closure nor a spectral law in dmftc yet (its "
+            "spectrum is the free product of two Marchenko–Pastur laws)",
+            kind="not-available",
+            hint="'dmftc simulate' runs it",
+        )
     if method == "auto":
         return "dmft" if ensemble in DMFT_ENSEMBLES else "spectral"
     if method == "dmft" and ensemble not in DMFT_ENSEMBLES:
-        raise SolverError("the DMFT closure of spectrum() is not available: the cavity memory of a general "
-                          "rotation-invariant matrix is a series in its free cumulants", kind="not-available",
-                          hint="use --method spectral (exact for a normal matrix)")
+        raise SolverError(
+            "the DMFT closure of spectrum() is not available: the cavity memory of a general "
+            "rotation-invariant matrix is a series in its free cumulants",
+            kind="not-available",
+            hint="use --method spectral (exact for a normal matrix)",
+        )
     if method == "spectral" and not d.law.normal:
-        raise SolverError("the spectral solver needs a normal matrix: C(t, t') of a Ginibre matrix depends "
-                          "on its eigenvectors, not only on its eigenvalues (docs/math/linear_system.md §2)",
-                          kind="not-available", hint="use --method dmft")
+        raise SolverError(
+            "the spectral solver needs a normal matrix: C(t, t') of a Ginibre matrix depends "
+            "on its eigenvectors, not only on its eigenvalues (docs/math/linear_system.md §2)",
+            kind="not-available",
+            hint="use --method dmft",
+        )
     return method
 
 
@@ -360,8 +385,17 @@ def solve(compiled, params: dict, options: dict, progress=None):
     return solve_linear_system(compiled.derivation, params, timings=compiled.timings, **options)
 
 
-def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int = 50, dt: float | None = None,
-                        method: str = "auto", average_over=None, euler: bool = False, timings: dict | None = None):
+def solve_linear_system(
+    d: LinearDerivation,
+    params: dict,
+    *,
+    steps: int = 50,
+    dt: float | None = None,
+    method: str = "auto",
+    average_over=None,
+    euler: bool = False,
+    timings: dict | None = None,
+):
     """Solve a linear_system model; returns an ``xarray.Dataset`` (observables, ``C``, ``R``)."""
     model = d.model
     method = choose_method(d, method)
@@ -374,11 +408,21 @@ def solve_linear_system(d: LinearDerivation, params: dict, *, steps: int = 50, d
         observables, C, R = _solve(d, cf, params, steps, dt, method, sources, euler)
     finished = time.perf_counter()
     log.info("%s: %s solve of %d steps in %.2f s", model.name, method, steps, finished - started)
-    settings = {"steps": steps, "dt": dt, "method": method + (" (euler)" if euler and method == "spectral" else ""),
-                "average_over": ",".join(sources) or None}
-    attrs = run_attributes(kind="dmft", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings=settings,
-                           timings=dict(timings or {}) | {"run": finished - started})
+    settings = {
+        "steps": steps,
+        "dt": dt,
+        "method": method + (" (euler)" if euler and method == "spectral" else ""),
+        "average_over": ",".join(sources) or None,
+    }
+    attrs = run_attributes(
+        kind="dmft",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings=settings,
+        timings=dict(timings or {}) | {"run": finished - started},
+    )
     time_step = dt if model.time == "continuous" else 1.0
     return make_dataset(observables, np.arange(steps + 1) * time_step, two_time={"C": C, "R": R}, attrs=attrs)
 
@@ -393,7 +437,7 @@ def _solve(d, cf, params, steps, dt, method, sources, euler) -> tuple[dict, np.n
         mean, second = _moments(cf, run["Z"], G, basis)
         X = run["Z"][:, 0]
         C = X @ G(X).T
-        R = np.tril(X[:, basis.kick:basis.kick + steps + 1])
+        R = np.tril(X[:, basis.kick : basis.kick + steps + 1])
     else:
         longest = steps * (dt if dt is not None else 1.0)
         rule = spectra.quadrature(d.law, {p.symbol: params[p.name] for p in model.params}, 2 * longest)

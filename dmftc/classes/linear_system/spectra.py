@@ -37,11 +37,10 @@ MAX_NODES = 4000
 
 @dataclass(frozen=True)
 class Quadrature:
-    """``∫ ρ f ≈ Σ weights * f(nodes)``; ``analytic_only``: valid for analytic f only (Ginibre)."""
+    """``∫ ρ f ≈ Σ weights * f(nodes)`` (Ginibre: one node, valid for analytic f only)."""
 
     nodes: np.ndarray
     weights: np.ndarray
-    analytic_only: bool = False
 
 
 def _number(expr: sp.Expr, params: dict[sp.Symbol, float]) -> float:
@@ -71,7 +70,7 @@ def marchenko_pastur_edges(alpha: float) -> tuple[float, float]:
 def quadrature(law: MatrixLaw, params: dict[sp.Symbol, float], longest_time: float = 10.0) -> Quadrature:
     """The quadrature rule of the eigenvalue density of ``law`` (parameters as symbol -> value)."""
     if law.ensemble == "ginibre":
-        return Quadrature(np.zeros(1), np.ones(1), analytic_only=True)
+        return Quadrature(np.zeros(1), np.ones(1))
     if law.ensemble == "goe":
         v = _number(law.args["var"], params)
         x, w = _chebyshev_u(nodes_for(4 * math.sqrt(v), longest_time))

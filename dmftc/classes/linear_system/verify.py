@@ -37,12 +37,15 @@ def response_is_spectral(dm) -> Check:
         return Check(name, NA, "spectrum() has no DMFT closure (the spectral solver is the solution)")
     ds = dm.solve(steps=STEPS, dt=_dt(dm), method="dmft")
     cf = coefficients(dm.derive(), dm.params, _dt(dm))
-    rule = spectra.quadrature(law, {p.symbol: dm.params[p.name] for p in dm.model.params}, STEPS * (DT if _dt(dm) else 1))
+    rule = spectra.quadrature(
+        law, {p.symbol: dm.params[p.name] for p in dm.model.params}, STEPS * (DT if _dt(dm) else 1)
+    )
     expected = spectral_response(cf, rule.nodes, rule.weights, STEPS, _dt(dm), euler=True)
     got = ds.R.values[STEPS, ::-1]  # R(T, T - lag)
     worst = float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12)))
-    return Check(name, PASS if worst < TOLERANCE else FAIL,
-                 f"largest relative difference over lags 0..{STEPS}: {worst:.1e}")
+    return Check(
+        name, PASS if worst < TOLERANCE else FAIL, f"largest relative difference over lags 0..{STEPS}: {worst:.1e}"
+    )
 
 
 def correlation_is_spectral(dm) -> Check:
@@ -57,5 +60,8 @@ def correlation_is_spectral(dm) -> Check:
     for var in ["C"] + [o.name for o in dm.model.observables]:
         a, b = dmft[var].values, spectral[var].values
         worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12))))
-    return Check(name, PASS if worst < TOLERANCE else FAIL,
-                 f"largest relative difference of C and the observables over {STEPS} steps: {worst:.1e}")
+    return Check(
+        name,
+        PASS if worst < TOLERANCE else FAIL,
+        f"largest relative difference of C and the observables over {STEPS} steps: {worst:.1e}",
+    )

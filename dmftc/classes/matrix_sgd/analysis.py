@@ -19,19 +19,28 @@ from dmftc.language import nodes as n
 
 def online_spec(a, block) -> data.DataSpec:
     if a.out.get("time") == "continuous":
-        raise ModelError("'flow:' is not available for online data (the matrix family: one mini-batch of "
-                         "fresh samples per step of update:)", a.seen.get("block"), kind="wrong-class")
+        raise ModelError(
+            "'flow:' is not available for online data (the matrix family: one mini-batch of "
+            "fresh samples per step of update:)",
+            a.seen.get("block"),
+            kind="wrong-class",
+        )
     a.require_gradient(block)
     spec = data.data_spec(a, block)
     if spec.batch is not None and spec.batch.kind != "size":
-        raise ModelError("online data takes 'batch size B' (fresh samples every step)", a.seen[n.BatchDecl],
-                         kind="bad-batch")
+        raise ModelError(
+            "online data takes 'batch size B' (fresh samples every step)", a.seen[n.BatchDecl], kind="bad-batch"
+        )
     if len(a.weights) != 1:
         raise ModelError("the matrix family has one weight matrix", a.weights[1].loc, kind="bad-weights")
     for o in a.observables:
         if any(g.kind != "mean" for g in o.aggregates):
-            raise ModelError(f"observable '{o.name}': the matrix family observes mean() over the entries "
-                             "(the eigenvalues of WᵀW are recorded always)", o.loc, kind="bad-observable")
+            raise ModelError(
+                f"observable '{o.name}': the matrix family observes mean() over the entries "
+                "(the eigenvalues of WᵀW are recorded always)",
+                o.loc,
+                kind="bad-observable",
+            )
     return spec
 
 

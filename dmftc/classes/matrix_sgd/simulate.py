@@ -30,7 +30,7 @@ def unfolded_spacings(eigenvalues: np.ndarray) -> np.ndarray:
     unfolded = eigenvalues.size * (0.5 + (x * np.sqrt(1 - x**2) + np.arcsin(x)) / np.pi)
     s = np.diff(unfolded)
     quarter = s.size // 4
-    s = s[quarter: s.size - quarter]
+    s = s[quarter : s.size - quarter]
     return s / s.mean()
 
 
@@ -52,11 +52,14 @@ def simulate_matrix_sgd(model, params: dict, *, runs: int = 4, steps: int = 1000
     grad = grad_symbol(weight.name)
     step = [sp.lambdify(z + [grad], model.step_map[s].subs(values), modules="numpy") for s in z]
     label = sp.lambdify([HSTAR, EPS], model.spec.label.subs(values), modules="numpy")
-    loss_grad = sp.lambdify([model.spec.h, model.spec.y], sp.diff(model.spec.loss, model.spec.h).subs(values), modules="numpy")
+    loss_grad = sp.lambdify(
+        [model.spec.h, model.spec.y], sp.diff(model.spec.loss, model.spec.h).subs(values), modules="numpy"
+    )
     aggregates = [a for o in model.observables for a in o.aggregates]
     means = [sp.lambdify(z + [teacher.symbol], a.expr.subs(values), modules="numpy") for a in aggregates]
-    combine = [sp.lambdify([a.symbol for a in o.aggregates], o.expr.subs(values), modules="numpy")
-               for o in model.observables]
+    combine = [
+        sp.lambdify([a.symbol for a in o.aggregates], o.expr.subs(values), modules="numpy") for o in model.observables
+    ]
     task = progress_task(progress, f"simulating {model.name} (N = {N}, B = {B})", runs)
     started = time.perf_counter()
     stats, history = [], None
@@ -73,9 +76,15 @@ def simulate_matrix_sgd(model, params: dict, *, runs: int = 4, steps: int = 1000
     stacked = np.array(stats)  # (runs, names, steps + 1)
     mean = stacked.mean(axis=0)
     sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
-    attrs = run_attributes(kind="simulation", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings={"steps": steps, "dim": N, "batch": B, "runs": runs, "seed": seed},
-                           timings={"run": finished - started})
+    attrs = run_attributes(
+        kind="simulation",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings={"steps": steps, "dim": N, "batch": B, "runs": runs, "seed": seed},
+        timings={"run": finished - started},
+    )
     ds = make_dataset(dict(zip(names, mean)), np.arange(steps + 1, dtype=float), sem=dict(zip(names, sem)), attrs=attrs)
     ds["eigenvalues"] = (("step", "index"), history)
     ds["eigenvalues"].attrs["description"] = "eigenvalues of W^T W (first run), ascending"

@@ -15,9 +15,10 @@ the teacher's law; W(0) has the per-entry law of ``weights``.
   teacher W* = c I, from the diffusion limit of :mod:`dmftc.sde`: the entries of δ = W − W* are
   independent Ornstein–Uhlenbeck processes, ``v(t) = v∞ + (v(0) − v∞) e^{−2κt}`` at ``t = k lr``,
   ``v∞ = lr E[g²] / (2 κ B)``, and the eigenvalues of ``WᵀW = c² + c(δ + δᵀ) + δᵀδ`` form a
-  semicircle (Dyson Brownian motion, docs/math/matrix_sgd.md §3) of mean ``c² + N v`` and variance ``2 c² N v``, with the
-  Wigner surmise ``<s²> = 4/π`` for the spacings. The next order in lr (multiplicative batch
-  noise, the δᵀδ term) raises the variance by a few percent at the docs/math/matrix_sgd.md §4 parameters.
+  semicircle (Dyson Brownian motion, docs/math/matrix_sgd.md §3) of mean ``c² + N v`` and
+  variance ``2 c² N v``, with the Wigner surmise ``<s²> = 4/π`` for the spacings. The next order
+  in lr (multiplicative batch noise, the δᵀδ term) raises the variance by a few percent at the
+  parameters of docs/math/matrix_sgd.md §4.
 """
 
 from __future__ import annotations
@@ -78,27 +79,41 @@ def predict_matrix_sgd(model, params: dict, *, steps: int = 1000):
     if offset.has(Wstar) or not all(sp.diff(offset, p, 2) == 0 for p in prims):
         problems.append("W(0) - W* is not an affine map of independent inputs")
     if problems:
-        raise SolverError("the DBM prediction needs SGD near a teacher W* = c I: " + "; ".join(problems),
-                          kind="not-available", hint="'dmftc simulate' runs the model")
+        raise SolverError(
+            "the DBM prediction needs SGD near a teacher W* = c I: " + "; ".join(problems),
+            kind="not-available",
+            hint="'dmftc simulate' runs the model",
+        )
     laws = {p.symbol: p for p in model.primitives}
     mean0 = float(offset.subs({p: laws[p].mean for p in prims}).subs(values))
     if abs(mean0) > 0:
         raise SolverError("the DBM prediction needs W(0) - W* centred", kind="not-available")
-    v0 = float(sum(sp.diff(offset, p) ** 2 * (laws[p].second_moment - laws[p].mean ** 2) for p in prims).subs(values)) \
-        if prims else 0.0
+    v0 = (
+        float(sum(sp.diff(offset, p) ** 2 * (laws[p].second_moment - laws[p].mean ** 2) for p in prims).subs(values))
+        if prims
+        else 0.0
+    )
     rate = float(sp.diff(sp.diff(model.spec.loss, model.spec.h), model.spec.h).subs(values))
     v_inf = float(sde.stationary_variance.subs(values).subs(sde.batch_size, B))
     lr = params["lr"]
     t = np.arange(steps + 1) * lr
     v = v_inf + (v0 - v_inf) * np.exp(-2 * rate * t)
     c2 = float(c.subs(values)) ** 2
-    observables = {"eigenvalue_mean": c2 + N * v, "eigenvalue_variance": 2 * c2 * N * v,
-                   "spacing_s2": np.full(steps + 1, SURMISE_S2)}
+    observables = {
+        "eigenvalue_mean": c2 + N * v,
+        "eigenvalue_variance": 2 * c2 * N * v,
+        "spacing_s2": np.full(steps + 1, SURMISE_S2),
+    }
     observables |= _gaussian_entry_means(model, values, W, Wstar, float(c.subs(values)), N, v)
-    attrs = run_attributes(kind="theory", model_name=model.name, model_path=model.path, model_source=model.source,
-                           params=params, settings={"steps": steps, "method": "dbm (leading order in lr)",
-                                                    "stationary_entry_variance": v_inf},
-                           timings={})
+    attrs = run_attributes(
+        kind="theory",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings={"steps": steps, "method": "dbm (leading order in lr)", "stationary_entry_variance": v_inf},
+        timings={},
+    )
     return make_dataset(observables, np.arange(steps + 1, dtype=float), attrs=attrs)
 
 
@@ -112,8 +127,9 @@ def _gaussian_entry_means(model, values, W, Wstar, c: float, N: int, v: np.ndarr
         for a in o.aggregates:
             e = sp.expand(a.expr.subs(values).subs(W, Wstar + sp.sqrt(var) * xi))
             if not e.is_polynomial(xi):
-                raise SolverError(f"observable '{o.name}': the prediction needs mean() of a polynomial in "
-                                  f"{W}", kind="not-available")
+                raise SolverError(
+                    f"observable '{o.name}': the prediction needs mean() of a polynomial in {W}", kind="not-available"
+                )
             poly = sp.Poly(e, xi)
             moment = sum(coef * (0 if k % 2 else sp.factorial2(k - 1) if k else 1) for (k,), coef in poly.terms())
             per_entry = (moment.subs(Wstar, c) + (N - 1) * moment.subs(Wstar, 0)) / N
