@@ -5,15 +5,8 @@
 >>> ds = m.solve(steps=50)                              # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dmftc")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
-from dmftc.api import DMFTModel, load  # noqa: E402
-from dmftc.errors import (  # noqa: E402
+from dmftc.api import DMFTModel, load
+from dmftc.errors import (
     CodegenError,
     DerivationError,
     DmftcError,
@@ -22,6 +15,7 @@ from dmftc.errors import (  # noqa: E402
     ParameterError,
     SolverError,
 )
+from dmftc.version import __version__
 
 __all__ = [
     "load",

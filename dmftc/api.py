@@ -12,6 +12,7 @@ from dmftc import options as opts
 from dmftc.errors import DmftcError
 from dmftc.pipeline import CompiledModel, compile_model
 from dmftc.resources import find_model
+from dmftc.runtime.progress import progress_bar
 
 
 def load(path: str | Path, **params) -> DMFTModel:
@@ -62,13 +63,13 @@ class DMFTModel:
     def solve(self, **options):
         options, progress = _split_progress(options)
         resolved = opts.resolve(opts.SOLVE, self.model_class, self.model, options)
-        with _progress(progress) as bar:
+        with progress_bar(progress) as bar:
             return self.model_class.solve(self.compiled, self.params, resolved, bar)
 
     def simulate(self, **options):
         options, progress = _split_progress(options)
         resolved = opts.resolve(opts.SIMULATE, self.model_class, self.model, options)
-        with _progress(progress) as bar:
+        with progress_bar(progress) as bar:
             return self.model_class.simulate(self.compiled, self.params, resolved, bar)
 
     solve.__signature__ = opts.api_signature(opts.SOLVE)
@@ -99,33 +100,3 @@ class DMFTModel:
 def _split_progress(options: dict) -> tuple[dict, bool]:
     options = dict(options)
     return options, bool(options.pop("progress", False))
-
-
-class _progress:
-    """A rich progress bar on stderr when asked for, else nothing."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bar = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.bar.__enter__()
-        return self.bar
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False

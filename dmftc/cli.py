@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dmftc import __version__
 from dmftc import options as opts
 from dmftc.errors import DmftcError, ParameterError
+from dmftc.version import __version__
 
 app = typer.Typer(
     name="dmftc",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from dmftc.errors import SolverError, did_you_mean
+from dmftc.runtime.stepping import DEFAULT_FLOW_DT
 
 SOLVE, SIMULATE = "solve", "simulate"
-DEFAULT_FLOW_DT = 0.01  # the step of a flow when --dt is not given
 
 
 class Mode(str, Enum):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import jinja2
 
-from dmftc import __version__
 from dmftc.errors import CodegenError
 from dmftc.resources import resource_dir
+from dmftc.version import __version__
 
 
 def source_hash(text: str) -> str:

@@ -134,7 +134,7 @@ def run_attributes(
 
 
 def _dmftc_version() -> str:
-    from dmftc import __version__
+    from dmftc.version import __version__
 
     return __version__
 

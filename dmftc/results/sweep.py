@@ -36,11 +36,11 @@ import numpy as np
 import xarray as xr
 
 from dmftc import options as opts
-from dmftc.api import DMFTModel, _progress
 from dmftc.codegen import jit
 from dmftc.errors import DmftcError, ParameterError, SolverError
 from dmftc.pipeline import CompiledModel, compile_model
 from dmftc.results import dataset as results
+from dmftc.runtime.progress import progress_bar
 
 log = logging.getLogger("dmftc")
 
@@ -89,7 +89,7 @@ def swept_dims(ds: xr.Dataset) -> list[str]:
 
 
 def run_sweep(
-    model: DMFTModel,
+    model,
     grid: dict,
     *,
     client=None,
@@ -107,10 +107,7 @@ def run_sweep(
     options = _solve_options(model, solve_options)
     options_json = json.dumps(options, sort_keys=True)
     content_hash = hashlib.sha256(model.model.source.encode("utf-8")).hexdigest()
-    base = model.overrides | fixed
-    points = [
-        DMFTModel(model.compiled, base | dict(zip(swept, values))) for values in itertools.product(*swept.values())
-    ]
+    points = [model.with_params(**(fixed | dict(zip(swept, values)))) for values in itertools.product(*swept.values())]
     keys = [_key(point.params) for point in points]
     if output is not None and not Path(output).parent.is_dir():
         raise DmftcError(
@@ -138,7 +135,7 @@ def run_sweep(
         f", {len(outcomes)} of them found in {output}" if output is not None else "",
     )
     if todo:
-        with _client(client) as dask_client, _progress(progress) as bar:
+        with _client(client) as dask_client, progress_bar(progress) as bar:
             _prepare_workers(dask_client, model.compiled)
             _warm_up(todo[0], options)
             task = (
@@ -194,7 +191,7 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     return swept, fixed
 
 
-def _solve_options(model: DMFTModel, options: dict) -> dict:
+def _solve_options(model, options: dict) -> dict:
     """The options of :meth:`DMFTModel.solve` for every point, checked (:mod:`dmftc.options`), less
     those not given or equal to their default (so that a sweep is resumed however its options
     were spelled)."""
@@ -220,7 +217,7 @@ def _now() -> str:
 # ------------------------------------------------------------------------------------ solving
 
 
-def _warm_up(point: DMFTModel, options: dict) -> None:
+def _warm_up(point, options: dict) -> None:
     """Compile the solver here, once, on a 2-step problem: the workers load it from the cache.
     An error that concerns every point (a bad option, a model dmftc cannot solve) stops here."""
     try:
@@ -264,7 +261,7 @@ def _prepare_workers(client, compiled: CompiledModel) -> None:
         fire_and_forget(client.submit(_analysed, compiled.text, compiled.path, workers=address, pure=False))
 
 
-def _solve_all(client, compiled: CompiledModel, points: list[DMFTModel], options: dict):
+def _solve_all(client, compiled: CompiledModel, points: list, options: dict):
     """Submit every point; yield batches of finished ones, {key: Dataset or Failure}."""
     from distributed import as_completed
 
@@ -306,7 +303,9 @@ def _solve_point(overrides: dict, *, source: str, path: str, options: dict, cach
         os.environ["DMFTC_CACHE_DIR"] = cache_root
     numba.set_num_threads(1)
     try:
-        return DMFTModel(_analysed(source, path), overrides).solve(**options)
+        compiled = _analysed(source, path)
+        resolved = opts.resolve(opts.SOLVE, compiled.model_class, compiled.model, options)
+        return compiled.model_class.solve(compiled, compiled.model.resolve_params(overrides), resolved, None)
     except DmftcError as e:
         return Failure(str(e), _now())
 

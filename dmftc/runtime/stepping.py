@@ -7,6 +7,8 @@ import numpy as np
 
 from dmftc.errors import SolverError
 
+DEFAULT_FLOW_DT = 0.01  # the step of a flow when --dt is not given
+
 # A value past this size is taken as a divergence, as in the generated code
 # (templates/common/checks.py.j2; docs/language.md §7).
 MAX_MAGNITUDE = 1e50

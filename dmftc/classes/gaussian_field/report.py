@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 
-from dmftc.classes.gaussian_field.derive import FieldDerivation
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
+
+if TYPE_CHECKING:
+    from dmftc.classes.gaussian_field.derive import FieldDerivation
 
 _T, _TP, _S = sp.Symbol("t", real=True), sp.Symbol("t'", real=True), sp.Symbol("s", real=True)
 _C, _R, _MU, _M = sp.Function("C"), sp.Function("R"), sp.Function("mu"), sp.Function("m")

@@ -28,10 +28,9 @@ from dmftc.classes.gaussian_field.solve import copies_of_weight, model_initial_o
 from dmftc.codegen.jit import load_module
 from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_Q
-from dmftc.options import DEFAULT_FLOW_DT
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
-from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
+from dmftc.runtime.stepping import DEFAULT_FLOW_DT, advance, diagnose, progress_task, within_scale
 
 log = logging.getLogger("dmftc")
 

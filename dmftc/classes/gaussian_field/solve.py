@@ -33,9 +33,8 @@ from dmftc.classes.gaussian_field.lower import FieldPlan, generate_gaussian_fiel
 from dmftc.codegen.jit import load_module
 from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
-from dmftc.options import DEFAULT_FLOW_DT
 from dmftc.results.dataset import make_dataset, run_attributes
-from dmftc.runtime.stepping import advance, chunks, diagnose, diverged, progress_task
+from dmftc.runtime.stepping import DEFAULT_FLOW_DT, advance, chunks, diagnose, diverged, progress_task
 
 log = logging.getLogger("dmftc")
 

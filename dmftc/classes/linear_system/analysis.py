@@ -82,6 +82,9 @@ class LinearSystem:
     query: sp.Expr  # e of the product, in the coordinates at the start of the step
 
 
+LAMBDA = sp.Symbol("λ", real=True)  # an eigenvalue of M, in the derivation and its printing
+
+
 def matrix_field_symbol(name: str) -> sp.Symbol:
     """The per-coordinate value of the product ``name . e``; not a name a model can write."""
     return sp.Symbol(f"({name}·θ)", real=True)

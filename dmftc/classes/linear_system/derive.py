@@ -34,9 +34,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from dmftc.analysis.model import Model
+from dmftc.classes.linear_system.analysis import LAMBDA
 from dmftc.language.symbols import DT
-
-LAMBDA = sp.Symbol("λ", real=True)  # an eigenvalue of M
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 
-from dmftc.classes.linear_system.derive import LAMBDA, LinearDerivation
+from dmftc.classes.linear_system.analysis import LAMBDA
 from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
+
+if TYPE_CHECKING:
+    from dmftc.classes.linear_system.derive import LinearDerivation
 
 _DENSITY = {
     "goe": ("semicircle ρ(λ) = sqrt(4 var - λ^2) / (2 π var)", r"\rho(\lambda) = \frac{\sqrt{4v - \lambda^2}}{2\pi v}"),
