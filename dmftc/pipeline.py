@@ -78,6 +78,15 @@ class CompiledModel:
 
         return self._stage("compile", lambda: load_module(self.generated[0]))
 
+    def first_call(self, call):
+        """``call(module)``, the first use of the generated module (:func:`dmftc.codegen.jit.first_call`:
+        a corrupted numba cache is deleted and the module recompiled)."""
+        from dmftc.codegen.jit import first_call
+
+        self.module  # noqa: B018 (imported and timed as the "compile" stage)
+        self._cache["compile"], result = first_call(self.generated[0], call)
+        return result
+
     def _generate(self):
         key = plan_key(self.text, self.model.cls)
         cached = _read_plan(key)

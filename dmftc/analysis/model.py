@@ -119,11 +119,13 @@ class Model:
                 raise ParameterError(f"unknown parameter '{name}'", hint=hint, kind="unknown-parameter")
             overrides[name] = _as_number(name, value)
         values: dict[str, float] = {}
+        name_of = {p.symbol: p.name for p in self.params}
         for p in self.params:
             if p.name in overrides:
                 values[p.name] = overrides[p.name]
                 continue
-            v = p.default.subs({self.param(k).symbol: val for k, val in values.items()})
+            free = p.default.free_symbols  # earlier parameters only (analysis checked it)
+            v = p.default.subs({s: values[name_of[s]] for s in free}) if free else p.default
             values[p.name] = _finite(p.name, v)
         return values
 

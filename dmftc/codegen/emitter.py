@@ -19,7 +19,7 @@ class Function:
     args: list[str]
     doc: str
     lines: list[str] = field(default_factory=list)
-    decorator: str = "@njit(cache=True)"
+    decorator: str = "@jit"
 
 
 class Emitter:
@@ -40,13 +40,23 @@ class Emitter:
             used |= sp.sympify(e).free_symbols
         return [f"{self.names[s]} = params[{i}]" for s, i in self.params if s in used]
 
-    def assign(self, targets: list[str], exprs: list[sp.Expr], comments: list[str] | None = None) -> list[str]:
+    def assign(
+        self, targets: list[str], exprs: list[sp.Expr], comments: list[str] | None = None, sparse: bool = False
+    ) -> list[str]:
         """Assignments ``target = expr`` with common subexpressions hoisted, each annotated
-        with the sympy expression it computes."""
+        with the sympy expression it computes. ``sparse``: the targets are entries of arrays
+        (``A[0, 1]``): each array is zeroed first and only its nonzero entries are assigned, so
+        that the code of a Jacobian grows with its nonzeros, not with its size."""
+        lines = []
+        if sparse:
+            arrays = dict.fromkeys(target.split("[")[0] for target in targets)
+            lines += [f"{array}[...] = 0.0" for array in arrays]
+            kept = [i for i, e in enumerate(exprs) if sp.sympify(e) != 0]
+            targets, exprs = [targets[i] for i in kept], [exprs[i] for i in kept]
+            comments = [comments[i] for i in kept] if comments else None
         exprs = [sp.sympify(e) for e in exprs]
         temporaries = sp.numbered_symbols("_c")
         shared, reduced = sp.cse([stable(e) for e in exprs], symbols=temporaries, optimizations=None)
-        lines = []
         for sym, value in shared:
             self.names.add(sym, str(sym))
             lines.append(f"{self.names[sym]} = {self.code(value)}")

@@ -10,8 +10,10 @@ serialised by a file lock, so two processes compiling the same model do not coll
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +22,8 @@ from filelock import FileLock
 
 from dmftc.codegen.render import GeneratedSource
 from dmftc.errors import CodegenError
+
+log = logging.getLogger("dmftc")
 
 
 def cache_dir() -> Path:
@@ -59,3 +63,38 @@ def load_module(source: GeneratedSource) -> ModuleType:
         raise CodegenError(f"generated module {path} failed to import: {e}") from e
     sys.modules[name] = module
     return module
+
+
+def is_cache_error(error: BaseException) -> bool:
+    """True when ``error`` was raised while numba read its on-disk cache (a truncated or
+    corrupted ``.nbi``/``.nbc`` file: an interrupted write, a full disk)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return any("numba" in frame.filename and "caching" in frame.filename for frame in frames)
+
+
+def discard_imported(source: GeneratedSource) -> None:
+    """Forget this process's import of the module (the next use imports it again)."""
+    sys.modules.pop(f"dmftc_generated_{source.filename[:-3]}", None)
+
+
+def discard(source: GeneratedSource) -> None:
+    """Forget the imported module and delete numba's cache of it: the next import recompiles."""
+    discard_imported(source)
+    for cached in (cache_dir() / "__pycache__").glob(f"{source.filename[:-3]}.*.nb[ic]"):
+        cached.unlink(missing_ok=True)
+
+
+def first_call(source: GeneratedSource, call):
+    """``call(module)``, the first use of the generated module in a process; returns (module,
+    result). numba reads its cache at a function's first call: a corrupted cache file (a write
+    cut short) is deleted and the module recompiled, once, instead of failing every later run."""
+    module = load_module(source)
+    try:
+        return module, call(module)
+    except Exception as e:
+        if not is_cache_error(e):
+            raise
+        log.warning("numba's cache of %s is corrupted: recompiling", source.filename)
+        discard(source)
+        module = load_module(source)
+        return module, call(module)

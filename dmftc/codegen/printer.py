@@ -1,62 +1,59 @@
 """Printing sympy expressions as the Python source of generated numba code.
 
 :class:`NumbaPrinter`, a subclass of sympy's Python printer, prints model expressions; symbols
-print under the names of the model file (:class:`NameTable`); names dmftc introduces (``Xtg``,
-``sel``, ``grad_w``, ...) give way to the model's own names when they collide.
+print under the names of the model file (:class:`NameTable`), renamed only where generated code
+already uses the name.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
+import re
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from dmftc.errors import CodegenError
 from dmftc.language.symbols import CLUSTER, DATA_FIELD, DT, EPS, HSTAR, SELECTION, STEP
+from dmftc.resources import resource_dir
 
-# Names a model symbol may not take in generated code: Python keywords and builtins, the modules
-# and helpers of the generated file, and the argument names of generated functions.
-_TAKEN = (
-    set(keyword.kwlist)
-    | set(dir(builtins))
-    | {
-        "np",
-        "math",
-        "njit",
-        "prange",
-        "numba",
-        "sigmoid",
-        "softplus",
-        "relu",
-        "heaviside",
-        "params",
-        "z",
-        "z_next",
-        "jz",
-        "jq",
-        "out",
-        "prim",
-        "noise",
-        "wstar_in",
-        "cq",
-        "co",
-    }
-)
+# The names of generated code that a model's names must avoid: Python's keywords and builtins,
+# the arguments, targets and results of the generated model functions (the "plumbing" of
+# lower.py), and every identifier of the templates (their functions, constants and locals).
+PLUMBING = {
+    "params", "z", "z_next", "jz", "jq", "out", "prim", "noise", "value", "g", "g_h", "agg",
+    "A", "b", "Cn", "d", "E", "Q", "l", "c", "cq", "co", "wstar_in", "xstar_in",
+}  # fmt: skip
+
+
+@functools.cache
+def taken_names() -> frozenset[str]:
+    identifiers = set(keyword.kwlist) | set(dir(builtins)) | PLUMBING
+    for path in resource_dir("templates").rglob("*.j2"):
+        identifiers |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path.read_text(encoding="utf-8")))
+    return frozenset(identifiers)
 
 
 class NameTable:
-    """Code names of the symbols of one model, unique and valid Python identifiers."""
+    """Code names of the symbols of one model, unique and valid Python identifiers.
+
+    A model's own names (``internal=False``) keep their spelling unless generated code already
+    uses it (then a ``_`` is appended: a model parameter ``b`` prints as ``b_``); dmftc's own
+    symbols (``internal=True``: ``Xtg``, ``sel``, ``t``, ...) keep theirs, which the model's
+    names therefore never take. Generated signatures use these names (``names[symbol]``)."""
 
     def __init__(self):
         self.names: dict[sp.Symbol, str] = {}
 
-    def add(self, symbol: sp.Symbol, preferred: str) -> str:
+    def add(self, symbol: sp.Symbol, preferred: str, internal: bool = False) -> str:
         if symbol in self.names:
             return self.names[symbol]
+        used = set(self.names.values())
+        avoid = used | (set(keyword.kwlist) | set(dir(builtins)) if internal else taken_names())
         name = preferred
-        while name in _TAKEN or name in self.names.values():
+        while name in avoid:
             name += "_"
         self.names[symbol] = name
         return name
@@ -118,10 +115,13 @@ def standard_names(table: NameTable, model, own: dict) -> None:
         table.add(p.symbol, f"xi_{owner}_{number}")
     for w in model.weights:
         table.add(sp.Symbol(f"∇{w.name}", real=True), f"grad_{w.name}")
-    table.add(DATA_FIELD, "Xtg")
-    table.add(SELECTION, "sel")
-    table.add(HSTAR, "hstar")
-    table.add(CLUSTER, "c")
-    table.add(EPS, "eps")
-    table.add(STEP, "t")
-    table.add(DT, "dt")
+    for symbol, name in (
+        (DATA_FIELD, "Xtg"),
+        (SELECTION, "sel"),
+        (HSTAR, "hstar"),
+        (CLUSTER, "c"),
+        (EPS, "eps"),
+        (STEP, "t"),
+        (DT, "dt"),
+    ):
+        table.add(symbol, name, internal=True)

@@ -177,6 +177,8 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
                     e.op_loc,
                     kind="misplaced-dot",
                 )
+            case n.Binary(op="+" | "-" | "*" | "/"):
+                return _chain(e, convert)
             case n.Binary():
                 a, b = convert(e.left), convert(e.right)
                 if e.op == "+":
@@ -217,6 +219,27 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
         raise TypeError(f"not an expression node: {e!r}")
 
     return convert(expr)
+
+
+def _chain(e: n.Binary, convert) -> sp.Expr:
+    """A chain ``a + b - c + ...`` (or ``a * b / c ...``) left-associated as parsed, converted
+    without recursing along it (a sum of thousands of terms is a tree that deep) and summed at
+    once (sympy builds an n-term sum in n log n, one term at a time in n^2)."""
+    additive = e.op in "+-"
+    ops = "+-" if additive else "*/"
+    links = []
+    while isinstance(e, n.Binary) and e.op in ops:
+        links.append(e)
+        e = e.left
+    parts = [convert(e)]
+    for link in reversed(links):
+        b = convert(link.right)
+        if link.op == "/":
+            if b == 0:
+                raise ModelError("division by zero", link.op_loc, kind="division-by-zero")
+            b = 1 / b
+        parts.append(-b if link.op == "-" else b)
+    return sp.Add(*parts) if additive else sp.Mul(*parts)
 
 
 def _math_call(e: n.Call, convert) -> sp.Expr:

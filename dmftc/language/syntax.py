@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 from lark.indenter import Indenter
 
@@ -105,7 +105,7 @@ def _at(meta_or_token) -> Location:
 
 
 @v_args(meta=True)
-class _ToNodes(Transformer):
+class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recursion
     """Lark tree -> frozen dataclasses. Keyword tokens (MODEL, PARAM, ...) are skipped."""
 
     def start(self, meta, items):

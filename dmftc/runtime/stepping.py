@@ -69,19 +69,26 @@ def diverged(
 
 
 def diagnose(
-    model, step: int, quantities: list[tuple[str, np.ndarray]], time_value: float | None = None, hint: str | None = None
+    model,
+    step: int,
+    quantities: list[tuple[str, np.ndarray]],
+    time_value: float | None = None,
+    hint: str | None = None,
+    previous_scale: float = 0.0,
 ):
     """The :func:`diverged` error naming the first of ``quantities`` (in the order the step
-    computes them: (description, values)) that is not finite; its hint tells growth (finite
-    values before it were huge) from a function evaluated out of its domain."""
-    largest = 0.0
+    computes them: (description, values)) that is not finite or too large. Its hint tells growth
+    (values too large, or huge finite values before the first infinite one, in this step or at
+    the previous step: ``previous_scale``) from a function evaluated out of its domain (finite,
+    moderate values turning into inf or NaN within one step)."""
+    largest = previous_scale if np.isfinite(previous_scale) else np.inf
     for what, values in quantities:
         values = np.asarray(values, dtype=float)
         bad = ~(np.abs(values) < MAX_MAGNITUDE)
         if bad.any():
             finite = bool(np.all(np.isfinite(values)))
             detail = f" ({what}: {int(bad.sum())} of {bad.size} values {'too large' if finite else 'not finite'})"
-            grew = finite or largest > 1e20 or what.startswith("the weights")
+            grew = finite or largest > 1e20
             return diverged(model, step, detail, time_value, growth=grew, finite=finite, hint=hint)
         if values.size:
             largest = max(largest, float(np.max(np.abs(values))))

@@ -75,7 +75,6 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
             Cg[: t + 1, t] = Cg[t, : t + 1]
 
     cq, co = np.empty(k + 1), np.empty(k + 1)
-    module.theta_affine(values, cq, co)
     n_mean = len(plan.mean)
     Q, lq, cc = np.zeros((max(n_mean, 1), k + 1, k + 1)), np.zeros((max(n_mean, 1), k + 1)), np.zeros(max(n_mean, 1))
     module.mean_quadratic(values, Q, lq, cc)
@@ -87,6 +86,7 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
         first = V[:, 0] + V[:, 1:P1] @ prim_mean
         for a, index in enumerate(plan.mean):
             agg[t, index] = cc[a] + lq[a] @ first + np.sum(Q[a] * second)
+        module.theta_affine(t, values, cq, co)
         observed = co[0] * np.eye(1, V.shape[1])[0] + co[1:] @ ZH[t]
         q_obs = observed @ gram_param(observed)
         m_obs = observed @ gram_param(WSC)

@@ -18,7 +18,7 @@ from dmftc.codegen.emitter import Emitter, Function
 from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
 from dmftc.codegen.render import GeneratedSource, helpers_in, parallel_threads, render, source_hash
-from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION
+from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION, STEP
 
 # The functions of the generated module that Python calls (dmftc.codegen.interface).
 ENTRY_POINTS = EntryPoints(
@@ -73,6 +73,8 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     prims = [p.symbol for p in m.primitives]
     wstar = m.spec.teacher.symbol if m.spec.teacher else sp.Symbol("wstar_in", real=True)
     teacher_name = names.add(wstar, "wstar")
+    # the names that signatures give symbols (a model's own names may have been renamed)
+    h_, y_, xtg, t_, eps = names[m.spec.h], names[m.spec.y], names[DATA_FIELD], names[STEP], names[EPS]
     h, y = m.spec.h, m.spec.y
     label = d.label if d.label is not None else sp.Integer(0)
     mixture = m.spec.data_kind == "mixture"
@@ -122,9 +124,13 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         unpack_prim,
     )
     scalar(
-        "theta_query", ["z", "params"], "The predictor's weight where the gradient is taken.", d.theta_query, unpack_z
+        "theta_query",
+        ["z", t_, "params"],
+        "The predictor's weight where the gradient is taken.",
+        d.theta_query,
+        unpack_z,
     )
-    vector("theta_query_grad", ["z", "params", "out"], "∂θ/∂z.", "out", list(d.theta_query_grad), None, unpack_z)
+    vector("theta_query_grad", ["z", t_, "params", "out"], "∂θ/∂z.", "out", list(d.theta_query_grad), None, unpack_z)
     if d.has_look_ahead:
         scalar(
             "theta_obs",
@@ -145,7 +151,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     site = [d.site_map[s] for s in z]
     vector(
         "site_step",
-        ["z", "Xtg", "noise", "t", "params", "z_next"],
+        ["z", xtg, "noise", t_, "params", "z_next"],
         "One step of the site map F(z, Xᵀg, noise, t) of one coordinate.",
         "z_next",
         site,
@@ -159,30 +165,30 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         targets = [f"jz[{i}, {j}]" for i in range(k) for j in range(k)] + [f"jq[{i}]" for i in range(k)]
         f = Function(
             "site_jacobian",
-            ["z", "Xtg", "noise", "t", "params", "jz", "jq"],
+            ["z", xtg, "noise", t_, "params", "jz", "jq"],
             "∂F/∂z and ∂F/∂Xᵀg.",
             body(entries, unpack_z, unpack_noise),
         )
-        f.lines += emit.assign(targets, entries)
+        f.lines += emit.assign(targets, entries, sparse=True)
         functions.append(f)
 
     # -- data side
-    names.add(SELECTION, "sel")
+    sel = names[SELECTION]
     latent = names[m.spec.latent]  # hstar, or c for mixture data
-    scalar("label", [latent, "eps", "params"], "The label of a sample.", label)
-    scalar("loss_grad", ["h", "y", "sel", "params"], "g = sel ∂loss/∂h.", d.loss_grad)
+    scalar("label", [latent, eps, "params"], "The label of a sample.", label)
+    scalar("loss_grad", [h_, y_, sel, "params"], "g = sel ∂loss/∂h.", d.loss_grad)
     if d.data_smooth:
-        scalar("loss_grad_dh", ["h", "y", "sel", "params"], "∂g/∂h.", d.loss_grad_dh)
+        scalar("loss_grad_dh", [h_, y_, sel, "params"], "∂g/∂h.", d.loss_grad_dh)
         # the forward pass needs both at every sample: one function shares their subexpressions
         pair = [d.loss_grad, d.loss_grad_dh]
-        f = Function("loss_grad_with_dh", ["h", "y", "sel", "params"], "g and ∂g/∂h together.", body(pair))
+        f = Function("loss_grad_with_dh", [h_, y_, sel, "params"], "g and ∂g/∂h together.", body(pair))
         f.lines += emit.assign(["g", "g_h"], pair)
         f.lines.append("return g, g_h")
         functions.append(f)
     if d.label_smooth:
         scalar(
             "loss_grad_dhstar",
-            ["h", "hstar", "eps", "sel", "params"],
+            [h_, names[HSTAR], eps, sel, "params"],
             "∂g/∂hstar at fixed h (through the label).",
             d.loss_grad_dhstar,
         )
@@ -197,7 +203,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         exprs = [a.expr for a in items]
         vector(
             f"{kind}_integrands",
-            ["h", "y", latent, "eps", "params", "out"],
+            [h_, y_, latent, eps, "params", "out"],
             f"Integrands of the {kind}() observables at one sample.",
             "out",
             exprs,
@@ -260,7 +266,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         functions=functions,
         helpers=helpers_in(functions),
         numba_threads=threads,
-        parallel_decorator="@njit(cache=True, parallel=True)" if threads else "@njit(cache=True)",
+        parallel_decorator="@functools.partial(jit, parallel=True)" if threads else "@jit",
     )
     return GeneratedSource(m.name, text), plan
 
@@ -290,11 +296,11 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         targets.append(f"d[{i}]")
     f = Function(
         "site_affine",
-        ["t", "params", "A", "b", "Cn", "d"],
+        [emit.names[STEP], "params", "A", "b", "Cn", "d"],
         "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.",
         emit.unpack_params(entries),
     )
-    f.lines += emit.assign(targets, entries)
+    f.lines += emit.assign(targets, entries, sparse=True)
     out.append(f)
 
     # θ = cq[0] + cq[1:] . z, Θ = co[0] + co[1:] . z
@@ -306,9 +312,12 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
             entries.append(sp.diff(theta, s))
             targets.append(f"{name}[{j + 1}]")
     f = Function(
-        "theta_affine", ["params", "cq", "co"], "Affine coefficients of θ and Θ in z.", emit.unpack_params(entries)
+        "theta_affine",
+        [emit.names[STEP], "params", "cq", "co"],
+        "Affine coefficients of θ and Θ in z.",
+        emit.unpack_params(entries),
     )
-    f.lines += emit.assign(targets, entries)
+    f.lines += emit.assign(targets, entries, sparse=True)
     out.append(f)
 
     # g = a_h h + a_y y + a_0 (sel = 1), y = c_h hstar + c_e eps + c_0
@@ -347,7 +356,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
         emit.unpack_params(entries),
     )
-    f.lines += emit.assign(targets, entries)
+    f.lines += emit.assign(targets, entries, sparse=True)
     out.append(f)
 
     # mean() integrands as quadratic forms in v = (z_1..z_k, wstar): v'Qv + l'v + c
@@ -369,6 +378,6 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
         emit.unpack_params(entries),
     )
-    f.lines += emit.assign(targets, entries) if entries else []
+    f.lines += emit.assign(targets, entries, sparse=True) if entries else []
     out.append(f)
     return out

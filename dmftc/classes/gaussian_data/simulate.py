@@ -7,6 +7,7 @@ are averaged over runs, with their standard errors (``<name>_sem``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -20,6 +21,7 @@ from dmftc.classes.gaussian_data.solve import (
     runtime_values,
     selection_weights,
 )
+from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import advance, diagnose, progress_task
@@ -65,19 +67,30 @@ def simulate(compiled, params: dict, options: dict, progress=None):
             T=steps,
             OBS=OBS,
         )
-        if status >= 0:
+        if status >= 0:  # the weights (no observable is computed from them), else an observable
+            before = float(np.max(np.abs(OBS[status - 1]))) if status > 0 else 0.0
+            grown = np.inf if before > 1e20 else np.nan  # too large, or not finite
+            weights_bad = np.full(1, grown) if np.all(np.isfinite(OBS[status])) else np.zeros(1)
             raise diagnose(
                 model,
                 status,
-                [
+                [(f"the weights (simulation, run {run})", weights_bad)]
+                + [
                     (f"the observable {name} (simulation, run {run})", OBS[status, j])
                     for j, name in enumerate(plan.observables)
                 ],
+                previous_scale=before,
             )
         return OBS
 
+    def warm_up(fresh):  # compile on a tiny system; a divergence shows in the real runs
+        nonlocal module
+        module = fresh
+        with contextlib.suppress(SolverError):
+            one_run(0, 4, max(1, round(data.alpha * 4)))
+
     with threadpool_limits(limits=1, user_api="blas"):
-        one_run(0, 4, max(1, round(data.alpha * 4)))  # compile on a tiny system
+        compiled.first_call(warm_up)
         compiled_at = time.perf_counter()
         results = []
         for run in range(runs):

@@ -9,6 +9,8 @@ turns a blow-up into a :class:`SolverError` naming the step, and returns the res
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -238,7 +240,6 @@ def solve(compiled, params: dict, options: dict, progress=None):
     sources = averaging.parse_sources(options["average_over"], bias_variance.DATA_SOURCES)
     if sources and settings.mode != "exact":
         raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
-    module = compiled.module
     values = runtime_values(plan, params, settings.dt)
     data = data_constants(model, params)
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
@@ -247,18 +248,14 @@ def solve(compiled, params: dict, options: dict, progress=None):
     started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         # compile on a tiny problem first, so that compile and run times are reported apart
-        tiny = RunSettings(
-            2,
-            4,
-            0,
-            settings.dt,
-            settings.mode,
-            settings.param_method,
-            settings.data_method,
-            settings.variance_reduction,
-            4,
-        )
-        run(module, plan, model, params, values, data, nodes, weights, tiny, None)
+        tiny = dataclasses.replace(settings, steps=2, samples=4, seed=0, response_samples=4)
+
+        def warm_up(module):
+            with contextlib.suppress(SolverError):  # a divergence is reported by the real run
+                run(module, plan, model, params, values, data, nodes, weights, tiny, None)
+
+        compiled.first_call(warm_up)
+        module = compiled.module
         compiled_at = time.perf_counter()
         arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
         finished = time.perf_counter()
@@ -421,6 +418,7 @@ def _run_monte_carlo(
                     ("the response R_g", a["R_g"][status, : status + 1]),
                     *((f"the observable {name}", a["OBS"][status, j]) for j, name in enumerate(plan.observables)),
                 ],
+                previous_scale=abs(a["C_th"][status, status]),  # C_θ at the step before
             )
         advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}

@@ -107,7 +107,7 @@ def generated_code(dm, points: int = 20) -> Check:
         module.site_step(z, q, noise, t, params, out)
         for i, s in enumerate(d.coordinates):
             compare(out[i], d.site_map[s], at)
-        compare(module.theta_query(z, params), d.theta_query, at)
+        compare(module.theta_query(z, t, params), d.theta_query, at)
         y = module.label(latent, eps, params)
         compare(y, d.label if d.label is not None else sp.Integer(0), {model.spec.latent: latent, EPS: eps})
         sample = {model.spec.h: h, model.spec.y: y, SELECTION: sel}

@@ -49,9 +49,9 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
     m = d.model
     names = NameTable()
     standard_names(names, m, {m.spec.signal.name: m.spec.signal.symbol} if m.spec.signal else {})
-    q_name = names.add(OVERLAP_Q, "q")
-    m_name = names.add(OVERLAP_M, "m")
-    force_name = names.add(FORCE, "F")
+    q_name = names.add(OVERLAP_Q, "q", internal=True)
+    m_name = names.add(OVERLAP_M, "m", internal=True)
+    force_name = names.add(FORCE, "F", internal=True)
     t_name = names[STEP]
     runtime = runtime_parameters(m)
     emit = Emitter(names, [(sym, i) for i, (sym, _) in enumerate(runtime)])
@@ -102,7 +102,7 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
         [f"{v.name}(0) = {sp.sstr(law)}" for v, law in zip(m.coordinates, d.initial_laws)],
         PRIM,
     )
-    scalar("query_point", ["z", "params"], "y: where the gradient is taken.", d.query, Z)
+    scalar("query_point", ["z", t_name, "params"], "y: where the gradient is taken.", d.query, Z)
     site = [d.site_map[s] for s in z]
     vector(
         "site_step",
@@ -175,7 +175,7 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
 
     def function(name, args, doc, targets, entries):
         f = Function(name, args, doc, emit.unpack_params(entries))
-        f.lines += emit.assign(targets, entries) if entries else []
+        f.lines += emit.assign(targets, entries, sparse=True) if entries else []
         out.append(f)
 
     # initial values: rows z_1..z_k over the basis (1, prim_1..prim_P)
@@ -194,7 +194,7 @@ def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, 
     entries = [d.query.subs({s: 0 for s in z})] + [sp.diff(d.query, s) for s in z]
     function(
         "query_affine",
-        ["params", "cq"],
+        [t_name, "params", "cq"],
         "The query point y = cq[0] + cq[1:] . z.",
         [f"cq[{i}]" for i in range(len(entries))],
         entries,

@@ -20,6 +20,7 @@ only: ``initial_overlap`` (``x(0) = m0 x* + sqrt(1 - m0^2) x(0)``) and ``initial
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -30,7 +31,7 @@ import sympy as sp
 from dmftc.classes.gaussian_field import ck_solver
 from dmftc.classes.gaussian_field.derive import FieldDerivation
 from dmftc.classes.gaussian_field.lower import FieldPlan, generate_gaussian_field
-from dmftc.codegen.jit import load_module
+from dmftc.codegen.jit import first_call, load_module
 from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.results.dataset import make_dataset, run_attributes
@@ -219,7 +220,12 @@ def solve_gaussian_field(
     )
     # compile on a tiny problem first, so that compile and run times are reported apart
     tiny = dict(options, steps=4, window=8, tmax=None if tmax is None else 32 * dt)
-    run(module, plan, derivation, params, values, tiny, None)
+
+    def warm_up(fresh):
+        with contextlib.suppress(SolverError):  # a divergence is reported by the real run
+            run(fresh, plan, derivation, params, values, tiny, None)
+
+    module, _ = first_call(source, warm_up)
     compiled = time.perf_counter()
     out = run(module, plan, derivation, params, values, options, progress)
     finished = time.perf_counter()
