@@ -77,6 +77,15 @@ OPTIONS = (
         minimum=1,
     ),
     Option("samples", int, 4000, "Monte-Carlo samples per side of the DMFT solver.", (SOLVE,), short="M", minimum=2),
+    Option(
+        "replicas",
+        int,
+        4,
+        "Monte-Carlo solves: independent replicas the samples are split into; the "
+        "spread of their results is the standard error written as <name>_sem (1: no error estimate).",
+        (SOLVE,),
+        minimum=1,
+    ),
     Option("seed", int, 0, "Random seed.", (SOLVE, SIMULATE), minimum=0),
     Option(
         "dt",

@@ -20,7 +20,7 @@ def test_rendering_is_deterministic():
 def test_generated_module_is_self_contained():
     text = dmftc.load(ROOT / "models" / "adam_logistic.dmft").codegen().text
     imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["import math", "import numpy as np", "from numba import njit, prange"]
+    assert imports == ["import functools", "import math", "import numpy as np", "from numba import njit, prange"]
 
 
 def test_parameters_are_runtime_arguments():

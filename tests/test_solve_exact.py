@@ -133,11 +133,15 @@ def test_jacobian_histories_on_a_subset_of_samples(monkeypatch):
     # samples: the observables move by their Monte-Carlo error, measured 0.3 % at most at T = 20
     # (train loss); 2 % bounds it, while a history indexed with the wrong sample count gives
     # garbage or a crash.
+    # One replica: the subset is chosen per replica.
     m = dmftc.load(ROOT / "models" / "diagonal_network.dmft")
-    full = m.solve(steps=20, samples=8000)
+    full = m.solve(steps=20, samples=8000, replicas=1)
     monkeypatch.setattr(solve, "HISTORY_BUDGET_BYTES", 2 * 4000 * (21 * 22 // 2 * 8))
-    part = m.solve(steps=20, samples=8000)
+    part = m.solve(steps=20, samples=8000, replicas=1)
     assert (full.attrs["response_samples"], part.attrs["response_samples"]) == (8000, 4000)
-    assert part.attrs["param_responses"] == "jacobian (per sample)" and part.attrs["data_responses"] == "jacobian"
+    assert (
+        part.attrs["responses_parameter_side"] == "jacobian (per sample)"
+        and part.attrs["responses_data_side"] == "jacobian"
+    )
     for o in m.model.observables:
         np.testing.assert_allclose(part[o.name].values, full[o.name].values, rtol=0.02, err_msg=o.name)

@@ -25,63 +25,92 @@ class Check:
     detail: str
 
 
-def _learning_rate(model) -> sp.Symbol | None:
+def step_size(dm) -> sp.Symbol | None:
+    """The parameter that sets the step of a discrete update, found from the update's
+    structure (not its name): setting it to 0 removes the gradient from every rule, or leaves
+    every weight where it is (Adam: its moments still see the gradient). A flow's step is dt."""
+    model = dm.model
     if model.time == "continuous":
         return DT
-    return next((p.symbol for p in model.params if p.name == "lr"), None)
+    grads = {dm.model_class.update_gradient(model, w) for w in model.weights}
+    for p in model.params:
+        at_zero = {v: model.step_map[v.symbol].subs(p.symbol, 0) for v in model.coordinates}
+        if not any(rule.has(*grads) for rule in at_zero.values()) and any(
+            model.step_map[v.symbol].has(*grads) for v in model.coordinates
+        ):
+            return p.symbol
+        if all(_simplifies_to_zero(at_zero[w] - w.symbol) for w in model.weights):
+            return p.symbol
+    return None
 
 
 def _simplifies_to_zero(expr: sp.Expr) -> bool:
     return sp.simplify(sp.expand(expr)) == 0
 
 
+def _finite(expr: sp.Expr) -> bool:
+    """No infinity or NaN in ``expr`` (a limit that does not exist shows as zoo or nan)."""
+    return not expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan)
+
+
 # ------------------------------------------------------------------------------- symbolic
 
 
 def momentum_reduces_to_gd(dm) -> Check:
-    """With beta = 0 every weight moves by plain gradient descent, w - lr grad(w), at the
-    iterate, whatever the states do."""
-    name = "momentum with beta = 0 is gradient descent"
+    """A parameter that, set to 0, turns the update into plain gradient descent ``w - s grad(w)``
+    at the iterate (``s`` the step size): the momentum of heavy ball or Nesterov. Found from the
+    update's structure; a model whose weights already follow gradient descent has none."""
+    name = "momentum set to 0 is gradient descent"
     model = dm.model
-    beta = next((p.symbol for p in model.params if p.name == "beta"), None)
-    lr = _learning_rate(model)
-    if beta is None or lr is None or model.time != "discrete":
-        return Check(name, NA, "needs a discrete update with parameters 'beta' and 'lr'")
+    lr = step_size(dm)
+    if lr is None or model.time != "discrete" or not model.states:
+        return Check(name, NA, "needs a discrete update with optimizer states (momentum) and a step size")
     weights = {w.symbol for w in model.weights}
-    failures = []
-    for w in model.weights:
-        update = model.step_map[w.symbol].subs(beta, 0)
-        expected = w.symbol - lr * dm.model_class.update_gradient(model, w)
-        point = {k: v.subs(beta, 0) for k, v in model.grad_point.items()}
-        if not _simplifies_to_zero(update - expected):
-            failures.append(f"{w.name}(t+1) = {sp.sstr(update)}, expected {sp.sstr(expected)}")
-        elif any(not _simplifies_to_zero(v - k) for k, v in point.items() if k in weights):
-            failures.append(f"grad() is taken at {point}, not at the iterate")
-    if failures:
-        return Check(name, FAIL, "; ".join(failures))
-    return Check(name, PASS, "the weights' update at beta = 0 is w - lr grad(w) at the iterate")
+
+    def is_gd(p) -> bool:
+        for w in model.weights:
+            update = model.step_map[w.symbol].subs(p, 0)
+            expected = w.symbol - lr * dm.model_class.update_gradient(model, w)
+            point = {k: v.subs(p, 0) for k, v in model.grad_point.items() if k in weights}
+            if not _simplifies_to_zero(update - expected) or any(
+                not _simplifies_to_zero(v - k) for k, v in point.items()
+            ):
+                return False
+        return True
+
+    found = [p.name for p in model.params if p.symbol != lr and is_gd(p.symbol)]
+    if not found:
+        return Check(name, NA, "no parameter turns the update into w - lr grad(w) (not a momentum method)")
+    return Check(name, PASS, f"with {found[0]} = 0 every weight moves by {lr} grad(w) at the iterate")
 
 
 def learning_rate_limit(dm) -> Check:
-    """lr -> 0 of a discrete update is a flow: F(z) = z + lr V(z) + O(lr^2); reports V."""
-    name = "lr -> 0 of the update is a flow"
+    """The small-step limit of a discrete update, ``F(z) = z + s V(z) + sqrt(s) B(z) noise +
+    O(s^(3/2))``: a flow ``dz/dt = V`` (a diffusion with ``B dW`` when the update has Gaussian
+    noise). Passes when V and B are finite; reports them."""
+    name = "small-step limit of the update is a flow"
     model = dm.model
-    lr = _learning_rate(model)
+    lr = step_size(dm)
     if lr is None or model.time != "discrete":
-        return Check(name, NA, "needs a discrete update with a parameter 'lr'")
-    flows, failures = [], []
+        return Check(name, NA, "needs a discrete update with a step size")
+    root = sp.Symbol("√s", positive=True)
+    quiet = {z: 0 for z in model.noises}
+    flows = []
     for v in model.coordinates:
-        update = model.step_map[v.symbol]
-        if not _simplifies_to_zero(update.subs(lr, 0) - v.symbol):
-            failures.append(
-                f"{v.name} moves at lr = 0 ({sp.sstr(update.subs(lr, 0))}): its limit is "
-                "not a first-order flow (momentum has a mass term)"
+        update = model.step_map[v.symbol].subs(lr, root**2)
+        if not _simplifies_to_zero(update.subs(root, 0) - v.symbol):
+            return Check(
+                name,
+                NA,
+                f"{v.name} moves at {lr} = 0 ({sp.sstr(update.subs(root, 0))}): its limit is "
+                "not a first-order flow (momentum has a mass term)",
             )
-            continue
-        velocity = sp.simplify(sp.diff(update, lr).subs(lr, 0))
-        flows.append(f"d{v.name}/dt = {sp.sstr(velocity)}")
-    if failures:
-        return Check(name, NA, "; ".join(failures))
+        drift = sp.simplify(sp.diff(update.subs(quiet), root, 2).subs(root, 0) / 2)
+        diffusion = [sp.simplify(sp.diff(update, z).diff(root).subs(root, 0)) for z in model.noises]
+        if not all(_finite(e) for e in [drift, *diffusion]):
+            return Check(name, NA, f"d{v.name}/dt has no finite small-step limit ({sp.sstr(drift)})")
+        noise = " + ".join(f"{sp.sstr(b)} dW{k}" for k, b in enumerate(diffusion, 1) if b != 0)
+        flows.append(f"d{v.name} = {sp.sstr(drift)} dt" + (f" + {noise}" if noise else ""))
     return Check(name, PASS, ", ".join(flows))
 
 
@@ -98,12 +127,13 @@ def short_solve(dm, steps: int):
 
 
 def zero_learning_rate(dm) -> Check:
-    """With lr = 0 nothing moves: every observable is constant in time."""
-    name = "zero learning rate gives a stationary process"
+    """With a step size of 0 nothing moves: every observable is constant in time."""
+    name = "zero step size gives a stationary process"
     model = dm.model
-    if model.time != "discrete" or "lr" not in dm.params:
-        return Check(name, NA, "needs a discrete update with a parameter 'lr'")
-    ds = short_solve(dm.with_params(lr=0.0), 4)
+    lr = step_size(dm)
+    if model.time != "discrete" or lr is None:
+        return Check(name, NA, "needs a discrete update with a step size")
+    ds = short_solve(dm.with_params(**{str(lr): 0.0}), 4)
     drift = max(float(np.max(np.abs(ds[o.name].values - ds[o.name].values[0]))) for o in model.observables)
     # Monte-Carlo observables of a frozen process are exactly constant too: the samples do not move
     status = PASS if drift <= 1e-12 else FAIL

@@ -19,7 +19,7 @@ class GaussianData(ModelClass):
     statements = data.DATA_STATEMENTS | {n.PenaltyDecl}
     aggregates = {"train": "a 'data' statement", "test": "a 'data' statement"}
     solve_options = frozenset(
-        {"steps", "samples", "seed", "dt", "mode", "responses", "variance_reduction", "average_over"}
+        {"steps", "samples", "replicas", "seed", "dt", "mode", "responses", "variance_reduction", "average_over"}
     )
     simulate_options = frozenset({"dim", "runs", "steps", "seed", "dt"})
 

@@ -46,6 +46,7 @@ class RunSettings:
     # samples that carry per-sample Jacobian histories (the first of them; all unless the
     # histories would not fit in HISTORY_BUDGET_BYTES)
     response_samples: int = 0
+    replica: int = 0  # which independent replica of a Monte-Carlo solve (its random stream)
 
 
 PARAM_METHODS = ("jacobian (deterministic)", "jacobian (per sample)", "stein")
@@ -227,10 +228,12 @@ def solve(compiled, params: dict, options: dict, progress=None):
         )
     steps = options["steps"]
     source, plan = compiled.generated
+    replicas = options["replicas"]
     settings = choose_settings(
         plan,
         steps=steps,
-        samples=options["samples"],
+        # Monte Carlo: the samples are split into independent replicas (their spread is the error)
+        samples=max(2, options["samples"] // replicas),
         seed=options["seed"],
         dt=options["dt"],
         mode=options["mode"],
@@ -257,7 +260,15 @@ def solve(compiled, params: dict, options: dict, progress=None):
         compiled.first_call(warm_up)
         module = compiled.module
         compiled_at = time.perf_counter()
-        arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
+        if settings.mode == "exact":
+            arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
+        else:
+            arrays = _replicated(
+                [
+                    run(module, plan, model, params, values, data, nodes, weights, replica, progress)
+                    for replica in (dataclasses.replace(settings, replica=r) for r in range(replicas))
+                ]
+            )
         finished = time.perf_counter()
     timings = compiled.timings | {
         "compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
@@ -268,6 +279,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
     observables = {name: obs[:, j] for j, name in enumerate(plan.observables)}
+    sem = {name: arrays["OBS_sem"][:, j] for j, name in enumerate(plan.observables)} if "OBS_sem" in arrays else None
     if sources:
         observables |= averaging.split(
             observables,
@@ -295,10 +307,12 @@ def solve(compiled, params: dict, options: dict, progress=None):
     }
     if settings.mode == "monte-carlo":
         setting_attrs |= {
-            "samples": settings.samples,
+            "samples": settings.samples * replicas,
+            "replicas": replicas,
+            "error_estimate": f"standard error over {replicas} independent replicas of {settings.samples} samples",
             "variance_reduction": settings.variance_reduction,
-            "param_responses": PARAM_METHODS[settings.param_method],
-            "data_responses": DATA_METHODS[settings.data_method],
+            "responses_parameter_side": PARAM_METHODS[settings.param_method],
+            "responses_data_side": DATA_METHODS[settings.data_method],
             "response_samples": settings.response_samples,
         }
     attrs = run_attributes(
@@ -310,7 +324,18 @@ def solve(compiled, params: dict, options: dict, progress=None):
         settings=setting_attrs,
         timings=timings,
     )
-    return make_dataset(observables, np.arange(steps + 1) * time_step, two_time=two_time, series=series, attrs=attrs)
+    return make_dataset(
+        observables, np.arange(steps + 1) * time_step, sem=sem, two_time=two_time, series=series, attrs=attrs
+    )
+
+
+def _replicated(runs: list[dict]) -> dict:
+    """The mean over independent replicas of every array, and ``OBS_sem``: the standard error of
+    the observables' mean (the replicas' spread over the square root of their number)."""
+    out = {key: np.mean([run[key] for run in runs], axis=0) for key in runs[0]}
+    if len(runs) > 1:
+        out["OBS_sem"] = np.std([run["OBS"] for run in runs], axis=0, ddof=1) / np.sqrt(len(runs))
+    return out
 
 
 def _timing_text(timings: dict) -> str:
@@ -322,7 +347,7 @@ def _run_monte_carlo(
 ):
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
-    rng = np.random.default_rng(s.seed)
+    rng = np.random.default_rng([s.seed, s.replica])
     reduce = s.variance_reduction
     normals = (
         (lambda rows: orthonormal_normals(rng, rows, M)) if reduce else (lambda rows: rng.standard_normal((rows, M)))
@@ -401,7 +426,7 @@ def _run_monte_carlo(
         nodes=nodes,
         weights=weights,
     )
-    task = progress_task(progress, f"solving {model.name}", T + 1)
+    task = progress_task(progress, f"solving {model.name} (replica {s.replica + 1})", T + 1)
     for t0, t1 in chunks(T):
         status = plan.entry["forward_pass"].call(module, t0=t0, t1=t1, **inputs, **a)
         if status >= 0:  # in the order a step computes them (the update of step status - 1 first)
