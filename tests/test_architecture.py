@@ -50,7 +50,7 @@ def test_there_are_no_import_cycles():
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [nxt]))
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt)
         path.pop()
@@ -77,7 +77,7 @@ def test_classes_are_reached_through_the_registry_only():
 
 def test_no_module_outside_a_class_names_a_class():
     names = [re.escape(c) for c in classes.REGISTRY]
-    pattern = re.compile(r"""["'](%s)["']""" % "|".join(names))
+    pattern = re.compile("[\"']({})[\"']".format("|".join(names)))
     for path in PACKAGE.rglob("*.py"):
         if "classes" in path.relative_to(PACKAGE).parts:
             continue

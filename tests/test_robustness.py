@@ -41,7 +41,8 @@ def _usable(name: str) -> bool:
 def _ridge_with_parameters(names, tmp_path, loss="(h - y)^2 / 2"):
     """ridge GD (lam = 0) with every name a parameter of value 0 that enters the update."""
     params = "\n".join(f"param {name} = 0" for name in names)
-    text = RIDGE.replace("param alpha = 2.0", "param alpha = 2.0\n" + params).replace("param lam   = 0.05", "param lam = 0")
+    text = RIDGE.replace("param alpha = 2.0", "param alpha = 2.0\n" + params)
+    text = text.replace("param lam   = 0.05", "param lam = 0")
     text = text.replace("w = w - lr * grad(w)", f"w = w - lr * grad(w) - ({' + '.join(names)}) * w")
     text = text.replace("loss (h - y)^2 / 2", f"loss {loss}")
     path = tmp_path / "clash.dmft"
@@ -115,8 +116,11 @@ def test_the_step_counter_in_a_look_ahead_runs_everywhere(tmp_path):
     assert not [c for c in m.verify() if c.status == "fail"]
     # exact closure of a linear model with a step-dependent look-ahead: against Monte Carlo
     linear = tmp_path / "nesterov_t_ridge.dmft"
-    linear.write_text(NESTEROV_T.replace("label y = sign(hstar)", "label y = hstar").replace(
-        "loss log(1 + exp(-y * h))", "loss (h - y)^2 / 2").replace("observe test_error = test(h * y < 0)", ""))
+    linear.write_text(
+        NESTEROV_T.replace("label y = sign(hstar)", "label y = hstar")
+        .replace("loss log(1 + exp(-y * h))", "loss (h - y)^2 / 2")
+        .replace("observe test_error = test(h * y < 0)", "")
+    )
     exact = dmftc.load(linear).solve(steps=6, mode="exact")
     mc = dmftc.load(linear).solve(steps=6, mode="monte-carlo", samples=8000)
     # the variance-reduced Monte Carlo of a linear model matches the exact closure to ~1e-5
@@ -154,18 +158,22 @@ def test_non_finite_weights_never_give_an_observable(tmp_path):
     # sqrt of a negative number makes weights NaN; a comparison of NaN is 0, which must not be
     # reported as a train error of 0
     path = tmp_path / "nan.dmft"
-    path.write_text(NESTEROV_T.replace("w = look - lr * grad(w at look)",
-                                       "w = look - lr * grad(w at look) + 1e-3 * sqrt(w^2 - 1)"))
+    path.write_text(
+        NESTEROV_T.replace("w = look - lr * grad(w at look)", "w = look - lr * grad(w at look) + 1e-3 * sqrt(w^2 - 1)")
+    )
     with pytest.raises(SolverError, match="diverges") as info:
         dmftc.load(path).simulate(steps=4, dim=40, runs=2)
     assert "weights" in str(info.value)
 
 
-@pytest.mark.parametrize("model, options", [
-    ("goe_relaxation", {"dt": 100.0, "steps": 50}),
-    ("ridge_flow", {"dt": 10.0}),
-    ("ridge_gd", {"steps": 50}),
-])
+@pytest.mark.parametrize(
+    "model, options",
+    [
+        ("goe_relaxation", {"dt": 100.0, "steps": 50}),
+        ("ridge_flow", {"dt": 10.0}),
+        ("ridge_gd", {"steps": 50}),
+    ],
+)
 def test_growth_past_any_plausible_scale_stops_the_run(model, options):
     # goe --dt 100 gave 2.7e257, ridge_flow --dt 10 7.5e186, ridge_gd lr = 1 1.4e134 with exit 0
     params = {"lr": 1.0} if model == "ridge_gd" else {}
