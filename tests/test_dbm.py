@@ -55,7 +55,7 @@ def test_sde_of_the_matrix_family_gives_the_stationary_variance():
     lr, B, sigma = (m.model.param(name).symbol for name in ("lr", "B", "sigma"))
     assert sp.simplify(d.stationary_variance - lr * sigma**2 / (2 * B)) == 0
     result = runner.invoke(app, ["derive", str(DBM), "--sde", "--format", "latex"])
-    assert result.exit_code == 0 and r"\frac{lr \sigma^{2}}{2 B}" in result.output
+    assert result.exit_code == 0 and r"\frac{\mathit{lr}\,\sigma^{2}}{2\,B}" in result.output
 
 
 def test_sde_needs_a_first_order_update(tmp_path):

@@ -29,9 +29,9 @@ def test_flow_derivation_shows_the_ck_equations_with_f_substituted():
     text = result.output
     assert r"\partial_t C(t,t')" in text and r"\partial_t R(t,t')" in text and r"\mu(t) &=" in text
     ck = text[text.index("Cugliandolo") :]
-    assert r"3 C{\left(s,t' \right)} C{\left(t,s \right)} R{\left(t,s \right)}" in ck
-    assert r"\frac{3 C^{2}{\left(t,s \right)} R{\left(t',s \right)}}{2}" in ck
-    assert r"\frac{9 C^{2}{\left(t,s \right)} R{\left(t,s \right)}}{2}" in ck  # (f''C + f') R
+    assert r"3\,C{\left(s,t' \right)}\,C{\left(t,s \right)}\,R{\left(t,s \right)}" in ck
+    assert r"\frac{3\,C^{2}{\left(t,s \right)}\,R{\left(t',s \right)}}{2}" in ck
+    assert r"\frac{9\,C^{2}{\left(t,s \right)}\,R{\left(t,s \right)}}{2}" in ck  # (f''C + f') R
 
 
 def test_langevin_derivation_has_the_temperature():

@@ -1,6 +1,7 @@
 """dmftc verify: every bundled model passes; a wrong published form fails with the difference."""
 
 import pytest
+import sympy as sp
 from typer.testing import CliRunner
 
 import dmftc
@@ -9,6 +10,7 @@ from dmftc.classes.gaussian_field.verify import fluctuation_dissipation
 from dmftc.cli import app
 from dmftc.verify import run_checks as verify
 from dmftc.verify.checks import FAIL, PASS
+from dmftc.verify.published import equivalent
 
 from .conftest import MODELS, ROOT
 
@@ -34,6 +36,36 @@ def test_published_form_of_gradient_descent(tmp_path):
     )
     checks = verify(dmftc.load(RIDGE), published)
     assert [c.status for c in checks[:4]] == [PASS] * 4
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "g = -sel*y*sigmoid(-y*h)",  # the language's own sigmoid
+        "g = -sel*y*exp(-y*h)/(1 + exp(-y*h))",
+        "g = -sel*y/(1 + exp(y*h))",
+        "g = sel*y*(sigmoid(y*h) - 1)",
+    ],
+)
+def test_equivalent_published_forms_in_other_functions_pass(tmp_path, form):
+    published = tmp_path / "logistic.txt"
+    published.write_text(form + "\n")
+    checks = verify(dmftc.load(ROOT / "models" / "logistic_gd.dmft"), published)
+    assert checks[0].status == PASS, checks[0]
+
+
+def test_equivalence_is_decided_numerically_where_simplification_stops():
+    x = sp.Symbol("x", positive=True)
+    assert equivalent(sp.atan(x) + sp.atan(1 / x), sp.pi / 2) is not None
+    assert equivalent(sp.atan(x) + sp.atan(1 / x), sp.pi / 2 + 1e-6) is None
+    assert equivalent(sp.log(x), sp.log(x + 1e-7)) is None
+
+
+def test_published_form_in_other_functions_that_differs_fails(tmp_path):
+    published = tmp_path / "logistic.txt"
+    published.write_text("g = -sel*y*sigmoid(y*h)\n")  # sigmoid of the wrong sign
+    result = runner.invoke(app, ["verify", "logistic_gd", "--against", str(published)])
+    assert result.exit_code == 1 and "fail" in result.output
 
 
 def test_wrong_published_form_fails_with_the_difference(tmp_path):

@@ -33,7 +33,7 @@ from dmftc.analysis.data import DataSpec
 from dmftc.analysis.model import Model
 from dmftc.errors import DerivationError
 from dmftc.language.symbols import EPS, HSTAR, grad_symbol
-from dmftc.symbolic.report import Line, Notation, render_sections
+from dmftc.symbolic.report import Line, Notation, latex, latex_base, render_sections
 
 TEMPERATURE = sp.Symbol("T", positive=True)  # lr / B
 SAMPLES = sp.Symbol("n", positive=True)
@@ -138,15 +138,15 @@ def render_sde(d: SDEDerivation, fmt: str) -> str:
         ),
     ]
     sections.append(("Mini-batch gradient", gradient))
-    step = [Line(f"{z}(t+1)", rf"{sp.latex(z)}_{{t+1}}", m.step_map[z]) for z in d.velocity]
-    step += [Line(f"V_{z}", rf"V_{{{sp.latex(z)}}}", V, "z(t+1) = z + lr V + O(lr²)") for z, V in d.velocity.items()]
+    step = [Line(f"{z}(t+1)", rf"{latex_base(z)}_{{t+1}}", m.step_map[z]) for z in d.velocity]
+    step += [Line(f"V_{z}", rf"V_{{{latex(z)}}}", V, "z(t+1) = z + lr V + O(lr²)") for z, V in d.velocity.items()]
     step.append(Line("J", "J", d.jacobian, "∂V/∂ĝ"))
     sections.append(("One step and its velocity", step))
     sde = [
         Line(
             f"d{z}",
-            rf"d{sp.latex(z)}",
-            Notation(f"({sp.sstr(V)}) dt + noise", sp.latex(V) + r"\,dt + \text{noise}"),
+            rf"d{latex(z)}",
+            Notation(f"({sp.sstr(V)}) dt + noise", latex(V) + r"\,dt + \text{noise}"),
             "time t = k lr; grad() = the full gradient",
         )
         for z, V in d.velocity.items()

@@ -22,7 +22,7 @@ import sympy as sp
 
 from dmftc.analysis.model import Model
 from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION, grad_symbol
-from dmftc.symbolic.algebra import is_affine, is_quadratic
+from dmftc.symbolic.algebra import is_affine, is_quadratic, without_null_deltas
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,19 @@ def derive_gaussian_data(model: Model) -> DataDerivation:
     substitution = {grad_symbol(w.name): gradients[w.symbol] for w in model.weights}
     site_map = {zk: model.step_map[zk].subs(substitution) for zk in z}
     F = sp.Matrix([site_map[zk] for zk in z])
-    jacobian_z = F.jacobian(z)
-    jacobian_q = F.diff(DATA_FIELD)
+    jacobian_z = F.jacobian(z).applyfunc(lambda e: without_null_deltas(e, [*z, DATA_FIELD]))
+    jacobian_q = F.diff(DATA_FIELD).applyfunc(lambda e: without_null_deltas(e, [*z, DATA_FIELD]))
     theta_query_grad = sp.Matrix([theta_query]).jacobian(z).T
     theta_obs_grad = sp.Matrix([theta_obs]).jacobian(z).T
 
     h, y = model.spec.h, model.spec.y
-    loss_grad = SELECTION * sp.diff(model.spec.loss, h)
-    loss_grad_dh = sp.diff(loss_grad, h)
+    # derivatives of piecewise losses (max, abs, comparisons): terms that vanish a.e. dropped
+    loss_grad = without_null_deltas(SELECTION * sp.diff(model.spec.loss, h), [h, y, SELECTION])
+    loss_grad_dh = without_null_deltas(sp.diff(loss_grad, h), [h, y, SELECTION])
     label = model.spec.label
     if label is not None and model.spec.data_kind == "gaussian":
-        loss_grad_dhstar = sp.diff(loss_grad, y).subs(y, label) * sp.diff(label, HSTAR)
+        dy = without_null_deltas(sp.diff(loss_grad, y), [h, y, SELECTION]).subs(y, label)
+        loss_grad_dhstar = without_null_deltas(dy * sp.diff(label, HSTAR), [HSTAR, h, EPS])
     else:  # no teacher field: mixture data couples to the teacher through E[c g] instead
         loss_grad_dhstar = sp.Integer(0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
+from dmftc.symbolic.report import Line, Notation, latex, latex_base, latex_text, render_sections, setting_lines
 
 
 def render_data_derivation(d, fmt: str) -> str:
@@ -28,25 +28,12 @@ def render_data_derivation(d, fmt: str) -> str:
         setting.append(
             Line(
                 f"{m.spec.teacher.name}",
-                m.spec.teacher.name,
+                latex(m.spec.teacher.symbol),
                 m.spec.teacher.init,
                 f"teacher law, written {m.spec.teacher.init_text}",
             )
         )
-    for v in m.coordinates:
-        setting.append(Line(f"{v.name}(0)", f"{sp.latex(v.symbol)}_{{0}}", v.init, f"written {v.init_text}"))
-    if m.primitives:
-        laws = ", ".join(
-            f"{p.symbol} ~ {'N(0,1)' if p.law == 'normal' else 'U(0,1)' if p.law == 'uniform' else '±1'}"
-            for p in m.primitives
-        )
-        setting.append(
-            Line(
-                "",
-                "",
-                Notation(f"independent inputs: {laws}", r"\text{" + latex_text(f"independent inputs: {laws}") + "}"),
-            )
-        )
+    setting.extend(setting_lines(m))
     if m.spec.batch is not None:
         setting.append(
             Line(
@@ -54,7 +41,7 @@ def render_data_derivation(d, fmt: str) -> str:
                 r"\text{batch}",
                 Notation(
                     f"{m.spec.batch.kind}({', '.join(map(str, m.spec.batch.args))})",
-                    rf"\text{{{m.spec.batch.kind}}}({', '.join(sp.latex(a) for a in m.spec.batch.args)})",
+                    rf"\text{{{m.spec.batch.kind}}}({', '.join(latex(a) for a in m.spec.batch.args)})",
                 ),
                 "s̃ = s/b is the selection weight of a sample",
             )
@@ -91,9 +78,9 @@ def render_data_derivation(d, fmt: str) -> str:
             )
         )
     for w, g in d.gradients.items():
-        param.append(Line(f"grad({w})", rf"\nabla_{{{sp.latex(w)}}}", g))
+        param.append(Line(f"grad({w})", rf"\nabla_{{{latex(w)}}}", g))
     for zk in z:
-        param.append(Line(f"{zk}(t+{step})", rf"{sp.latex(zk)}_{{t+{step}}}", d.site_map[zk], "right side at step t"))
+        param.append(Line(f"{zk}(t+{step})", rf"{latex_base(zk)}_{{t+{step}}}", d.site_map[zk], "right side at step t"))
     param.append(Line("∂F/∂z", r"\partial F/\partial z", d.jacobian_z))
     param.append(Line("∂F/∂Xᵀg", r"\partial F/\partial (X^{\top}g)", d.jacobian_q))
     sections.append(("Parameter side (one coordinate)", param))
@@ -126,8 +113,8 @@ def render_data_derivation(d, fmt: str) -> str:
         ]
         field = Notation("ω(t) + Σ_{s<t} R_θ(t,s) g(s)", r"\omega_t + \sum_{s<t} R_\theta(t,s)\, g_s")
     if d.label is not None:
-        data.append(Line(m.spec.label_name, sp.latex(m.spec.y), d.label, "label"))
-    data.append(Line(f"{m.spec.predict_name}(t)", rf"{sp.latex(m.spec.h)}_t", field, "Onsager memory term"))
+        data.append(Line(m.spec.label_name, latex(m.spec.y), d.label, "label"))
+    data.append(Line(f"{m.spec.predict_name}(t)", rf"{latex_base(m.spec.h)}_t", field, "Onsager memory term"))
     data.append(Line("g(t)", "g_t", d.loss_grad, "s̃ = 1 without mini-batches"))
     data.append(Line("∂g/∂h", r"\partial g/\partial h", d.loss_grad_dh))
     if not mixture:
@@ -187,7 +174,7 @@ def render_data_derivation(d, fmt: str) -> str:
                 r"\text{closure}",
                 Notation(
                     "exact Gaussian: every variable is linear in the Gaussian inputs (docs/math/gaussian_data.md §5)",
-                    r"\text{exact Gaussian (docs/math/gaussian_data.md \S 5)}",
+                    r"\text{exact Gaussian (docs/math/gaussian\_data.md \S 5)}",
                 ),
             )
         )
@@ -236,11 +223,11 @@ def render_data_derivation(d, fmt: str) -> str:
         for a in o.aggregates:
             t_name, l_name = expectation[a.kind]
             text_subs[a.symbol] = sp.Symbol(f"{t_name}[{sp.sstr(a.expr)}]")
-            latex_subs[a.symbol] = sp.Symbol(rf"{l_name}\left[{sp.latex(a.expr)}\right]")
+            latex_subs[a.symbol] = sp.Symbol(rf"{l_name}\left[{latex(a.expr)}\right]")
         if fmt == "text":
             rhs = expr.subs(text_subs)
         else:
-            rhs = Notation("", sp.latex(expr.subs(latex_subs)))
+            rhs = Notation("", latex(expr.subs(latex_subs)))
         observe.append(Line(o.name, r"\text{" + latex_text(o.name) + "}", rhs))
     sections.append(("Observables", observe))
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
-from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
+from dmftc.symbolic.report import Line, Notation, latex, latex_base, latex_text, render_sections, setting_lines
 
 if TYPE_CHECKING:
     from dmftc.classes.gaussian_field.derive import FieldDerivation
@@ -47,52 +47,42 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
     sections.append(("Landscape", landscape))
 
     setting = []
-    for v in m.coordinates:
-        setting.append(Line(f"{v.name}(0)", f"{sp.latex(v.symbol)}_{{0}}", v.init, f"written {v.init_text}"))
-    if m.primitives:
-        laws = ", ".join(
-            f"{p.symbol} ~ {'N(0,1)' if p.law == 'normal' else 'U(0,1)' if p.law == 'uniform' else '±1'}"
-            for p in m.primitives
-        )
-        setting.append(
-            Line(
-                "", "", Notation(f"independent inputs: {laws}", r"\text{independent inputs: " + latex_text(laws) + "}")
-            )
-        )
+    setting.extend(setting_lines(m))
     sections.append(("Setting", setting))
 
     step = "dt" if m.time == "continuous" else "1"
     f2 = _kernel(d.xi_d2, q, "C(t,s)")
     f1 = _kernel(d.xi_d1, q, "C(t,s)")
     force_text = f"ξ(t) + Σ_{{s<t}} [{sp.sstr(f2)}] R(t,s) y(s)"
-    force_latex = rf"\xi_t + \sum_{{s<t}} \left[{sp.latex(f2)}\right] R(t,s)\, y_s"
+    force_latex = rf"\xi_t + \sum_{{s<t}} \left[{latex(f2)}\right] R(t,s)\, y_s"
     if d.has_signal:
         fs1 = _kernel(d.strength_d1, OVERLAP_M, "m(t)")
         force_text += f" + [{sp.sstr(fs1)}] {m.spec.signal.name}"
-        force_latex += rf" + \left[{sp.latex(fs1)}\right] {sp.latex(m.spec.signal.symbol)}"
+        force_latex += rf" + \left[{latex(fs1)}\right] {latex(m.spec.signal.symbol)}"
     process = [
         Line("y(t)", "y_t", d.query, "query point: where grad() is taken"),
         Line("F(t)", "F_t", Notation(force_text, force_latex), "-∂H/∂x_i at y(t), docs/math/gaussian_field.md §3"),
         Line("E[ξ(t) ξ(s)]", r"\mathbb{E}[\xi_t \xi_s]", f1),
-        Line(f"grad({d.weight})", rf"\nabla_{{{sp.latex(d.weight)}}}", d.gradient),
+        Line(f"grad({d.weight})", rf"\nabla_{{{latex(d.weight)}}}", d.gradient),
     ]
     for zk in d.coordinates:
         process.append(
             Line(
                 f"{zk}(t+{step})",
-                rf"{sp.latex(zk)}_{{t+{step}}}",
+                rf"{latex_base(zk)}_{{t+{step}}}",
                 d.site_map[zk],
                 "right side at step t" + (", before the projection" if d.sphere and zk == d.weight else ""),
             )
         )
     if d.sphere:
+        w = latex_base(d.weight)
         process.append(
             Line(
                 f"{d.weight}(t+{step})",
-                rf"{sp.latex(d.weight)}_{{t+{step}}}",
+                rf"{w}_{{t+{step}}}",
                 Notation(
                     f"{d.weight}(t+{step}) / sqrt(E[{d.weight}(t+{step})^2])",
-                    rf"{sp.latex(d.weight)}_{{t+{step}}} / \sqrt{{\mathbb{{E}}[{sp.latex(d.weight)}_{{t+{step}}}^2]}}",
+                    rf"{w}_{{t+{step}}} / \sqrt{{\mathbb{{E}}[{w}_{{t+{step}}}^2]}}",
                 ),
                 "projection on the sphere, a deterministic factor",
             )
@@ -115,7 +105,7 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
             Line(
                 "m(t)",
                 "m(t)",
-                Notation(f"E[y(t) {m.spec.signal.name}]", rf"\mathbb{{E}}[y_t {sp.latex(m.spec.signal.symbol)}]"),
+                Notation(f"E[y(t) {m.spec.signal.name}]", rf"\mathbb{{E}}[y_t {latex(m.spec.signal.symbol)}]"),
             )
         )
     closure.append(
@@ -158,11 +148,11 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
     observe = []
     energy = _kernel(d.xi_d1, q, "C_{xy}(t,s)")
     energy_text = f"-Σ_{{s<t}} [{sp.sstr(energy)}] R_x(t,s)"
-    energy_latex = rf"-\sum_{{s<t}} \left[{sp.latex(energy)}\right] R_x(t,s)"
+    energy_latex = rf"-\sum_{{s<t}} \left[{latex(energy)}\right] R_x(t,s)"
     if d.has_signal:
         fs = _kernel(d.strength, OVERLAP_M, "m_{x}(t)")
         energy_text += f" - [{sp.sstr(fs)}]"
-        energy_latex += rf" - \left[{sp.latex(fs)}\right]"
+        energy_latex += rf" - \left[{latex(fs)}\right]"
     observe.append(
         Line(
             "energy()",
@@ -179,8 +169,8 @@ def render_field_derivation(d: FieldDerivation, fmt: str) -> str:
                 latex_subs[a.symbol] = sp.Symbol("e")
             else:
                 text_subs[a.symbol] = sp.Symbol(f"E_coord[{sp.sstr(a.expr)}]")
-                latex_subs[a.symbol] = sp.Symbol(rf"\mathbb{{E}}_{{\text{{coord}}}}\left[{sp.latex(a.expr)}\right]")
-        rhs = o.expr.subs(text_subs) if fmt == "text" else Notation("", sp.latex(o.expr.subs(latex_subs)))
+                latex_subs[a.symbol] = sp.Symbol(rf"\mathbb{{E}}_{{\text{{coord}}}}\left[{latex(a.expr)}\right]")
+        rhs = o.expr.subs(text_subs) if fmt == "text" else Notation("", latex(o.expr.subs(latex_subs)))
         observe.append(Line(o.name, r"\text{" + latex_text(o.name) + "}", rhs))
     sections.append(("Observables", observe))
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from dmftc.classes.linear_system.analysis import LAMBDA
-from dmftc.symbolic.report import Line, Notation, latex_text, render_sections
+from dmftc.symbolic.report import Line, Notation, latex, latex_base, latex_text, render_sections, setting_lines
 
 if TYPE_CHECKING:
     from dmftc.classes.linear_system.derive import LinearDerivation
@@ -82,23 +82,14 @@ def render_linear_derivation(d: LinearDerivation, fmt: str) -> str:
         matrix.append(Line("ρ(λ)", r"\rho(\lambda)", _text(*_DENSITY[law.ensemble])))
     sections.append(("Matrix", matrix))
 
-    setting = [
-        Line(f"{v.name}(0)", f"{sp.latex(v.symbol)}_{{0}}", v.init, f"written {v.init_text}") for v in m.coordinates
-    ]
-    if m.primitives:
-        laws = ", ".join(
-            f"{p.symbol} ~ {'N(0,1)' if p.law == 'normal' else 'U(0,1)' if p.law == 'uniform' else '±1'}"
-            for p in m.primitives
-        )
-        setting.append(Line("", "", _text(f"independent inputs: {laws}")))
-    sections.append(("Setting", setting))
+    sections.append(("Setting", setting_lines(m)))
 
     process = [Line("θ(t)", r"\theta_t", d.query, f"the vector multiplied by {law.name}")]
     for zk in d.coordinates:
         process.append(
             Line(
                 f"{zk}(t+{step})",
-                rf"{sp.latex(zk)}_{{t+{step}}}",
+                rf"{latex_base(zk)}_{{t+{step}}}",
                 d.site_map[zk],
                 f"{d.product} = ({law.name}θ)_i at step t",
             )
@@ -194,7 +185,7 @@ def render_linear_derivation(d: LinearDerivation, fmt: str) -> str:
                     _text(
                         f"∫_0^∞ e^(-s τ) R(τ) dτ = ∫ ρ(λ) / (s - ({sp.sstr(G)})) dλ",
                         rf"\int_0^\infty e^{{-s\tau}}R(\tau)\,d\tau = "
-                        rf"\int \frac{{\rho(\lambda)\,d\lambda}}{{s - ({sp.latex(G)})}}",
+                        rf"\int \frac{{\rho(\lambda)\,d\lambda}}{{s - ({latex(G)})}}",
                     ),
                     "the resolvent (1/N) Tr (s - G(M))^-1",
                 )
@@ -244,10 +235,9 @@ def render_linear_derivation(d: LinearDerivation, fmt: str) -> str:
     for o in m.observables:
         text_subs = {a.symbol: sp.Symbol(f"E_coord[{sp.sstr(a.expr)}]") for a in o.aggregates}
         latex_subs = {
-            a.symbol: sp.Symbol(rf"\mathbb{{E}}_{{\text{{coord}}}}\left[{sp.latex(a.expr)}\right]")
-            for a in o.aggregates
+            a.symbol: sp.Symbol(rf"\mathbb{{E}}_{{\text{{coord}}}}\left[{latex(a.expr)}\right]") for a in o.aggregates
         }
-        rhs = o.expr.subs(text_subs) if fmt == "text" else Notation("", sp.latex(o.expr.subs(latex_subs)))
+        rhs = o.expr.subs(text_subs) if fmt == "text" else Notation("", latex(o.expr.subs(latex_subs)))
         observe.append(Line(o.name, r"\text{" + latex_text(o.name) + "}", rhs))
     sections.append(("Observables", observe))
 
