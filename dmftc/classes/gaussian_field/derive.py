@@ -177,8 +177,9 @@ def _check_single_assignment(model: Model, name: str):
             hint=f"compute the new value in a temporary and assign '{name}' once",
         )
     later = block.assignments[block.assignments.index(assigned[0]) + 1 :]
+    lets = {s.name: s.value for s in tree.statements if isinstance(s, n.LetDecl)}
     for a in later:
-        if _reads(a.value, name):
+        if _reads(a.value, name, lets):
             raise DerivationError(
                 f"'{name}' is read after its assignment; on the sphere that would be the value before the projection",
                 a.loc,
@@ -187,20 +188,21 @@ def _check_single_assignment(model: Model, name: str):
             )
 
 
-def _reads(expr: n.Expr, name: str) -> bool:
+def _reads(expr: n.Expr, name: str, lets: dict) -> bool:
+    """Whether ``expr`` reads ``name``, directly or through the definitions ``lets`` (name -> expression)."""
     match expr:
         case n.Name(id=found):
-            return found == name
+            return found == name or (found in lets and _reads(lets[found], name, lets))
         case n.Unary():
-            return _reads(expr.operand, name)
+            return _reads(expr.operand, name, lets)
         case n.Binary():
-            return _reads(expr.left, name) or _reads(expr.right, name)
+            return _reads(expr.left, name, lets) or _reads(expr.right, name, lets)
         case n.Call(func="grad"):  # grad(x) names the weight; it is taken at the step's start
             return False
         case n.Call():
-            return any(_reads(a, name) for a in expr.args + tuple(k.value for k in expr.keywords))
+            return any(_reads(a, name, lets) for a in expr.args + tuple(k.value for k in expr.keywords))
         case n.GradAt():
-            return _reads(expr.point, name)
+            return _reads(expr.point, name, lets)
     return False
 
 

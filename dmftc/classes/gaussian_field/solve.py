@@ -35,6 +35,7 @@ from dmftc.codegen.jit import first_call, load_module
 from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.parameters import bad_value
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT, advance, chunks, diagnose, diverged, progress_task
 
 log = logging.getLogger("dmftc")
@@ -63,9 +64,12 @@ def power_series(expr: sp.Expr, var: sp.Symbol, model, params: dict, what: str) 
         coefficient, power = term.as_coeff_exponent(var)
         c, p = number(coefficient, model, params), number(power, model, params)
         if c < 0 or p < 0:
-            raise SolverError(
+            raise bad_value(
+                model,
+                params,
                 f"{what} has the term {c:g} {var}^{p:g}: a covariance needs non-negative coefficients and powers",
-                kind="bad-parameter",
+                coefficient,
+                power,
             )
         coefficients.append(c)
         powers.append(p)
@@ -329,7 +333,9 @@ def _ck_inputs(module, plan, derivation, params, values):
     c = number(derivation.mobility, model, params)
     temperature = number(derivation.temperature, model, params)
     if not c > 0:
-        raise SolverError(f"the flow needs dx/dt = -c grad(x) with c > 0, got c = {c:g}", kind="bad-parameter")
+        raise bad_value(
+            model, params, f"the flow needs dx/dt = -c grad(x) with c > 0, got c = {c:g}", derivation.mobility
+        )
     fc, fp = power_series(derivation.xi, OVERLAP_Q, model, params, "xi(q)")
     sc, sp_ = power_series(derivation.strength, OVERLAP_M, model, params, "strength(m)")
     return c, temperature, fc, fp, sc, sp_
