@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmftc import options as opts
-from dmftc.errors import DmftcError
+from dmftc.errors import DmftcError, ParameterError
 from dmftc.pipeline import CompiledModel, compile_model
 from dmftc.resources import find_model
 from dmftc.runtime.progress import progress_bar
@@ -30,7 +30,7 @@ class DMFTModel:
         self.model_class = compiled.model_class
         self.overrides = dict(params or {})
         try:
-            self.params = self.model.resolve_params(self.overrides)
+            self.params = self.model.resolve_params(_numbers(self.model, self.overrides))
         except DmftcError as e:
             raise e.with_source(self.model.path, self.model.source) from None
 
@@ -63,12 +63,14 @@ class DMFTModel:
     def solve(self, **options):
         options, progress = _split_progress(options)
         resolved = opts.resolve(opts.SOLVE, self.model_class, self.model, options)
+        opts.check_memory(self, opts.SOLVE, resolved)
         with progress_bar(progress) as bar:
             return self.model_class.solve(self.compiled, self.params, resolved, bar)
 
     def simulate(self, **options):
         options, progress = _split_progress(options)
         resolved = opts.resolve(opts.SIMULATE, self.model_class, self.model, options)
+        opts.check_memory(self, opts.SIMULATE, resolved)
         with progress_bar(progress) as bar:
             return self.model_class.simulate(self.compiled, self.params, resolved, bar)
 
@@ -95,6 +97,21 @@ class DMFTModel:
         from dmftc.verify import run_checks
 
         return run_checks(self, against)
+
+
+def _numbers(model, overrides: dict) -> dict:
+    """The override values of the model's parameters as numbers (:func:`dmftc.options.parameter_value`);
+    a bad one is an error at the parameter's line. Unknown names are Model.resolve_params's to report."""
+    out = dict(overrides)
+    for p in model.params:
+        if p.name in overrides:
+            try:
+                out[p.name] = opts.parameter_value(overrides[p.name])
+            except ValueError as e:
+                raise ParameterError(
+                    f"parameter '{p.name}' {e}", p.loc, kind="bad-parameter-value", hint="numbers: 0.1, -2, 1e-3"
+                ) from None
+    return out
 
 
 def _split_progress(options: dict) -> tuple[dict, bool]:

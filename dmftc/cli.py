@@ -211,20 +211,45 @@ def codegen(
 ):
     """Write the generated solver source, for reading."""
     from dmftc.api import load
+    from dmftc.results.dataset import replacing
 
     source = load(model).codegen()
     if output is None:
         out.print(source.text, markup=False, soft_wrap=True)
         return
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = "it is not a directory" if isinstance(e, FileExistsError) else e.strerror or e
+        raise DmftcError(f"cannot write into it: {reason}", kind="io", filename=str(output)) from None
     path = output / source.filename
-    path.write_text(source.text, encoding="utf-8")
+    with replacing(path) as partial:
+        partial.write_text(source.text, encoding="utf-8")
     err.print(f"wrote {path}", markup=False)
 
 
 OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the results (netCDF).")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Draw the observables (PNG).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no log on stderr.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Let -o overwrite an existing file that is not a dmftc result.")
+]
+
+
+def _check_outputs(model: Path | None, output: Path | None, plot: Path | None, force: bool = False) -> None:
+    """Refuse, before any work, a -o or --plot path that cannot or should not be written."""
+    from dmftc.resources import find_model
+    from dmftc.results.dataset import check_output
+
+    model_path = None if model is None else find_model(model)
+    if output is not None:
+        check_output(output, model_path=model_path, force=force)
+    if plot is not None:
+        from dmftc.results.plot import check_plot_path  # matplotlib only when plotting
+
+        check_plot_path(plot, model_path=model_path)
+        if output is not None and output.resolve() == plot.resolve():
+            raise DmftcError("-o and --plot name the same file", kind="io", filename=str(plot))
 
 
 @app.command()
@@ -236,11 +261,13 @@ def solve(
     output: OutOpt = None,
     plot: PlotOpt = None,
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
     options: dict | None = None,
 ):
     """Solve the DMFT equations of a model."""
     from dmftc.api import load
 
+    _check_outputs(model, output, plot, force)
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).solve(progress=not quiet, **options)
     _finish_run(ds, output, plot)
@@ -255,11 +282,13 @@ def simulate(
     output: OutOpt = None,
     plot: PlotOpt = None,
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
     options: dict | None = None,
 ):
     """Simulate the finite-size system of a model: means and standard errors over runs."""
     from dmftc.api import load
 
+    _check_outputs(model, output, plot, force)
     _show_log(not quiet)
     ds = load(model, **parse_overrides(param)).simulate(progress=not quiet, **options)
     _finish_run(ds, output, plot)
@@ -292,20 +321,23 @@ def sweep(
         typer.Option(
             "-o",
             "--output",
-            help="Write the results (netCDF); a second run with the same file solves only the points missing from it.",
+            help="Write the results (netCDF); a second run with the same file solves only the points missing from it "
+            "(a new grid is joined to the file's).",
         ),
     ] = None,
     plot: PlotOpt = None,
     quiet: QuietOpt = False,
+    force: ForceOpt = False,
     options: dict | None = None,
 ):
     """Solve a model over a grid of parameter values with Dask, into one result."""
     from dmftc.api import load
-    from dmftc.results.sweep import parse_grid
+    from dmftc.results.sweep import parse_grid, run_sweep
 
+    _check_outputs(model, output, plot, force)
     _show_log(not quiet)
     grid = parse_grid(parse_overrides(param))
-    ds = load(model).sweep(grid, client=scheduler, output=output, progress=not quiet, **options)
+    ds = run_sweep(load(model), grid, client=scheduler, output=output, progress=not quiet, force=force, **options)
     _print_sweep_summary(ds)
     if output is not None:
         err.print(f"wrote {output}", markup=False)
@@ -396,6 +428,7 @@ def compare(
     """Side-by-side table of two results, with deviations in standard errors, and an overlay."""
     from dmftc.results.compare import compare_files
 
+    _check_outputs(None, None, plot)
     compare_files(file_a, file_b, out, plot)
     if plot is not None:
         err.print(f"wrote {plot}", markup=False)
@@ -433,6 +466,7 @@ def plot(
     """
     from dmftc.results.plot import plot_files
 
+    _check_outputs(None, None, output)
     plot_files(
         files,
         output,

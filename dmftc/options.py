@@ -10,12 +10,17 @@ error that names the classes it is for.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import math
 import numbers
+import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 
 from dmftc.errors import SolverError, did_you_mean
+from dmftc.runtime import memory
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT
 
 SOLVE, SIMULATE = "solve", "simulate"
@@ -50,6 +55,7 @@ class Option:
     minimum: float | None = None  # smallest allowed value (inclusive unless strict)
     strict: bool = False  # the value must be greater than minimum
     metavar: str | None = None
+    size: bool = False  # a size of the problem: a run that does not fit in memory is told its largest value that does
 
     @property
     def flag(self) -> str:
@@ -75,8 +81,18 @@ OPTIONS = (
         (SOLVE, SIMULATE),
         short="T",
         minimum=1,
+        size=True,
     ),
-    Option("samples", int, 4000, "Monte-Carlo samples per side of the DMFT solver.", (SOLVE,), short="M", minimum=2),
+    Option(
+        "samples",
+        int,
+        4000,
+        "Monte-Carlo samples per side of the DMFT solver (at least 2 per replica).",
+        (SOLVE,),
+        short="M",
+        minimum=2,
+        size=True,
+    ),
     Option(
         "replicas",
         int,
@@ -96,7 +112,13 @@ OPTIONS = (
         minimum=0,
         strict=True,
     ),
-    Option("mode", Mode, Mode.auto, "auto: the exact closure when the model is linear, else Monte Carlo.", (SOLVE,)),
+    Option(
+        "mode",
+        Mode,
+        Mode.auto,
+        "auto: the exact closure when the model is linear (matrix programs: or Gaussian), else Monte Carlo.",
+        (SOLVE,),
+    ),
     Option(
         "responses",
         Responses,
@@ -147,7 +169,9 @@ OPTIONS = (
         "DMFT closure does) instead of the exact exponential.",
         (SOLVE,),
     ),
-    Option("dim", int, 1000, "Dimension d (or N) of the simulated system.", (SIMULATE,), short="d", minimum=2),
+    Option(
+        "dim", int, 1000, "Dimension d (or N) of the simulated system.", (SIMULATE,), short="d", minimum=2, size=True
+    ),
     Option("runs", int, 10, "Independent runs of the simulation.", (SIMULATE,), short="K", minimum=1),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
@@ -182,6 +206,12 @@ def resolve(command: str, model_class, model, given: dict) -> dict:
                 )
             continue
         out[option.name] = plain(option.default) if value is None else plain(_checked(option, value))
+    if "replicas" in out and out["samples"] < 2 * out["replicas"]:  # each replica averages at least a pair
+        raise SolverError(
+            f"--samples {out['samples']} is fewer than 2 per replica (--replicas {out['replicas']})",
+            kind="bad-option",
+            hint=f"give --samples {2 * out['replicas']} or more, or fewer --replicas",
+        )
     if "steps" in out and out["steps"] is None and out.get("tmax") is None:  # tmax replaces steps
         out["steps"] = model_class.default_steps
     if "dt" in out:
@@ -192,9 +222,63 @@ def resolve(command: str, model_class, model, given: dict) -> dict:
     return out
 
 
+def check_memory(dm, command: str, options: dict) -> None:
+    """Refuse ``command`` of the model ``dm`` (a ``DMFTModel``) with the resolved ``options`` when
+    its class's estimate (``ModelClass.memory``) exceeds the memory available; the error names the
+    largest value of each size option that fits (:mod:`dmftc.runtime.memory`)."""
+    memory.require(
+        lambda values: dm.model_class.memory(dm, command, values), options, f"{command} {dm.model.name}", _sizes()
+    )
+
+
+def check_sweep_memory(dm, options: dict, points: int, local: bool) -> None:
+    """Refuse a sweep of ``points`` grid points with the solve ``options``: this process holds every
+    point's result twice (as it arrives, and in the merged dataset), and a local cluster solves
+    one point per core at once."""
+    resolved = resolve(SOLVE, dm.model_class, dm.model, options)
+    workers = (os.cpu_count() or 1) if local else 0
+
+    def estimate(values: dict) -> int:
+        per_point = 2 * dm.model_class.result_memory(dm, values) + memory.POINT_BYTES
+        return values["points"] * per_point + workers * dm.model_class.memory(dm, SOLVE, values)
+
+    what = f"sweep {dm.model.name} over {points} points"
+    memory.require(estimate, resolved | {"points": points}, what, _sizes() | {"points": ("{} grid points", 1)})
+
+
+def _sizes() -> dict[str, tuple[str, int]]:
+    return {o.name: (o.flag + " {}", int(o.minimum)) for o in OPTIONS if o.size}
+
+
 def plain(value):
     """Enum members as their values: the solvers compare and store plain strings."""
     return value.value if isinstance(value, Enum) else value
+
+
+def parameter_value(value) -> float:
+    """The number given for a model parameter (``-p NAME=VALUE``, a keyword of ``dmftc.load``, a
+    sweep value): a real number (numpy scalars included), or text the model language reads as
+    one, a signed NUMBER of grammars/dmft.lark (``0.1``, ``-2``, ``1e-3``; not ``0_1``, ``inf``,
+    ``nan`` or non-ASCII digits, which Python's ``float`` takes). Raises ValueError saying why."""
+    if isinstance(value, str):
+        if not _number_pattern().fullmatch(value.strip()):
+            raise ValueError(f"needs a number as a model file writes it, got '{value}'")
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"needs a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"must be finite, got {value}")
+    return number
+
+
+@functools.cache
+def _number_pattern() -> re.Pattern:
+    from dmftc.language.syntax import _parser  # the grammar's own NUMBER terminal
+
+    return re.compile("[+-]?(?:" + _parser().get_terminal("NUMBER").pattern.to_regexp() + ")")
 
 
 def _classes_taking(name: str, command: str) -> list[str]:

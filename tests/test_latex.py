@@ -25,7 +25,7 @@ KNOWN_MACROS = set(
     r"""\alpha \beta \gamma \Gamma \delta \Delta \epsilon \varepsilon \zeta \eta \theta \Theta \iota \kappa
     \lambda \Lambda \mu \nu \xi \Xi \pi \Pi \rho \sigma \Sigma \tau \upsilon \phi \Phi \varphi \chi \psi \Psi
     \omega \Omega \ell \partial \nabla \infty \int \sum \prod \sqrt \frac \left \right \cdot \times \pm \le
-    \ge \ne \approx \equiv \in \to \leftarrow \mapsto \sim \langle \rangle \ldots \dots \top \surd \S \hat
+    \ge \ne \approx \equiv \in \to \leftarrow \mapsto \sim \mid \langle \rangle \ldots \dots \top \surd \S \hat
     \tilde \bar \dot \text \mathrm \mathit \mathbb \mathcal \operatorname \ensuremath \quad \qquad \limits
     \log \exp \min \max \sin \cos \tanh \sinh \cosh \sign \operatorname \begin \end \textbackslash
     \textasciitilde \textsection""".split()

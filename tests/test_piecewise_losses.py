@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 import dmftc
-from dmftc.results.compare import compare_datasets, verdict
+from dmftc.results.agreement import compare_datasets, verdict
 from dmftc.symbolic.algebra import without_null_deltas
 
 MODEL = """\

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from dmftc.cli import app
 from dmftc.errors import DmftcError
-from dmftc.results import compare, plot
+from dmftc.results import agreement, plot
 from dmftc.results import dataset as results
 
 STEPS = 20
@@ -488,7 +488,7 @@ def test_plot_phase_diagram():
 
 
 def test_compare_z_and_last_step():
-    rows = compare.compare_datasets(theory(), experiment(shift=-0.1))
+    rows = agreement.compare_datasets(theory(), experiment(shift=-0.1))
     loss = [row for row in rows if row.observable == "loss"]
     assert len(loss) == len(TIME)  # every common time is judged
     assert loss[0].time == 0.0
@@ -499,25 +499,25 @@ def test_compare_z_and_last_step():
 
 
 def test_compare_without_sem_has_no_z():
-    rows = compare.compare_datasets(theory(), theory())
+    rows = agreement.compare_datasets(theory(), theory())
     assert all(row.z is None and row.difference == 0 for row in rows)
 
 
 def test_compare_matches_times_within_tolerance():
     shifted = experiment().assign_coords(time=("step", TIME * (1 + 1e-12)))
-    assert compare.compare_datasets(theory(), shifted)
+    assert agreement.compare_datasets(theory(), shifted)
 
 
 def test_compare_mismatched_times():
     later = experiment().assign_coords(time=("step", TIME + 100.0))
     with pytest.raises(DmftcError, match="no time in common"):
-        compare.compare_datasets(theory(), later)
+        agreement.compare_datasets(theory(), later)
 
 
 def test_compare_no_common_observable():
     other = results.make_dataset({"energy": np.ones_like(TIME)}, TIME)
     with pytest.raises(DmftcError, match="no observable in common"):
-        compare.compare_datasets(theory(), other)
+        agreement.compare_datasets(theory(), other)
 
 
 # commands

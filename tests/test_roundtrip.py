@@ -40,6 +40,7 @@ calls = _calls(expressions)
 statements = st.one_of(
     st.builds(n.ModelDecl, names),
     st.builds(n.ParamDecl, names, expressions),
+    st.builds(n.LetDecl, names, expressions),
     st.builds(n.DataDecl, calls),
     st.builds(n.TeacherDecl, names, expressions),
     st.builds(n.LabelDecl, names, expressions),

@@ -154,7 +154,8 @@ def label_statement(a, s: n.LabelDecl):
             kind="missing-teacher",
             hint="add 'teacher wstar ~ normal(0, 1)' before the label",
         )
-    latent = {name: value for name, value in a.sample_names.items() if name != "loss"}
+    # without a teacher there is no hstar (a definition using it is an error where it is used)
+    latent = {k: v for k, v in a.sample_names.items() if k != "loss" and (teacher or k != "hstar")}
     value = to_sympy(s.value, a.resolver("the label (a per-sample expression)", ("param",), latent))
     a.define(s.name, s.name_loc, "sample", a.symbol(s.name))
     a.out["label_name"], a.out["label"] = s.name, value

@@ -23,8 +23,8 @@ from dmftc import classes
 from dmftc.analysis.model import Aggregate, Model, Observable, Parameter, RandomPrimitive, Variable
 from dmftc.errors import DmftcError, Location, ModelError, did_you_mean
 from dmftc.language import nodes as n
-from dmftc.language.expressions import MATH_FUNCTIONS, expect_arguments, to_sympy
-from dmftc.language.nodes import KEYWORD, format_expr
+from dmftc.language.expressions import MATH_FUNCTIONS, Definition, expect_arguments, to_sympy
+from dmftc.language.nodes import KEYWORD, find_name, format_expr
 from dmftc.language.symbols import DT, RESERVED_NAMES, STEP, aggregate_symbol, grad_symbol, noise_symbol, random_symbol
 from dmftc.language.syntax import nested_too_deeply, parse, read_model_text
 
@@ -33,7 +33,7 @@ RANDOM_LAWS = ("normal", "uniform", "rademacher")
 OUTPUT_NAMES = {"step", "step2", "time", "C_theta", "R_theta", "C_g", "R_g", "C", "R", "m", "mu"}
 # Statements every model may use; a class adds its own (ModelClass.statements).
 COMMON_STATEMENTS = frozenset(
-    {n.ModelDecl, n.ParamDecl, n.WeightsDecl, n.StateDecl, n.ObserveDecl, n.UpdateBlock, n.FlowBlock}
+    {n.ModelDecl, n.ParamDecl, n.LetDecl, n.WeightsDecl, n.StateDecl, n.ObserveDecl, n.UpdateBlock, n.FlowBlock}
 )
 # Statements a model has at most once.
 SINGLETONS = (
@@ -73,8 +73,8 @@ def analyse(tree: n.ModelFile, source: str, filename: str = "<model>") -> Model:
 
 @dataclass
 class Binding:
-    kind: str  # param | weight | state | teacher | signal | sample | temporary | matrix
-    value: sp.Expr
+    kind: str  # param | weight | state | teacher | signal | sample | temporary | matrix | space | const | definition
+    value: sp.Expr | Definition
     loc: Location
 
 
@@ -86,7 +86,10 @@ KIND_WORDS = {
     "signal": "the signal (per coordinate)",
     "sample": "per sample",
     "temporary": "a temporary of the update",
-    "matrix": "the random matrix",
+    "definition": "a definition (let)",
+    "matrix": "a random matrix",
+    "space": "an index space",
+    "const": "a per-site constant",
 }
 
 
@@ -94,7 +97,7 @@ class Analyser:
     """The analysis of one model file.
 
     Handler interface (for the statements of model classes): :meth:`define`, :meth:`resolver`,
-    :meth:`keyword_args`, :meth:`law`, :meth:`symbol`, :meth:`enable_aggregates`; the
+    :meth:`use`, :meth:`keyword_args`, :meth:`law`, :meth:`symbol`, :meth:`enable_aggregates`; the
     attributes ``out`` (the class's own results, read by its ``finish``), ``seen`` (statement
     type -> location), ``sample_names`` (per-sample names of data models, name -> symbol),
     ``update_specials`` (extra operators of update expressions, e.g. the matrix product '.') and
@@ -119,6 +122,8 @@ class Analyser:
         self.update_specials: dict = {}
         self.required_before_update: list[tuple[str, str]] = []
         self.enabled_aggregates: set[str] = {"mean"}
+        self.lets = {s.name: s for s in tree.statements if isinstance(s, n.LetDecl)}
+        self.unused: dict[str, Location] = {}  # definitions not used yet
         self.model_class, selector = _select_class(tree)
         reserved = ("t", "dt") + (self.model_class.reserved_names(selector) if self.model_class else ())
         self.reserved = {k: v for k, v in RESERVED_NAMES.items() if k in reserved}
@@ -213,10 +218,12 @@ class Analyser:
         """A name resolver for a statement that may use names of the ``allowed`` kinds."""
         extra = extra or {}
 
-        def resolve(node: n.Name) -> sp.Expr:
+        def resolve(node: n.Name) -> sp.Expr | Definition:
             if node.id in extra:
                 return extra[node.id]
             binding = self.scope.get(node.id)
+            if binding is not None and binding.kind == "definition":
+                return self.use(binding)
             if binding is None:
                 if node.id in self.reserved:
                     raise ModelError(
@@ -234,6 +241,12 @@ class Analyser:
             return binding.value
 
         return resolve
+
+    def use(self, binding: Binding) -> Definition:
+        """What a resolver returns for a definition (``let``): ``to_sympy`` converts its
+        expression in the resolver's place. Marks the definition used."""
+        self.unused.pop(binding.value.name, None)
+        return binding.value
 
     @staticmethod
     def symbol(name: str) -> sp.Symbol:
@@ -305,9 +318,75 @@ class Analyser:
         self.define(s.name, s.name_loc, "param", symbol)
         self.params.append(Parameter(s.name, symbol, value, s.name_loc))
 
+    def _LetDecl(self, s: n.LetDecl):
+        """``let NAME = expr``: checked here (its names exist, it is per sample or per coordinate,
+        not both, and it calls no special function), expanded where it is used."""
+        self.define(s.name, s.name_loc, "definition", Definition(s.name, s.value, s.name_loc))
+        self.unused[s.name] = s.name_loc
+        first: dict[str, n.Name] = {}  # "per sample" / "per coordinate" -> its first name
+
+        def side(node: n.Name, which: str, value):
+            first.setdefault(which, node)
+            other = next((k for k in first if k != which), None)
+            if other is not None:
+                raise ModelError(
+                    f"'{node.id}' is {which}, but '{first[other].id}' is {other}: "
+                    "a definition is per sample or per coordinate, not both",
+                    node.loc,
+                    kind="mixed-definition",
+                )
+            return value
+
+        def resolve(node: n.Name) -> sp.Expr | Definition:
+            if node.id == s.name:
+                raise ModelError(f"'{s.name}' is defined in terms of itself", node.loc, kind="cyclic-definition")
+            if node.id == "t":
+                return STEP
+            if node.id in self.sample_names:
+                return side(node, "per sample", self.sample_names[node.id])
+            binding = self.scope.get(node.id)
+            if binding is None and node.id in self.lets and self._uses(node.id, s.name):
+                raise ModelError(
+                    f"'{s.name}' and '{node.id}' are defined in terms of each other",
+                    node.loc,
+                    kind="cyclic-definition",
+                    hint="a definition uses only names defined before it",
+                )
+            if binding is None:
+                return self.resolver("a definition", ())(node)  # the error for an unknown or reserved name
+            if binding.kind == "definition":
+                return self.use(binding)
+            if binding.kind == "sample":
+                return side(node, "per sample", binding.value)
+            if binding.kind in ("weight", "state", "teacher", "signal", "const"):
+                return side(node, "per coordinate", binding.value)
+            if binding.kind != "param":
+                raise ModelError(
+                    f"'{node.id}' is {KIND_WORDS[binding.kind]} and cannot be used in a definition",
+                    node.loc,
+                    kind="wrong-kind",
+                )
+            return binding.value
+
+        to_sympy(s.value, resolve)
+
+    def _uses(self, later: str, name: str) -> bool:
+        """Whether the definition ``later`` uses ``name``, directly or through other definitions."""
+        seen, todo = set(), [later]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            body = self.lets[current].value
+            if find_name(body, name) is not None:
+                return True
+            todo += [other for other in self.lets if find_name(body, other) is not None]
+        return False
+
     def _WeightsDecl(self, s: n.WeightsDecl):
         # a warm start may use the teacher (data) or the signal (landscape): m0 * xstar + ...
-        law = self.law(s.law, s.name, ("teacher", "signal"))
+        law = self.law(s.law, s.name, ("teacher", "signal", "const"))
         symbol = self.symbol(s.name)
         self.define(s.name, s.name_loc, "weight", symbol)
         self.weights.append(
@@ -319,21 +398,37 @@ class Analyser:
                 s.sphere,
                 s.name_loc,
                 format_expr(s.law) + (" on sphere" if s.sphere else ""),
+                self._space_of(s),
             )
         )
 
     def _StateDecl(self, s: n.StateDecl):
         if s.copy:
-            init = to_sympy(s.init, self.resolver("a state's initial value", ("param", "weight", "state")))
+            init = to_sympy(s.init, self.resolver("a state's initial value", ("param", "weight", "state", "const")))
             # in terms of the initial laws, so every initial value is a function of primitives
             init = init.subs({v.symbol: v.init for v in self.weights + self.states})
         else:
-            init = self.law(s.init, s.name, ("teacher", "signal"))
+            init = self.law(s.init, s.name, ("teacher", "signal", "const"))
         symbol = self.symbol(s.name)
         self.define(s.name, s.name_loc, "state", symbol)
-        self.states.append(
-            Variable(s.name, symbol, "state", init, False, s.name_loc, ("= " if s.copy else "") + format_expr(s.init))
-        )
+        text = ("= " if s.copy else "") + format_expr(s.init)
+        self.states.append(Variable(s.name, symbol, "state", init, False, s.name_loc, text, self._space_of(s)))
+
+    def _space_of(self, s) -> str | None:
+        """The index space of ``weights w[n]`` / ``state v[n]`` (matrix programs only)."""
+        if s.space is None:
+            return None
+        if not (self.model_class and self.model_class.uses_spaces):
+            raise ModelError(
+                f"'{s.name}[{s.space}]': index spaces are for matrix programs",
+                s.space_loc,
+                kind="misplaced-space",
+                hint=f"write '{KEYWORD[type(s)]} {s.name} ...' without '[{s.space}]', or declare 'space {s.space}'",
+            )
+        binding = self.scope.get(s.space)
+        if binding is None or binding.kind != "space":
+            raise self.unknown(n.Name(s.space, loc=s.space_loc), ("space",))
+        return s.space
 
     def _PenaltyDecl(self, s: n.PenaltyDecl):
         self.penalty = to_sympy(
@@ -356,21 +451,27 @@ class Analyser:
         aggregates: list[Aggregate] = []
         per_sample = self.resolver("train()/test() (per-sample names)", ("param", "sample"), self.sample_names)
         per_coordinate = self.resolver(
-            "mean() (per-coordinate names)", ("param", "weight", "state", "teacher", "signal")
+            "mean() (per-coordinate names)",
+            ("param", "weight", "state", "teacher", "signal", "const"),
+            # a matrix program observes the temporaries of its update too (at the step's start values)
+            self.out.get("temporaries") if self.model_class and self.model_class.uses_spaces else None,
         )
         needs = classes.aggregate_requirements()
 
-        def aggregate(call: n.Call, convert) -> sp.Expr:
+        def aggregate(call: n.Call | n.GradAt, convert) -> sp.Expr:
             if call.func not in self.enabled_aggregates:
                 raise ModelError(f"{call.func}() needs {needs[call.func]}", call.loc, kind="misplaced-function")
-            if call.func == "energy":
+            point = None
+            if isinstance(call, n.GradAt):
+                inner, point = self._test_at(call, per_sample)
+            elif call.func == "energy":
                 expect_arguments(call, 0, "no arguments")
                 inner = sp.Integer(0)
             else:
                 expect_arguments(call, 1, "one argument")
                 inner = to_sympy(call.args[0], per_coordinate if call.func == "mean" else per_sample)
             symbol = aggregate_symbol(len(self.observables) * 100 + len(aggregates))
-            aggregates.append(Aggregate(call.func, inner, symbol))
+            aggregates.append(Aggregate(call.func, inner, symbol, point))
             return symbol
 
         outer = self.resolver(
@@ -383,6 +484,23 @@ class Analyser:
                 "an observable needs train(), test(), mean() or energy()", s.value.loc, kind="bad-observable"
             )
         self.observables.append(Observable(s.name, value, tuple(aggregates), s.name_loc, format_expr(s.value)))
+
+    def _test_at(self, call: n.GradAt, per_sample) -> tuple[sp.Expr, sp.Expr]:
+        """``test(e at v)``: the per-sample ``e`` of a fresh sample whose prediction is ``x . v``,
+        ``v`` per coordinate (weights, states, the teacher, parameters)."""
+        if call.func != "test":
+            raise ModelError(
+                f"{call.func}() takes no point: only test(e at v) does (a fresh sample whose prediction is x . v)",
+                call.loc,
+                kind="misplaced-at",
+            )
+        if not self.model_class.test_at_points:
+            raise ModelError(
+                f"test(e at v) is not supported for {self.model_class.noun}", call.loc, kind="not-supported"
+            )
+        inner = to_sympy(n.Name(call.target, loc=call.target_loc), per_sample)
+        kinds = ("param", "weight", "state", "teacher")
+        return inner, to_sympy(call.point, self.resolver("the point v of test(e at v) (per-coordinate names)", kinds))
 
     # --------------------------------------------------------------------------- the update
     def _UpdateBlock(self, s: n.UpdateBlock):
@@ -406,6 +524,8 @@ class Analyser:
             env[a.target] = value
 
         self._check_all_updated(assigned, s)
+        coordinates = {v.name for v in self.weights + self.states}
+        self.out["temporaries"] = {name: value for name, value in env.items() if name not in coordinates}
         step_map = {v.symbol: env[v.name] for v in self.weights + self.states}
         self._store_dynamics("discrete", step_map, grads, noises)
 
@@ -444,7 +564,7 @@ class Analyser:
         self._store_dynamics("continuous", step_map, grads, noises)
 
     def _require_optimizer_context(self, s):
-        if not self.weights:
+        if not self.weights and not (self.states and self.model_class and self.model_class.uses_spaces):
             raise ModelError("an update needs weights: add 'weights w ~ ...' before it", s.loc, kind="missing-weights")
         for key, message in self.required_before_update:
             if key not in self.out:
@@ -472,13 +592,15 @@ class Analyser:
     def _update_expr(self, expr: n.Expr, env: dict, grads: _GradCollector, noises: list, with_step: bool) -> sp.Expr:
         where = "the update (a per-coordinate rule)"
 
-        def resolve(node: n.Name) -> sp.Expr:
+        def resolve(node: n.Name) -> sp.Expr | Definition:
             if node.id in env:
                 return env[node.id]
             if node.id == "t" and with_step:
                 return STEP
             binding = self.scope.get(node.id)
-            if binding is not None and binding.kind == "param":
+            if binding is not None and binding.kind == "definition":
+                return self.use(binding)
+            if binding is not None and binding.kind in ("param", "const"):
                 return binding.value
             if binding is not None and binding.kind in ("teacher", "signal"):
                 raise ModelError(
@@ -558,6 +680,11 @@ class Analyser:
         if not cls.allows_sphere and any(w.sphere for w in self.weights):
             w = next(w for w in self.weights if w.sphere)
             raise ModelError("'on sphere' is for landscape models", w.loc, kind="misplaced-sphere")
+        if self.unused:
+            name, loc = next(iter(self.unused.items()))  # the first in the file
+            raise ModelError(
+                f"'{name}' is defined but never used", loc, kind="unused-definition", hint="use it, or remove the 'let'"
+            )
         spec = cls.finish(self, blocks[0])
         return Model(
             name=self.out["name"],
@@ -608,7 +735,7 @@ class _GradCollector:
         a = self.analyser
         weights = {w.name: w for w in a.weights}
         if isinstance(call, n.GradAt):
-            target, target_loc = call.weight, call.weight_loc
+            target, target_loc = call.target, call.target_loc
         else:
             if call.keywords or len(call.args) != 1 or not isinstance(call.args[0], n.Name):
                 raise ModelError("grad() takes one weight: grad(w) or grad(w at point)", call.loc, kind="bad-arguments")

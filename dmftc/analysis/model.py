@@ -52,6 +52,7 @@ class Variable:
     sphere: bool
     loc: Location
     init_text: str = ""  # the initial value as written in the file
+    space: str | None = None  # the index space of a matrix program's variable
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Aggregate:
     kind: str
     expr: sp.Expr  # per-sample (train, test) or per-coordinate (mean) expression; 0 for energy
     symbol: sp.Symbol
+    point: sp.Expr | None = None  # test(e at v): the per-coordinate v of the prediction x . v
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ from dmftc.classes.base import ModelClass
 from dmftc.classes.gaussian_data import CLASS as _gaussian_data
 from dmftc.classes.gaussian_field import CLASS as _gaussian_field
 from dmftc.classes.linear_system import CLASS as _linear_system
+from dmftc.classes.matrix_program import CLASS as _matrix_program
 from dmftc.classes.matrix_sgd import CLASS as _matrix_sgd
 from dmftc.errors import DmftcError
 
-REGISTRY: dict[str, ModelClass] = {c.name: c for c in (_gaussian_data, _gaussian_field, _linear_system, _matrix_sgd)}
+REGISTRY: dict[str, ModelClass] = {
+    c.name: c for c in (_gaussian_data, _gaussian_field, _linear_system, _matrix_sgd, _matrix_program)
+}
 
 
 def get(name: str) -> ModelClass:

@@ -8,7 +8,8 @@ class; nothing outside the class folder tests a model's class:
   analysis driver with the analyser and the statement), which statement selects the class
   (:meth:`defines`), the per-sample names it reserves, the aggregates it enables, and the final
   checks that build its typed specification (:meth:`finish`);
-* **derive**, **generate** (the lowered plan and the rendered source), **solve**, **simulate**;
+* **derive**, **generate** (the lowered plan and the rendered source), **solve**, **simulate**,
+  and the **memory** they need (checked before a run allocates anything);
 * **verify**: the class's own checks;
 * **options**: which solver options of :mod:`dmftc.options` apply, and its default step count.
 
@@ -34,6 +35,8 @@ class ModelClass:
     statements: frozenset[type] = frozenset()  # class statements a model of this class may use
     aggregates: dict[str, str] = {}  # aggregate -> what it needs ("train": "a 'data' statement")
     allows_sphere: bool = False
+    test_at_points: bool = False  # observables may use test(e at v)
+    uses_spaces: bool = False  # variables live in declared index spaces (``weights w[n]``)
     default_steps: int = 50
     solve_options: frozenset[str] = frozenset()  # names of dmftc.options that `solve` takes
     simulate_options: frozenset[str] = frozenset()
@@ -72,6 +75,18 @@ class ModelClass:
         raise NotImplementedError
 
     def simulate(self, model, derivation, params: dict, options: dict, progress):
+        raise NotImplementedError
+
+    def memory(self, dm, command: str, options: dict) -> int:
+        """Bytes that ``command`` (solve or simulate) of the model ``dm`` (a ``DMFTModel``) needs
+        with the resolved ``options``: its largest arrays, within a factor of about 2, computed
+        without allocating them. Called before every run (:mod:`dmftc.runtime.memory`); it must
+        grow with each size option (steps, samples, dim)."""
+        raise NotImplementedError
+
+    def result_memory(self, dm, options: dict) -> int:
+        """Bytes of the dataset that ``solve`` returns with these options (a sweep holds one per
+        point)."""
         raise NotImplementedError
 
     def checks(self, dm) -> list:

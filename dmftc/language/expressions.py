@@ -11,10 +11,11 @@ from __future__ import annotations
 import decimal
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.errors import ModelError, did_you_mean
+from dmftc.errors import Location, ModelError, did_you_mean
 from dmftc.language import nodes as n
 
 
@@ -81,6 +82,7 @@ SPECIAL_FUNCTIONS = {
     "train": "in an observe statement",
     "test": "in an observe statement",
     "mean": "in an observe statement",
+    "transpose": "as X' . v (a matrix of a matrix program, transposed) in update: or flow:",
     "energy": "in an observe statement",
 }
 
@@ -134,16 +136,27 @@ def _power(e: n.Binary, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     return base**exponent
 
 
-NameResolver = Callable[[n.Name], sp.Expr]
+@dataclass(frozen=True)
+class Definition:
+    """What the name of ``let NAME = expr`` resolves to: its expression, converted anew where the
+    name is used, by the resolver and special calls of that place (a macro)."""
+
+    name: str
+    expr: n.Expr
+    loc: Location
+
+
+NameResolver = Callable[[n.Name], "sp.Expr | Definition"]
 SpecialHandler = Callable[[n.Call | n.GradAt, Callable[[n.Expr], sp.Expr]], sp.Expr]
 
 
 def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHandler] | None = None) -> sp.Expr:
     """Build the sympy expression of ``expr``.
 
-    ``resolve`` maps a name to its value (or raises); ``special`` handles the context's special
-    calls (``grad``, ``normal``, ``train``, ...). A constant part that is not a finite real
-    number (``log(0)``, ``(-1)^0.5``) is an error at the operator or call that makes it.
+    ``resolve`` maps a name to its value, or to a :class:`Definition` whose expression is
+    converted in its place, or raises; ``special`` handles the context's special calls
+    (``grad``, ``normal``, ``train``, ...). A constant part that is not a finite real number
+    (``log(0)``, ``(-1)^0.5``) is an error at the operator or call that makes it.
     """
     special = special or {}
 
@@ -159,7 +172,8 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
             case n.Number():
                 return number(e)
             case n.Name():
-                return resolve(e)
+                value = resolve(e)
+                return expand(value, e) if isinstance(value, Definition) else value
             case n.Unary():
                 return -convert(e.operand)
             case n.Binary(op=".", left=n.Number(), right=n.Number()):  # 1.2.3 lexes as 1.2 . 3
@@ -197,8 +211,14 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
             case n.GradAt():
                 if e.func in special:
                     return special[e.func](e, convert)
+                if e.func in ("grad", "test"):
+                    raise ModelError(
+                        f"{e.func}() can only be used {SPECIAL_FUNCTIONS[e.func]}", e.loc, kind="misplaced-function"
+                    )
                 raise ModelError(
-                    f"'at' is only used as grad(weight at point), not in {e.func}()", e.loc, kind="misplaced-at"
+                    f"'at' is only used in grad(weight at point) and test(e at v), not in {e.func}()",
+                    e.loc,
+                    kind="misplaced-at",
                 )
             case n.Call():
                 if e.func in special:
@@ -218,7 +238,27 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
                 )
         raise TypeError(f"not an expression node: {e!r}")
 
+    expanded: dict[str, sp.Expr] = {}  # each definition once per call: nested ones cost linear time
+
+    def expand(d: Definition, use: n.Name) -> sp.Expr:
+        if d.name not in expanded:
+            try:
+                expanded[d.name] = convert(d.expr)
+            except ModelError as err:
+                raise _through(err, d, use.loc) from None
+        return expanded[d.name]
+
     return convert(expr)
+
+
+def _through(err: ModelError, d: Definition, use: Location) -> ModelError:
+    """An error inside an expanded definition, moved to where the definition is used."""
+    chain = [d, *getattr(err, "definitions", ())]
+    base = getattr(err, "base_message", err.message)
+    names = ", which uses ".join(f"'{c.name}' (line {c.loc.line})" for c in chain)
+    moved = type(err)(f"{base}, through the definition of {names}", use, kind=err.kind, hint=err.hint)
+    moved.definitions, moved.base_message = chain, base
+    return moved
 
 
 def _chain(e: n.Binary, convert) -> sp.Expr:

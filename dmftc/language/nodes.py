@@ -66,13 +66,14 @@ class Call:
 
 @dataclass(frozen=True)
 class GradAt:
-    """``grad(weight at point)``: the gradient with ``weight`` replaced by ``point``."""
+    """``func(target at point)``: ``grad(w at p)``, the gradient with the weight ``w`` replaced by
+    ``p``, or ``test(e at v)``, the per-sample ``e`` of a fresh sample whose prediction is ``x . v``."""
 
-    func: str  # the function name as written (``grad``; anything else is rejected in analysis)
-    weight: str
+    func: str  # the function name as written (``grad`` or ``test``; others are rejected in analysis)
+    target: str
     point: Expr
     loc: Location = _loc()
-    weight_loc: Location = _loc()
+    target_loc: Location = _loc()
 
 
 Expr = Number | Name | Unary | Binary | Call | GradAt
@@ -92,6 +93,16 @@ class ModelDecl:
 
 @dataclass(frozen=True)
 class ParamDecl:
+    name: str
+    value: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class LetDecl:
+    """``let r = h - y``: a name for an expression, expanded wherever it is used."""
+
     name: str
     value: Expr
     loc: Location = _loc()
@@ -125,8 +136,10 @@ class WeightsDecl:
     name: str
     law: Expr
     sphere: bool = False
+    space: str | None = None  # ``weights w[n] ~ ...`` in a matrix program
     loc: Location = _loc()
     name_loc: Location = _loc()
+    space_loc: Location = _loc()
 
 
 @dataclass(frozen=True)
@@ -136,8 +149,10 @@ class StateDecl:
     name: str
     init: Expr
     copy: bool = False
+    space: str | None = None  # ``state v[n] ~ ...`` in a matrix program
     loc: Location = _loc()
     name_loc: Location = _loc()
+    space_loc: Location = _loc()
 
 
 @dataclass(frozen=True)
@@ -193,6 +208,44 @@ class MatrixDecl:
 
 
 @dataclass(frozen=True)
+class SpaceDecl:
+    """``space n = alpha * d``: an index space of a matrix program, its size a ratio of the size
+    of the first space (``space d`` alone: the first space, or ratio 1)."""
+
+    name: str
+    size: Expr | None = None
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class ConstDecl:
+    """``const beta[d] ~ law``: a per-site constant of a space of a matrix program."""
+
+    name: str
+    space: str
+    law: Expr
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+    space_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
+class ProgramMatrixDecl:
+    """``matrix X[n, d] ~ gaussian(...)``: an independent Gaussian matrix of a matrix program,
+    with rows in space ``rows`` and columns in space ``cols``."""
+
+    name: str
+    rows: str
+    cols: str
+    law: Call
+    loc: Location = _loc()
+    name_loc: Location = _loc()
+    rows_loc: Location = _loc()
+    cols_loc: Location = _loc()
+
+
+@dataclass(frozen=True)
 class ObserveDecl:
     name: str
     value: Expr
@@ -231,6 +284,7 @@ class FlowBlock:
 Statement = (
     ModelDecl
     | ParamDecl
+    | LetDecl
     | DataDecl
     | TeacherDecl
     | LabelDecl
@@ -243,6 +297,9 @@ Statement = (
     | LandscapeDecl
     | SignalDecl
     | MatrixDecl
+    | SpaceDecl
+    | ConstDecl
+    | ProgramMatrixDecl
     | ObserveDecl
     | UpdateBlock
     | FlowBlock
@@ -253,6 +310,7 @@ Statement = (
 KEYWORD = {
     ModelDecl: "model",
     ParamDecl: "param",
+    LetDecl: "let",
     DataDecl: "data",
     TeacherDecl: "teacher",
     LabelDecl: "label",
@@ -265,6 +323,9 @@ KEYWORD = {
     LandscapeDecl: "landscape",
     SignalDecl: "signal",
     MatrixDecl: "matrix",
+    SpaceDecl: "space",
+    ConstDecl: "const",
+    ProgramMatrixDecl: "matrix",
     ObserveDecl: "observe",
     UpdateBlock: "update",
     FlowBlock: "flow",
@@ -340,12 +401,14 @@ def format_expr(e: Expr) -> str:
         if level == _COMPARE:  # comparisons do not chain
             return f"{wrap(e.left, _SUM)} {e.op} {wrap(e.right, _SUM)}"
         return f"{wrap(e.left, level)} {e.op} {wrap(e.right, level + 1)}"
+    if isinstance(e, Call) and e.func == "transpose" and len(e.args) == 1 and isinstance(e.args[0], Name):
+        return f"{e.args[0].id}'"  # X' (the grammar's transpose)
     if isinstance(e, Call):
         parts = [format_expr(a) for a in e.args]
         parts += [f"{k.name} = {format_expr(k.value)}" for k in e.keywords]
         return f"{e.func}({', '.join(parts)})"
     if isinstance(e, GradAt):
-        return f"{e.func}({e.weight} at {format_expr(e.point)})"
+        return f"{e.func}({e.target} at {format_expr(e.point)})"
     raise TypeError(f"not an expression node: {e!r}")
 
 
@@ -358,6 +421,8 @@ def format_statement(s: Statement) -> str:
             return f"model {s.name}"
         case ParamDecl():
             return f"param {s.name} = {f(s.value)}"
+        case LetDecl():
+            return f"let {s.name} = {f(s.value)}"
         case DataDecl():
             return f"data {f(s.call)}"
         case TeacherDecl():
@@ -365,9 +430,9 @@ def format_statement(s: Statement) -> str:
         case LabelDecl():
             return f"label {s.name} = {f(s.value)}"
         case WeightsDecl():
-            return f"weights {s.name} ~ {f(s.law)}" + (sphere if s.sphere else "")
+            return f"weights {s.name}{_in(s.space)} ~ {f(s.law)}" + (sphere if s.sphere else "")
         case StateDecl():
-            return f"state {s.name} {'=' if s.copy else '~'} {f(s.init)}"
+            return f"state {s.name}{_in(s.space)} {'=' if s.copy else '~'} {f(s.init)}"
         case PredictDecl():
             return f"predict {s.name} = {f(s.value)}"
         case LossDecl():
@@ -384,6 +449,12 @@ def format_statement(s: Statement) -> str:
             return f"signal {s.name}{sphere if s.sphere else ''}, strength = {f(s.strength)}"
         case MatrixDecl():
             return f"matrix {s.name} ~ {f(s.law)}"
+        case SpaceDecl():
+            return f"space {s.name}" + (f" = {f(s.size)}" if s.size is not None else "")
+        case ConstDecl():
+            return f"const {s.name}[{s.space}] ~ {f(s.law)}"
+        case ProgramMatrixDecl():
+            return f"matrix {s.name}[{s.rows}, {s.cols}] ~ {f(s.law)}"
         case ObserveDecl():
             return f"observe {s.name} = {f(s.value)}"
         case UpdateBlock():
@@ -391,6 +462,10 @@ def format_statement(s: Statement) -> str:
         case FlowBlock():
             return "flow:\n" + "\n".join(f"    d{q.target}/dt = {f(q.value)}" for q in s.equations)
     raise TypeError(f"not a statement node: {s!r}")
+
+
+def _in(space: str | None) -> str:
+    return f"[{space}]" if space else ""
 
 
 def format_model(tree: ModelFile) -> str:

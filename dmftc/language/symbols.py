@@ -36,6 +36,11 @@ def noise_symbol(k: int) -> sp.Symbol:
     return sp.Symbol(f"ζ{k}", real=True)
 
 
+def is_noise(symbol: sp.Symbol) -> bool:
+    """Whether ``symbol`` is a gauss() of the step (see :func:`noise_symbol`)."""
+    return symbol.name.startswith("ζ") and symbol.name[1:].isdigit()
+
+
 def random_symbol(owner: str, k: int) -> sp.Symbol:
     """The k-th primitive random variable in the law of ``owner``."""
     return sp.Symbol(f"ξ{k}[{owner}]", real=True)

@@ -17,8 +17,8 @@ MAX_MODEL_BYTES = 1 << 20  # a model is a page of text; refuse anything much lar
 
 # How each terminal of grammars/dmft.lark is spelled in an error message.
 _KEYWORDS = (
-    "model param data teacher label weights state predict loss penalty batch fraction epochs "
-    "persistent size landscape signal strength matrix observe update flow on sphere at"
+    "model param let data teacher label weights state predict loss penalty batch fraction epochs "
+    "persistent size landscape signal strength matrix space const observe update flow on sphere at"
 ).split()
 SPELLING = {k.upper(): f"'{k}'" for k in _KEYWORDS}
 SPELLING.update(
@@ -34,6 +34,9 @@ SPELLING.update(
     _COLON="':'",
     _LPAR="'('",
     _RPAR="')'",
+    _LBRACK="'['",
+    _RBRACK="']'",
+    QUOTE='"\'" (transpose)',
     PLUS="'+'",
     MINUS="'-'",
     STAR="'*'",
@@ -50,8 +53,8 @@ SPELLING.update(
 COMPARISON_TOKENS = ("LT", "LE", "GT", "GE", "EQEQ", "NE")
 SPELLING["$END"] = "end of file"
 STATEMENT_KEYWORDS = (
-    "model param data teacher label weights state predict loss penalty batch "
-    "landscape signal matrix observe update flow"
+    "model param let data teacher label weights state predict loss penalty batch "
+    "landscape signal matrix space const observe update flow"
 ).split()
 
 
@@ -127,6 +130,10 @@ class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recur
         _, name, value = items
         return n.ParamDecl(str(name), value, loc=_at(meta), name_loc=_at(name))
 
+    def let_decl(self, meta, items):
+        _, name, value = items
+        return n.LetDecl(str(name), value, loc=_at(meta), name_loc=_at(name))
+
     def data_decl(self, meta, items):
         return n.DataDecl(items[1], loc=_at(meta))
 
@@ -139,16 +146,19 @@ class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recur
         return n.LabelDecl(str(name), value, loc=_at(meta), name_loc=_at(name))
 
     def weights_decl(self, meta, items):
-        _, name, law, sphere = items
-        return n.WeightsDecl(str(name), law, sphere is not None, loc=_at(meta), name_loc=_at(name))
+        _, name, space, law, sphere = items
+        return n.WeightsDecl(str(name), law, sphere is not None, **_space(space), loc=_at(meta), name_loc=_at(name))
 
     def state_law(self, meta, items):
-        _, name, law = items
-        return n.StateDecl(str(name), law, False, loc=_at(meta), name_loc=_at(name))
+        _, name, space, law = items
+        return n.StateDecl(str(name), law, False, **_space(space), loc=_at(meta), name_loc=_at(name))
 
     def state_copy(self, meta, items):
-        _, name, value = items
-        return n.StateDecl(str(name), value, True, loc=_at(meta), name_loc=_at(name))
+        _, name, space, value = items
+        return n.StateDecl(str(name), value, True, **_space(space), loc=_at(meta), name_loc=_at(name))
+
+    def in_space(self, meta, items):
+        return items[0]
 
     def predict_decl(self, meta, items):
         _, name, value = items
@@ -175,6 +185,27 @@ class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recur
     def matrix_decl(self, meta, items):
         _, name, law = items
         return n.MatrixDecl(str(name), law, loc=_at(meta), name_loc=_at(name))
+
+    def program_matrix_decl(self, meta, items):
+        _, name, rows, cols, law = items
+        return n.ProgramMatrixDecl(
+            str(name),
+            str(rows),
+            str(cols),
+            law,
+            loc=_at(meta),
+            name_loc=_at(name),
+            rows_loc=_at(rows),
+            cols_loc=_at(cols),
+        )
+
+    def space_decl(self, meta, items):
+        _, name, size = items
+        return n.SpaceDecl(str(name), size, loc=_at(meta), name_loc=_at(name))
+
+    def const_decl(self, meta, items):
+        _, name, space, law = items
+        return n.ConstDecl(str(name), str(space), law, loc=_at(meta), name_loc=_at(name), space_loc=_at(space))
 
     def landscape_decl(self, meta, items):
         return n.LandscapeDecl(items[1], loc=_at(meta))
@@ -212,6 +243,10 @@ class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recur
     def name(self, meta, items):
         return n.Name(str(items[0]), loc=_at(items[0]))
 
+    def transpose(self, meta, items):
+        name, _quote = items
+        return n.Call("transpose", (n.Name(str(name), loc=_at(name)),), loc=_at(name))
+
     def neg(self, meta, items):
         _, operand = items
         return n.Unary("-", operand, loc=_at(meta))
@@ -240,8 +275,8 @@ class _ToNodes(Transformer_NonRecursive):  # long sums make deep trees: no recur
         return n.Keyword(str(name), value, loc=_at(name))
 
     def grad_at(self, meta, items):
-        func, weight, _at_kw, point = items
-        return n.GradAt(str(func), str(weight), point, loc=_at(func), weight_loc=_at(weight))
+        func, target, _at_kw, point = items
+        return n.GradAt(str(func), str(target), point, loc=_at(func), target_loc=_at(target))
 
 
 @v_args(meta=True)
@@ -252,6 +287,11 @@ def _binary(self, meta, items):
 
 for _alias in ("add", "sub", "mul", "div", "dot", "pow", "lt", "le", "gt", "ge", "eq", "ne"):
     setattr(_ToNodes, _alias, _binary)
+
+
+def _space(token) -> dict:
+    """The ``space`` and ``space_loc`` of a declaration with an optional ``[space]``."""
+    return {} if token is None else {"space": str(token), "space_loc": _at(token)}
 
 
 def decode_model_bytes(data: bytes) -> str:
@@ -391,6 +431,13 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
         return ModelSyntaxError(
             "comparisons do not chain", loc, kind="chained-comparison", hint="write 'a < b < c' as '(a < b) * (b < c)'"
         )
+    if token_type == "QUOTE":  # ' is only the transpose right after a matrix name
+        return ModelSyntaxError(
+            "unexpected character '''",
+            loc,
+            kind="unexpected-character",
+            hint="the model language has no strings; ' transposes a matrix, right after its name (X' . v)",
+        )
     kind, what, hint = "unexpected-token", f"'{token}'", None
     if token_type == "_INDENT":
         kind, what = "unexpected-indent", "indentation"
@@ -400,6 +447,8 @@ def _syntax_error(e: UnexpectedInput, text: str) -> ModelSyntaxError:
         kind, what = "unexpected-dedent", "end of the indented block"
     elif token_type == "_NL":
         kind, what = "unexpected-newline", "end of line"
+    elif str(token) == "at":
+        hint = "'at' follows a name, as in grad(w at p) or test(e at v): name a longer expression with 'let'"
     elif token_type == "NAME":
         keywords = [k.strip("'") for k in expected if k.strip("'") in _KEYWORDS]
         hint = did_you_mean(str(token), keywords)

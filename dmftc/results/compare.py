@@ -1,19 +1,10 @@
-"""Theory against experiment: two results side by side, with deviations in standard errors.
-
-Each observable is judged at every time the two results share: ``z = (a - b) / s``, with ``s``
-the two sides' standard errors combined (``<name>_sem``: the runs of a simulation, the replicas
-of a Monte-Carlo solve; an exact solve has none) and floored at the rounding level of the values
-(1e-12 of their size), so that two equal results are equal. The verdict compares the largest
-|z| over the n judged times with the 3-sigma level corrected for n comparisons (Bonferroni: the
-two-sided tail probability of 3 sigma, 0.0027, shared among the n times), so that a correct
-model passes with probability 99.7 % however many steps it has.
-"""
+"""``dmftc compare``: two results side by side, a verdict per observable (the statistics are in
+:mod:`dmftc.results.agreement`), and an overlay plot."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,103 +14,23 @@ from rich.table import Table
 
 from dmftc.errors import DmftcError
 from dmftc.results import dataset as results
+from dmftc.results.agreement import Row, compare_datasets, verdict
 from dmftc.results.plot import default_label, plot_observables
 
 SHOWN_TIMES = 8  # the table shows about this many times per observable (and the worst one)
-TIME_RTOL = 1e-9  # times match when they differ by less than this, relative to the largest time
-SIGMA = 3.0  # the level of the verdict, corrected for the number of times judged
-ROUNDING = 1e-12  # standard errors are floored at this fraction of the values' size
-
-
-@dataclass(frozen=True)
-class Row:
-    """One observable at one time in both results.
-
-    ``z`` is ``(value_a - value_b) / sqrt(sem_a^2 + sem_b^2)``; None when neither side has a
-    standard error, or when the combined standard error is zero.
-    """
-
-    observable: str
-    time: float
-    value_a: float
-    value_b: float
-    difference: float
-    z: float | None
-
-
-def compare_datasets(a: xr.Dataset, b: xr.Dataset) -> list[Row]:
-    """Compare the observables the two results share at every time they share."""
-    names_a, names_b = results.observable_names(a), results.observable_names(b)
-    observables = [name for name in names_a if name in names_b]
-    if not observables:
-        raise DmftcError(
-            "the two results have no observable in common",
-            kind="compare",
-            hint=f"first: {', '.join(names_a) or 'none'}; second: {', '.join(names_b) or 'none'}",
-        )
-    steps_a, steps_b = _common_steps(a["time"].values, b["time"].values)
-    if steps_a.size == 0:
-        raise DmftcError(
-            "the two results have no time in common",
-            kind="compare",
-            hint="solve and simulate with the same --dt and --steps",
-        )
-    rows = []
-    for name in observables:
-        for i, j in zip(steps_a, steps_b):
-            value_a, value_b = float(a[name][i]), float(b[name][j])
-            difference = value_a - value_b
-            rows.append(
-                Row(
-                    name,
-                    float(a["time"][i]),
-                    value_a,
-                    value_b,
-                    difference,
-                    _z(difference, _sem(a, name, i), _sem(b, name, j), max(abs(value_a), abs(value_b))),
-                )
-            )
-    return rows
-
-
-def _common_steps(time_a: np.ndarray, time_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices into ``time_a`` and ``time_b`` (both increasing) of the times they share."""
-    tolerance = TIME_RTOL * max(1.0, np.abs(time_a).max(), np.abs(time_b).max())
-    after = np.searchsorted(time_b, time_a).clip(0, time_b.size - 1)
-    before = (after - 1).clip(0)
-    before_is_closer = np.abs(time_b[before] - time_a) <= np.abs(time_b[after] - time_a)
-    nearest = np.where(before_is_closer, before, after)
-    matched = np.abs(time_b[nearest] - time_a) <= tolerance
-    return np.flatnonzero(matched), nearest[matched]
-
-
-def _sem(ds: xr.Dataset, name: str, step: int) -> float | None:
-    sem_name = f"{name}_sem"
-    return float(ds[sem_name][step]) if sem_name in ds else None
-
-
-def _z(difference: float, sem_a: float | None, sem_b: float | None, size: float) -> float | None:
-    """The deviation in combined standard errors; None when neither side has one."""
-    if sem_a is None and sem_b is None:
-        return None
-    combined = math.hypot(sem_a or 0.0, sem_b or 0.0, ROUNDING * size)
-    if combined == 0:  # both values exactly 0
-        return 0.0 if difference == 0 else math.inf
-    return difference / combined
-
-
-def z_limit(judged: int) -> float:
-    """The |z| that a deviation exceeds with probability 0.0027 / judged (two-sided normal tail):
-    3 for one time, 3.9 for 40, 4.3 for 200."""
-    from scipy.special import ndtri
-
-    tail = math.erfc(SIGMA / math.sqrt(2)) / max(judged, 1)
-    return float(-ndtri(tail / 2))
 
 
 def compare_files(path_a: Path, path_b: Path, console: Console, plot_path: Path | None = None) -> None:
     """Print the comparison of two result files, a verdict per observable, and draw an overlay."""
     a, b = results.read(path_a), results.read(path_b)
+    for path, ds in ((path_a, a), (path_b, b)):
+        if "sweep_dims" in ds.attrs:
+            raise DmftcError(
+                "compare takes single results, this is a sweep",
+                kind="compare",
+                filename=str(path),
+                hint="draw a sweep with 'dmftc plot' (--select NAME=VALUE picks a point)",
+            )
     rows = compare_datasets(a, b)
     console.print(f"a: {path_a}  {results.describe(a)}", markup=False)
     console.print(f"b: {path_b}  {results.describe(b)}", markup=False)
@@ -158,24 +69,6 @@ def _shown(rows: list[Row]) -> list[Row]:
         keep.add(int(np.argmax(zs)))
         shown += [own[i] for i in sorted(keep)]
     return shown
-
-
-def verdict(name: str, rows: list[Row]) -> tuple[bool | None, str]:
-    """(consistent, the sentence) of one observable judged at all its rows; None: no errors."""
-    max_difference = max(abs(row.difference) for row in rows)
-    judged = [row for row in rows if row.z is not None]
-    if not judged:
-        return None, f"{name}: max |a - b| = {max_difference:.3g} (no standard errors)"
-    worst = max(judged, key=lambda row: abs(row.z) if not math.isnan(row.z) else math.inf)
-    limit = z_limit(len(judged))
-    consistent = abs(worst.z) <= limit  # False for NaN
-    beyond = sum(abs(row.z) > SIGMA for row in judged)
-    sentence = (
-        f"{name}: max |z| = {abs(worst.z):.2f} at time {worst.time:g}, over {len(judged)} common times "
-        f"({beyond} beyond {SIGMA:g} s.e.); {'within' if consistent else 'NOT within'} the limit {limit:.2f} "
-        f"({SIGMA:g} sigma for {len(judged)} comparisons)"
-    )
-    return consistent, sentence
 
 
 def _mismatch_notes(a: xr.Dataset, b: xr.Dataset) -> list[str]:

@@ -13,11 +13,15 @@ A result has the dimension ``step`` (integer coordinate ``0..T``) with the float
 
 from __future__ import annotations
 
+import errno
 import functools
+import glob
 import hashlib
 import json
 import os
 import platform
+import re
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -161,8 +165,74 @@ def _netcdf_value(key: str, value) -> str | int | float:
 
 
 def write(ds: xr.Dataset, path: str | Path) -> None:
-    """Write ``ds`` as netCDF (h5netcdf), atomically: a reader never sees a half-written file."""
+    """Write ``ds`` as netCDF (h5netcdf), atomically (:func:`replacing`): a reader never sees a
+    half-written file."""
+    with replacing(path) as partial:
+        try:
+            ds.to_netcdf(partial, engine=ENGINE)
+        except RuntimeError as e:  # h5py reports a failed write (a full disk) when it closes the file
+            raise OSError(str(e)) from None
+
+
+@contextmanager
+def replacing(path: str | Path):
+    """A temporary file next to ``path`` to write: moved onto ``path`` when the block ends, removed if
+    it fails (an error, Ctrl-C). An OSError (a full disk, ...) becomes a :class:`DmftcError`. The
+    temporary files of earlier writes to ``path`` whose process is gone (killed) are removed first."""
     path = Path(path)
+    _check_replaceable(path)
+    _remove_stale_parts(path)
+    partial = _partial(path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    except OSError as e:
+        raise _write_error(path, e) from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_writable(path: str | Path, *, model_path: str | Path | None = None) -> None:
+    """Refuse, before any work, an output path that cannot or should not be written: its directory
+    is missing or read-only, it is the model file, or it is not a regular file (a directory, a
+    device, a pipe)."""
+    path = Path(path)
+    _check_replaceable(path)
+    if model_path is not None and path.exists() and Path(model_path).exists() and path.samefile(model_path):
+        raise DmftcError(
+            "refusing to overwrite the model file", kind="io", filename=str(path), hint="choose another output file"
+        )
+    probe = _partial(path)
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise _write_error(path, e) from None
+
+
+def check_output(path: str | Path, *, model_path: str | Path | None = None, force: bool = False) -> None:
+    """:func:`check_writable`, and unless ``force`` refuse to replace an existing file that is not a
+    dmftc result."""
+    check_writable(path, model_path=model_path)
+    if not force and Path(path).exists() and not is_result(path):
+        raise DmftcError(
+            "refusing to overwrite a file that is not a dmftc result",
+            kind="io",
+            filename=str(path),
+            hint="choose another output file, or pass --force to overwrite it",
+        )
+
+
+def is_result(path: str | Path) -> bool:
+    """Whether ``path`` is a netCDF file with the attributes that dmftc writes (``kind``, ``content_hash``)."""
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            return ds.attrs.get("kind") in KINDS and "content_hash" in ds.attrs
+    except Exception:  # not netCDF, or damaged (see load_netcdf)
+        return False
+
+
+def _check_replaceable(path: Path) -> None:
     if not path.parent.is_dir():
         raise DmftcError(
             f"cannot write: directory '{path.parent}' does not exist",
@@ -170,14 +240,58 @@ def write(ds: xr.Dataset, path: str | Path) -> None:
             hint="create the directory first",
             filename=str(path),
         )
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    if path.exists() and not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file (a device, a pipe or a socket)"
+        raise DmftcError(
+            f"refusing to overwrite it: it is {what}", kind="io", filename=str(path), hint="choose another output file"
+        )
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
+
+
+def _remove_stale_parts(path: Path) -> None:
+    prefix = f".{path.name}."
+    for part in path.parent.glob(f"{glob.escape(prefix)}*.part"):
+        pid = part.name[len(prefix) : -len(".part")]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        ds.to_netcdf(partial, engine=ENGINE)
-        os.replace(partial, path)
-    except OSError as e:
-        raise DmftcError(f"cannot write: {e.strerror or e}", kind="io", filename=str(path)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+        os.kill(pid, 0)  # signal 0: only whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, another user's
+        pass
+    return True
+
+
+def _h5py_errno(message: str) -> int | None:
+    """The errno in the text of an h5py error (``... errno = 28, error message = ...``)."""
+    match = re.search(r"errno = (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _write_error(path: Path, e: OSError) -> DmftcError:
+    number = e.errno or _h5py_errno(str(e))
+    reason = os.strerror(number) if number else str(e)
+    hint = "free some space on the disk" if number in (errno.ENOSPC, errno.EDQUOT) else None
+    return DmftcError(f"cannot write: {reason}", kind="io", filename=str(path), hint=hint)
+
+
+def load_netcdf(path: str | Path, hint: str) -> xr.Dataset:
+    """A netCDF file read fully into memory (closed after), its attributes as Python values."""
+    try:
+        ds = xr.load_dataset(path, engine=ENGINE)
+    except Exception as e:  # OSError, ValueError; KeyError, AttributeError, ... from h5py for a damaged file
+        raise DmftcError(
+            f"cannot read: not a netCDF file, or a damaged one ({e})", kind="io", filename=str(path), hint=hint
+        ) from None
+    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
+    return ds
 
 
 def read(path: str | Path) -> xr.Dataset:
@@ -185,21 +299,30 @@ def read(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise DmftcError("cannot read: no such file", kind="io", filename=str(path))
-    try:
-        ds = xr.load_dataset(path, engine=ENGINE)
-    except (OSError, ValueError) as e:
-        raise DmftcError(
-            f"cannot read: not a netCDF file ({e})",
-            kind="io",
-            filename=str(path),
-            hint="results are written by 'dmftc solve -o' and 'dmftc simulate -o'",
-        ) from None
-    if "step" not in ds.dims or "time" not in ds.coords:
-        raise DmftcError(
-            "not a dmftc result: it has no dimension 'step' with a coordinate 'time'", kind="io", filename=str(path)
-        )
-    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
+    ds = load_netcdf(path, "results are written by 'dmftc solve -o' and 'dmftc simulate -o'")
+    missing = _missing(ds)
+    if missing:
+        raise DmftcError(f"not a dmftc result: {missing}", kind="io", filename=str(path))
     return ds
+
+
+def _missing(ds: xr.Dataset) -> str | None:
+    """What a dataset lacks of the layout of results (the module's docstring and sweep.py), or None."""
+    if "step" not in ds.dims or "time" not in ds.coords:
+        return "it has no dimension 'step' with a coordinate 'time'"
+    if "step2" in ds.dims and "time2" not in ds.coords:
+        return "it has the dimension 'step2' but no coordinate 'time2'"
+    if "sweep_dims" not in ds.attrs:
+        return None
+    try:
+        dims = json.loads(ds.attrs["sweep_dims"])
+    except (TypeError, ValueError):
+        return "its attribute 'sweep_dims' is not a JSON list"
+    if not isinstance(dims, list) or not all(isinstance(dim, str) and dim in ds.dims for dim in dims):
+        return f"its attribute 'sweep_dims' does not name dimensions: {ds.attrs['sweep_dims']}"
+    if "status" not in ds or ds["status"].dims != tuple(dims):
+        return f"it is a sweep (over {', '.join(dims)}) without the variable 'status' over its grid"
+    return None
 
 
 def observable_names(ds: xr.Dataset) -> list[str]:

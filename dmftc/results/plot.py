@@ -34,6 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -593,11 +594,31 @@ def plot_two_time(ds: xr.Dataset, name: str, path: str | Path) -> None:
         plt.close(fig)
 
 
+def check_plot_path(path: str | Path, model_path: str | Path | None = None) -> None:
+    """Refuse, before any work, a plot path that is not an image file name or cannot be written
+    (:func:`dmftc.results.dataset.check_writable`)."""
+    _image_format(path)
+    results.check_writable(path, model_path=model_path)
+
+
+def _image_format(path: str | Path) -> str:
+    """The image format that the extension of ``path`` names (``png``, ``pdf``, ``svg``, ...)."""
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    if suffix not in formats:
+        raise DmftcError(
+            "cannot draw: not the name of an image file",
+            kind="io",
+            filename=str(path),
+            hint=f"end the file name in one of {', '.join('.' + name for name in sorted(formats))}",
+        )
+    return suffix
+
+
 def _save(fig, path: str | Path) -> None:
-    try:
-        fig.savefig(path, dpi=DPI)
-    except OSError as e:
-        raise DmftcError(f"cannot write: {e.strerror or e}", kind="io", filename=str(path)) from None
+    image_format = _image_format(path)
+    with results.replacing(path) as partial:
+        fig.savefig(partial, dpi=DPI, format=image_format)
 
 
 def plot_files(

@@ -14,7 +14,9 @@ With an output file every finished point is written at once, atomically, to ``<o
 ``point``); at the end the points are merged into the output and the folder is removed. A run
 with the same output and the same options takes the points found in both and computes only the
 others (failed points are tried again), so an interrupted sweep (Ctrl-C, a killed process)
-loses no finished point.
+loses no finished point. A grid that leaves out points found there is joined to theirs (each
+swept parameter takes the values of both) when every point of the joined grid is found or asked
+for; otherwise the run is refused rather than drop them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import shutil
 import uuid
@@ -40,6 +43,7 @@ from dmftc.codegen import jit
 from dmftc.errors import DmftcError, ParameterError, SolverError
 from dmftc.pipeline import CompiledModel, compile_model
 from dmftc.results import dataset as results
+from dmftc.runtime import memory
 from dmftc.runtime.progress import progress_bar
 
 log = logging.getLogger("dmftc")
@@ -66,10 +70,12 @@ def parse_values(name: str, text: str) -> float | list[float]:
             start, stop, count = text.split(":")
             if int(count) < 2:
                 raise ValueError
-            return [float(v) for v in np.linspace(float(start), float(stop), int(count))]
+            memory.require_values(int(count), name)
+            start, stop = opts.parameter_value(start), opts.parameter_value(stop)
+            return [float(v) for v in np.linspace(start, stop, int(count))]
         if "," in text:
-            return [float(v) for v in text.split(",")]
-        return float(text)
+            return [opts.parameter_value(v) for v in text.split(",")]
+        return opts.parameter_value(text)
     except ValueError:
         raise ParameterError(
             f"parameter '{name}': expected a number, a list like 0.1,0.2 or a range "
@@ -95,27 +101,24 @@ def run_sweep(
     client=None,
     output: str | Path | None = None,
     progress: bool = False,
+    force: bool = False,
     **solve_options,
 ) -> xr.Dataset:
     """Solve ``model`` at every point of ``grid`` with Dask; returns the sweep dataset.
 
     ``client``: a ``distributed.Client``, a scheduler address, or None for a local cluster of
     one single-threaded worker process per core. ``output``: the netCDF file to write (and to
-    resume from); ``solve_options`` go to :meth:`DMFTModel.solve` at every point.
+    resume from; ``force``: replace it if it is not a dmftc result); ``solve_options`` go to
+    :meth:`DMFTModel.solve` at every point.
     """
     swept, fixed = _split_grid(grid)
     options = _solve_options(model, solve_options)
+    opts.check_sweep_memory(model, options, math.prod(len(v) for v in swept.values()), local=client is None)
     options_json = json.dumps(options, sort_keys=True)
     content_hash = hashlib.sha256(model.model.source.encode("utf-8")).hexdigest()
-    points = [model.with_params(**(fixed | dict(zip(swept, values)))) for values in itertools.product(*swept.values())]
-    keys = [_key(point.params) for point in points]
-    if output is not None and not Path(output).parent.is_dir():
-        raise DmftcError(
-            f"cannot write: directory '{Path(output).parent}' does not exist",
-            kind="io",
-            hint="create the directory first",
-            filename=str(output),
-        )
+    points, keys = _grid(model, swept, fixed)
+    if output is not None:
+        results.check_output(output, model_path=model.model.path, force=force)
     parts = None if output is None else Path(f"{output}.parts")
     attrs = {
         "kind": "dmft",
@@ -125,7 +128,9 @@ def run_sweep(
         "content_hash": content_hash,
         "sweep_options": options_json,
     }
-    outcomes = {} if output is None else _finished_points(Path(output), parts, content_hash, options_json)
+    outcomes, earlier = ({}, set()) if output is None else _finished_points(output, parts, content_hash, options_json)
+    if not earlier <= set(keys):
+        swept, points, keys = _joined_grid(model, swept, fixed, set(keys), earlier, output)
     outcomes = {key: outcomes[key] for key in keys if key in outcomes}
     todo = [point for point, key in zip(points, keys) if key not in outcomes]
     log.info(
@@ -189,6 +194,38 @@ def _split_grid(grid: dict) -> tuple[dict[str, np.ndarray], dict[str, float]]:
             "nothing to sweep: give a parameter several values (like 0.5:4:8 or 0.1,0.2)", kind="bad-sweep"
         )
     return swept, fixed
+
+
+def _grid(model, swept: dict[str, np.ndarray], fixed: dict) -> tuple[list, list[tuple]]:
+    """The models of the grid's points, in grid order, and their keys."""
+    points = [model.with_params(**(fixed | dict(zip(swept, values)))) for values in itertools.product(*swept.values())]
+    return points, [_key(point.params) for point in points]
+
+
+def _joined_grid(model, swept: dict, fixed: dict, keys: set, earlier: set, output) -> tuple[dict, list, list]:
+    """The grid of this run (point ``keys``) joined to that of the points of an earlier run into the
+    same output that it leaves out (``earlier``), with its points and keys: each swept parameter
+    takes the values of both, sorted. Refused when the joined grid has points neither solved nor
+    asked for, or leaves out earlier points (they differ in a parameter not swept here)."""
+    joined = {name: np.unique([*values, *(dict(key)[name] for key in earlier)]) for name, values in swept.items()}
+    points, joined_keys = _grid(model, joined, fixed)
+    if earlier <= set(joined_keys) <= earlier | keys:
+        log.info("sweep: the grid of %s joined to this one", output)
+        return joined, points, joined_keys
+    if earlier <= set(joined_keys):
+        flags = " ".join(f"-p {name}={','.join(map(str, values.tolist()))}" for name, values in joined.items())
+        hint = f"sweep the grid that holds both ({flags}), or choose another output file"
+    else:
+        on_grid = {name: {dict(key)[name] for key in joined_keys} for name, _ in joined_keys[0]}
+        differ = sorted({name for key in earlier for name, value in key if value not in on_grid[name]})
+        hint = f"they differ in {', '.join(differ)}: sweep a grid that holds them too, or choose another output file"
+    raise DmftcError(
+        f"the file holds {len(earlier - keys)} point(s) of an earlier sweep that are not on this grid: "
+        "writing it would drop them",
+        kind="io",
+        filename=str(output),
+        hint=hint,
+    )
 
 
 def _solve_options(model, options: dict) -> dict:
@@ -326,32 +363,17 @@ def _save_part(parts: Path, solved: dict, attrs: dict) -> None:
     results.write(ds, parts / f"{uuid.uuid4().hex}.nc")
 
 
-def _finished_points(output: Path, parts: Path, content_hash: str, options_json: str) -> dict:
-    """The solved points of an earlier run: key -> Dataset, from the output and its parts folder."""
-    found = {}
-    if output.exists():
-        ds = _read_sweep(output)
-        _check_same_sweep(ds.attrs, output, content_hash, options_json)
-        found |= _points_of(ds)
-    for path in sorted(parts.glob("*.nc")) if parts.is_dir() else ():
-        ds = _read_sweep(path)
+def _finished_points(output: str | Path, parts: Path, content_hash: str, options_json: str) -> tuple[dict, set]:
+    """The solved points of an earlier run (key -> Dataset), from the output (unless it is not a
+    dmftc result, which ``force`` replaces) and its parts folder, and the keys of all its points."""
+    found, earlier = {}, set()
+    files = [Path(output)] if Path(output).exists() and results.is_result(output) else []
+    for path in files + (sorted(parts.glob("*.nc")) if parts.is_dir() else []):
+        ds = results.load_netcdf(path, "choose another output file or remove this one")
         _check_same_sweep(ds.attrs, path, content_hash, options_json)
         found |= _points_of(ds)
-    return found
-
-
-def _read_sweep(path: Path) -> xr.Dataset:
-    try:
-        ds = xr.load_dataset(path, engine=results.ENGINE)
-    except (OSError, ValueError) as e:
-        raise DmftcError(
-            f"cannot read: not a netCDF file ({e})",
-            kind="io",
-            filename=str(path),
-            hint="choose another output file or remove this one",
-        ) from None
-    ds.attrs = {key: value.item() if isinstance(value, np.generic) else value for key, value in ds.attrs.items()}
-    return ds
+        earlier |= {_key(json.loads(text)) for text in ds["parameters"].values.ravel()}
+    return found, earlier
 
 
 def _check_same_sweep(attrs: dict, path: Path, content_hash: str, options_json: str) -> None:

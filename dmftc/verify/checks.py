@@ -39,7 +39,8 @@ def step_size(dm) -> sp.Symbol | None:
             model.step_map[v.symbol].has(*grads) for v in model.coordinates
         ):
             return p.symbol
-        if all(_simplifies_to_zero(at_zero[w] - w.symbol) for w in model.weights):
+        # (a model of states alone, a random network: the step leaves every state in place)
+        if all(_simplifies_to_zero(at_zero[w] - w.symbol) for w in model.weights or model.coordinates):
             return p.symbol
     return None
 
@@ -63,8 +64,8 @@ def momentum_reduces_to_gd(dm) -> Check:
     name = "momentum set to 0 is gradient descent"
     model = dm.model
     lr = step_size(dm)
-    if lr is None or model.time != "discrete" or not model.states:
-        return Check(name, NA, "needs a discrete update with optimizer states (momentum) and a step size")
+    if lr is None or model.time != "discrete" or not model.states or not model.weights:
+        return Check(name, NA, "needs a discrete update with weights, optimizer states (momentum) and a step size")
     weights = {w.symbol for w in model.weights}
 
     def is_gd(p) -> bool:
@@ -147,7 +148,9 @@ def causal_closure(dm) -> Check:
     upper = 0.0
     # R_theta vanishes for s >= t (the diagonal included); R_g, and the R of a landscape (whose
     # continuous-time solver stores R(t+, t) = 1 on the diagonal), for s > t
-    for var, first_future in (("R_theta", 0), ("R_g", 1), ("R", 1)):
-        if var in ds:
-            upper = max(upper, float(np.max(np.abs(np.triu(ds[var].values, first_future)))))
+    responses = [(var, first) for var, first in (("R_theta", 0), ("R_g", 1), ("R", 1)) if var in ds]
+    if not responses:
+        return Check(name, NA, "the solution has no two-time response to check")
+    for var, first_future in responses:
+        upper = max(upper, float(np.max(np.abs(np.triu(ds[var].values, first_future)))))
     return Check(name, PASS if upper == 0 else FAIL, f"largest response to a later or equal time: {upper:.1e}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dmftc.analysis import data
 from dmftc.classes.base import ModelClass
 from dmftc.language import nodes as n
+from dmftc.runtime.memory import BYTES
 
 
 class GaussianData(ModelClass):
@@ -18,6 +19,7 @@ class GaussianData(ModelClass):
     handlers = data.HANDLERS
     statements = data.DATA_STATEMENTS | {n.PenaltyDecl}
     aggregates = {"train": "a 'data' statement", "test": "a 'data' statement"}
+    test_at_points = True
     solve_options = frozenset(
         {"steps", "samples", "replicas", "seed", "dt", "mode", "responses", "variance_reduction", "average_over"}
     )
@@ -58,6 +60,47 @@ class GaussianData(ModelClass):
         from dmftc.classes.gaussian_data.simulate import simulate
 
         return simulate(compiled, params, options, progress)
+
+    def memory(self, dm, command, options):
+        from dmftc.classes.gaussian_data.solve import choose_settings, data_constants
+
+        plan = dm.compiled.generated[1]
+        T, k, noises = options["steps"], len(plan.coordinates), plan.n_noise
+        if command == "simulate":  # one run at a time: the data matrix X (n x d), noises, batches
+            d = options["dim"]
+            n = max(1, round(data_constants(dm.model, dm.params).alpha * d))
+            return BYTES * (n * d + (T + 1) * (d * noises + n))
+        replicas = options["replicas"]
+        s = choose_settings(
+            plan,
+            steps=T,
+            samples=max(2, options["samples"] // replicas),
+            seed=0,
+            dt=options["dt"],
+            mode=options["mode"],
+            responses=options["responses"],
+            variance_reduction=options["variance_reduction"],
+        )
+        square = (T + 2) ** 2
+        if s.mode == "exact":  # coefficient histories ZH (T+1, k, B) and THC (T+1, B); two-time arrays
+            basis = 1 + len(plan.primitive_laws) + (T + 1) * (1 + noises)
+            return BYTES * ((T + 1) * (k + 1) * basis + (8 if options["average_over"] else 5) * square)
+        # A replica at a time (solve.py _run_monte_carlo): its Gaussian inputs (the parameter side
+        # twice while they are orthonormalised), noises, θ, g and batch selections per sample and
+        # step; the per-sample Jacobian histories (packed (T+1)(T+2)/2 per sample and side); seven
+        # two-time arrays, four more kept per earlier replica and the stack of their mean.
+        param_rows = (T + 1) * (1 + noises) + len(plan.primitive_laws)
+        data_rows = (T + 3) + (T + 1) * plan.look_ahead
+        inputs = s.samples * (2 * param_rows + data_rows + (T + 1) * (noises + 3))
+        packed = s.response_samples * (T + 1) * (T + 2) // 2
+        histories = (s.param_method == 1) * (packed + (T + 1) * k * s.response_samples)
+        histories += (s.data_method == 0) * (packed + (T + 1) * s.response_samples)
+        return BYTES * (inputs + histories + (5 * replicas + 7) * square)
+
+    def result_memory(self, dm, options):
+        # four two-time arrays; each observable with its error, bias and variance; two series
+        T, n_obs = options["steps"], len(dm.model.observables)
+        return BYTES * (4 * (T + 1) ** 2 + (4 * n_obs + 2) * (T + 1))
 
     def checks(self, dm):
         from dmftc.classes.gaussian_data.verify import checks

@@ -78,6 +78,9 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
     n_mean = len(plan.mean)
     Q, lq, cc = np.zeros((max(n_mean, 1), k + 1, k + 1)), np.zeros((max(n_mean, 1), k + 1)), np.zeros(max(n_mean, 1))
     module.mean_quadratic(values, Q, lq, cc)
+    cp = np.zeros((plan.n_points, k + 2))  # the vectors of test(e at v), affine in (1, z, wstar)
+    if plan.n_points:
+        module.point_affine(values, cp)
     agg = np.zeros((T + 1, len(plan.train) + len(plan.test) + n_mean))
     obs = np.zeros((T + 1, len(plan.observables)))
     for t in range(T + 1):
@@ -91,6 +94,19 @@ def mean_predictor(module, plan, model, values, data, nodes, weights, arrays: di
         q_obs = observed @ gram_param(observed)
         m_obs = observed @ gram_param(WSC)
         module.test_aggregates(q_obs, m_obs, C_th[0, 0], data.delta, data.rho, nodes, weights, values, agg[t])
+        if plan.n_points:
+            at = cp[:, :1] * np.eye(1, V.shape[1]) + cp[:, 1:] @ V
+            module.test_at_points(
+                np.sum(at * gram_param(at), axis=1),
+                at @ gram_param(WSC),
+                C_th[0, 0],
+                data.delta,
+                data.rho,
+                nodes,
+                weights,
+                values,
+                agg[t],
+            )
         module.combine(agg[t], values, obs[t])
     return {
         o.name: obs[:, j] for j, o in enumerate(model.observables) if not any(a.kind == "train" for a in o.aggregates)

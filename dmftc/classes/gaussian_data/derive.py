@@ -152,4 +152,6 @@ def _not_exact_because(model: Model, site_map, z, theta_query, theta_obs, loss_g
         for a in o.aggregates:
             if a.kind == "mean" and not is_quadratic(a.expr, per_coordinate):
                 reasons.append(f"observable {o.name}: mean() of a non-quadratic expression")
+            if a.point is not None and not is_affine(a.point, per_coordinate):
+                reasons.append(f"observable {o.name}: the vector of test(e at v) is not linear in the coordinates")
     return reasons

@@ -47,6 +47,8 @@ class DataPlan:
     n_noise: int
     train: tuple[int, ...]  # indices of train() aggregates in the aggregate vector
     test: tuple[int, ...]
+    test_points: tuple[int, ...]  # of each test() aggregate: 0 at the predictor, p at the p-th v of test(e at v)
+    n_points: int  # the distinct vectors v of test(e at v)
     mean: tuple[int, ...]
     observables: tuple[str, ...]
     look_ahead: bool
@@ -199,6 +201,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
     train = [a for a in aggregates if a.kind == "train"]
     test = [a for a in aggregates if a.kind == "test"]
     mean = [a for a in aggregates if a.kind == "mean"]
+    points = list(dict.fromkeys(a.point for a in test if a.point is not None))
     for kind, items in (("train", train), ("test", test)):
         exprs = [a.expr for a in items]
         vector(
@@ -218,6 +221,16 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         None,
         unpack_z,
     )
+    if points:
+        vector(
+            "test_points",
+            ["z", teacher_name, "params", "out"],
+            "The vectors v of test(e at v) at one coordinate.",
+            "out",
+            points,
+            [f"v{p + 1} = {sp.sstr(v)}" for p, v in enumerate(points)],
+            unpack_z,
+        )
     agg_symbols = {a.symbol: sp.Symbol(f"agg[{index[a.symbol]}]") for a in aggregates}
     for a in aggregates:
         names.add(agg_symbols[a.symbol], f"agg[{index[a.symbol]}]")
@@ -233,7 +246,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
 
     # -- coefficients of the exact Gaussian closure (docs/math/gaussian_data.md §5)
     if d.exact:
-        functions += _affine_functions(d, emit, z, prims, wstar, label, mean, unpack_z)
+        functions += _affine_functions(d, emit, z, prims, wstar, label, mean, points)
 
     plan = DataPlan(
         parameters=tuple(name for _, name in runtime),
@@ -242,6 +255,8 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         n_noise=len(m.noises),
         train=tuple(index[a.symbol] for a in train),
         test=tuple(index[a.symbol] for a in test),
+        test_points=tuple(0 if a.point is None else 1 + points.index(a.point) for a in test),
+        n_points=len(points),
         mean=tuple(index[a.symbol] for a in mean),
         observables=tuple(o.name for o in m.observables),
         look_ahead=d.has_look_ahead,
@@ -275,7 +290,7 @@ def _smooth_in(expr: sp.Expr, variables) -> bool:
     return not any(sp.diff(expr, v).has(sp.DiracDelta) for v in variables)
 
 
-def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, mean, unpack_z) -> list[Function]:
+def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, mean, points) -> list[Function]:
     m = d.model
     out: list[Function] = []
     zero = {s: 0 for s in list(z) + [DATA_FIELD] + list(m.noises)}
@@ -380,4 +395,20 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
     )
     f.lines += emit.assign(targets, entries, sparse=True) if entries else []
     out.append(f)
+
+    # the vectors of test(e at v): v = cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar
+    if points:
+        entries, targets = [], []
+        for p, v in enumerate(points):
+            for j, s in enumerate([1, *z, wstar]):
+                entries.append(v.subs({u: 0 for u in variables}) if j == 0 else sp.diff(v, s))
+                targets.append(f"cp[{p}, {j}]")
+        f = Function(
+            "point_affine",
+            ["params", "cp"],
+            "The vectors of test(e at v) as cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar.",
+            emit.unpack_params(entries),
+        )
+        f.lines += emit.assign(targets, entries, sparse=True)
+        out.append(f)
     return out

@@ -222,8 +222,11 @@ def render_data_derivation(d, fmt: str) -> str:
         text_subs, latex_subs = {}, {}
         for a in o.aggregates:
             t_name, l_name = expectation[a.kind]
-            text_subs[a.symbol] = sp.Symbol(f"{t_name}[{sp.sstr(a.expr)}]")
-            latex_subs[a.symbol] = sp.Symbol(rf"{l_name}\left[{latex(a.expr)}\right]")
+            # test(e at v): the fresh sample's prediction is x . v
+            at = "" if a.point is None else f" | {m.spec.h} = x·{sp.sstr(a.point)}"
+            at_latex = "" if a.point is None else rf" \mid {latex(m.spec.h)} = x \cdot {latex(a.point)}"
+            text_subs[a.symbol] = sp.Symbol(f"{t_name}[{sp.sstr(a.expr)}{at}]")
+            latex_subs[a.symbol] = sp.Symbol(rf"{l_name}\left[{latex(a.expr)}{at_latex}\right]")
         if fmt == "text":
             rhs = expr.subs(text_subs)
         else:

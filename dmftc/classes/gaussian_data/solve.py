@@ -23,6 +23,7 @@ from dmftc.classes.gaussian_data.lower import DataPlan
 from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime import averaging
+from dmftc.runtime.parameters import bad_value
 from dmftc.runtime.random import orthonormal_normals, primitives
 from dmftc.runtime.stepping import advance, check_status, chunks, diagnose, progress_task
 
@@ -70,14 +71,15 @@ class DataConstants:
 
 
 def data_constants(model, params: dict) -> DataConstants:
-    values = {name: float(arg.subs(model.values(params))) for name, arg in model.spec.data_args.items()}
+    args = model.spec.data_args
+    values = {name: float(arg.subs(model.values(params))) for name, arg in args.items()}
     data = DataConstants(values["ratio"], values.get("var", 1.0), values.get("rho", 1.0))
     if not data.alpha > 0:
-        raise SolverError(f"the data ratio must be positive, got {data.alpha}", kind="bad-parameter")
+        raise bad_value(model, params, f"the data ratio must be positive, got {data.alpha:g}", args["ratio"])
     if not data.delta > 0:
-        raise SolverError(f"the data variance must be positive, got {data.delta}", kind="bad-parameter")
+        raise bad_value(model, params, f"the data variance must be positive, got {data.delta:g}", args["var"])
     if not 0 <= data.rho <= 1:
-        raise SolverError(f"the mixture's rho must be in [0, 1], got {data.rho}", kind="bad-parameter")
+        raise bad_value(model, params, f"the mixture's rho must be in [0, 1], got {data.rho:g}", args["rho"])
     return data
 
 
@@ -153,18 +155,18 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
     if batch.kind == "size":  # B samples a step, uniformly with replacement, each weighted n/B
         size = round(b)
         if size < 1 or abs(size - b) > 1e-9:
-            raise SolverError(f"the batch size must be a positive integer, got {b:g}", kind="bad-parameter")
+            raise bad_value(model, params, f"the batch size must be a positive integer, got {b:g}", *batch.args)
         picks = rng.integers(0, n, size=(T + 1, size))
         counts = np.stack([np.bincount(row, minlength=n) for row in picks])
         return counts * (n / size)
     if not 0 < b <= 1:
-        raise SolverError(f"the batch fraction must be in (0, 1], got {b}", kind="bad-parameter")
+        raise bad_value(model, params, f"the batch fraction must be in (0, 1], got {b:g}", *batch.args)
     if batch.kind == "fraction":
         return (rng.random((T + 1, n)) < b) / b
     if batch.kind == "epochs":
         period = round(1 / b)
         if abs(period - 1 / b) > 1e-9:
-            raise SolverError(f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}", kind="bad-parameter")
+            raise bad_value(model, params, f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}", *batch.args)
         phase = rng.integers(0, period, size=n)
         return (np.arange(T + 1)[:, None] % period == phase[None, :]) * float(period)
     # persistent(b, tau): a two-state chain per sample, time per step lr (or dt for a flow)
@@ -174,10 +176,12 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
         raise SolverError("batch persistent(b, tau) needs a parameter 'lr' (the time per step)", kind="bad-parameter")
     up, down = step_time / tau, (1 - b) * step_time / (b * tau)
     if up > 1 or down > 1:
-        raise SolverError(
+        raise bad_value(
+            model,
+            params,
             f"batch persistent: switching probabilities per step {up:.3g}, {down:.3g} "
             "exceed 1 (tau too small for this step)",
-            kind="bad-parameter",
+            *batch.args,
         )
     s = np.empty((T + 1, n))
     s[0] = rng.random(n) < b

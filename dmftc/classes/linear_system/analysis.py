@@ -1,5 +1,5 @@
 """Analysis of the linear_system class: ``matrix M ~ ensemble(...)`` and the product ``M . e``
-(docs/language.md §9), and the class's specification :class:`LinearSystem`.
+(docs/language.md §13), and the class's specification :class:`LinearSystem`.
 
 A linear system is ``dx/dt = -(M + z) x + noise`` (or a discrete update) with ``M`` an N x N
 random matrix (docs/math/linear_system.md). The model file declares the matrix and uses it in the
@@ -185,6 +185,8 @@ def _matrix_product(a, env: dict):
             binding = a.scope.get(node.id)
             if node.id == law.name:
                 return placeholder
+            if binding is not None and binding.kind == "definition":
+                return a.use(binding)
             if binding is not None and binding.kind == "param":
                 return binding.value
             raise ModelError(

@@ -31,6 +31,7 @@ import sympy as sp
 
 from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.parameters import bad_value
 from dmftc.symbolic.sde import derive_sde
 
 log = logging.getLogger("dmftc")
@@ -39,18 +40,20 @@ SURMISE_S2 = 4 / math.pi  # Wigner surmise (β = 1): P(s) = (π s / 2) exp(-π s
 
 
 def matrix_size(model, params: dict) -> int:
-    value = float(model.spec.data_args["dim"].subs(model.values(params)))
+    size = model.spec.data_args["dim"]
+    value = float(size.subs(model.values(params)))
     if value < 2 or value != round(value):
-        raise SolverError(f"the matrix size must be an integer >= 2, got {value:g}", kind="bad-parameter")
+        raise bad_value(model, params, f"the matrix size must be an integer >= 2, got {value:g}", size)
     return int(value)
 
 
 def batch_count(model, params: dict) -> int:
     if model.spec.batch is None:
         return 1
-    value = float(model.spec.batch.args[0].subs(model.values(params)))
+    size = model.spec.batch.args[0]
+    value = float(size.subs(model.values(params)))
     if value < 1 or value != round(value):
-        raise SolverError(f"the batch size must be a positive integer, got {value:g}", kind="bad-parameter")
+        raise bad_value(model, params, f"the batch size must be a positive integer, got {value:g}", size)
     return int(value)
 
 

@@ -1,0 +1,543 @@
+"""The DMFT of a matrix program: one causal pass over the occurrences of its uses
+(docs/math/matrix_program.md §4).
+
+* **Monte Carlo** (§4.1, any program): every space holds samples of its single-site process.
+  At each occurrence of a use, the source is evaluated on the samples of its space; the field of
+  the target space is a Gaussian vector over the occurrences of the same matrix landing there,
+  extended by one Cholesky row of its *correlation* matrix (a pivot p² below 1e-8 set to 0,
+  §6.1), plus the memory term (mp-field) with the responses R estimated as sample means of the
+  Jacobians. Jacobians are carried by the first ``response_samples`` samples of each space, and
+  only when some use has a memory term.
+* **Exact** (§4.2, linear programs): every per-site quantity is a coefficient vector over the
+  random inputs of its space (1, the primitives of the laws, the noises, the fields' ξ); second
+  moments follow from the block-diagonal second-moment matrix of the inputs, responses are
+  coefficients. No sampling.
+
+Both give the observables at the steps 0..T (a step's observables at its start values, with the
+fields of its uses) and the two-time correlation ``C_<coordinate>(t, s)`` of every coordinate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+from numba import njit
+from threadpoolctl import threadpool_limits
+
+from dmftc.classes.matrix_program import program
+from dmftc.errors import SolverError
+from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.runtime.random import standard_normals
+from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
+
+log = logging.getLogger("dmftc")
+
+PIVOT = 1e-8  # a Cholesky pivot p² below this (on the correlation scale) is zero (docs/math/matrix_program.md §6.1)
+RESPONSE_SAMPLES = 2000  # samples that carry Jacobians (the responses' estimator), per space and replica
+
+
+def solve(compiled, params: dict, options: dict, progress=None):
+    """``options`` (resolved by :mod:`dmftc.options`): steps, dt, samples, seed, replicas, mode."""
+    d, model = compiled.derivation, compiled.model
+    _, plan = compiled.generated
+    mode = options["mode"].value if hasattr(options["mode"], "value") else options["mode"]
+    if mode == "auto":
+        mode = "exact" if d.linear or d.gaussian is not None else "monte-carlo"
+    if mode == "exact" and not d.linear and d.gaussian is None:
+        raise SolverError(
+            f"the exact closure needs a linear program ({d.nonlinear_reason}) "
+            f"or Gaussian sources ({d.gaussian_reason})",
+            kind="bad-option",
+            hint="use --mode monte-carlo (or auto)",
+        )
+    if mode == "monte-carlo" and d.needs_responses and d.jump:
+        raise SolverError(
+            f"the Monte-Carlo pass of {model.name} needs responses through a jump: {d.jump}",
+            kind="not-available",
+            hint="Jacobian responses miss the delta of a jump (Stein's lemma is not implemented for "
+            "matrix programs): write the rule with a smooth function (tanh(k * u) for sign(u)), "
+            "or use the gaussian_data class for sign labels",
+        )
+    steps = options["steps"]
+    values, dt = program.runtime_values(plan, params, model, options["dt"])
+    started = time.perf_counter()
+    module = compiled.first_call(lambda m: m)
+    compiled_at = time.perf_counter()
+    replicas = options["replicas"] if mode == "monte-carlo" else 1
+    samples = max(2, math.ceil(options["samples"] / replicas / 2) * 2)  # even: antithetic pairs
+    runs = []
+    task = progress_task(progress, f"solving {model.name} ({mode})", replicas * (steps + 1))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for r in range(replicas):
+            rng = np.random.default_rng([options["seed"], r])
+
+            def tick(t, r=r):
+                advance(progress, task, r * (steps + 1) + t + 1)
+
+            if mode == "exact":
+                runs.append(ExactClosure(module, d, plan, values).run(steps, tick))
+            else:
+                runs.append(MonteCarlo(module, d, plan, values, samples, rng).run(steps, tick))
+    finished = time.perf_counter()
+    obs = np.array([r[0] for r in runs])
+    mean = obs.mean(axis=0)
+    sem = obs.std(axis=0, ddof=1) / np.sqrt(replicas) if replicas > 1 else None
+    two_time = {f"C_{name}": np.mean([r[1][name] for r in runs], axis=0) for name in runs[0][1]}
+    settings = {"steps": steps, "mode": mode, "dt": dt, "seed": options["seed"] if mode != "exact" else None}
+    if mode == "monte-carlo":
+        settings |= {
+            "samples": samples * replicas,
+            "replicas": replicas,
+            "error_estimate": f"standard error over {replicas} independent replicas of {samples} samples",
+            "response_samples": min(samples, RESPONSE_SAMPLES) if d.needs_responses else 0,
+        }
+    attrs = run_attributes(
+        kind="dmft",
+        model_name=model.name,
+        model_path=model.path,
+        model_source=model.source,
+        params=params,
+        settings=settings,
+        timings=compiled.timings | {"compile": compiled_at - started, "run": finished - compiled_at},
+    )
+    return make_dataset(
+        {name: mean[:, j] for j, name in enumerate(plan.observables)},
+        np.arange(steps + 1) * (dt or 1.0),
+        sem={name: sem[:, j] for j, name in enumerate(plan.observables)} if sem is not None else None,
+        two_time=two_time,
+        attrs=attrs,
+    )
+
+
+def memory(dm, command: str, options: dict) -> int:
+    """Bytes of the largest arrays of a run (ModelClass.memory), from the numbers of occurrences."""
+    d, model = dm.compiled.derivation, dm.model
+    symbols = {p.symbol: dm.params[p.name] for p in model.params}
+    T = options["steps"]
+    per_step = len(d.spec.uses)
+    coordinates = len(model.coordinates)
+    if command == "simulate":  # the matrices and the coordinates' history of one run
+        from dmftc.classes.matrix_program.simulate import space_sizes
+
+        sizes = space_sizes(d.spec, symbols, options["dim"])
+        matrices = sum(sizes[m.rows] * sizes[m.cols] for m in d.spec.matrices)
+        return 8 * (2 * matrices + (T + 1) * sum(sizes.values()) * max(coordinates, 1))
+    occurrences = per_step * (T + 1)
+    mode = getattr(options["mode"], "value", options["mode"])
+    if mode == "exact" or (mode == "auto" and (d.linear or d.gaussian is not None)):  # coefficient rows
+        width = 1 + len(model.primitives) + (T + 1) * (len(model.noises) + per_step)
+        return 8 * (width * width * len(d.spaces) + (occurrences + (T + 1) * coordinates) * width)
+    samples = max(2, options["samples"] // options["replicas"])
+    values = samples * (occurrences * 2 + (T + 1) * coordinates)  # sources, normals, histories
+    jacobians = 0
+    if d.needs_responses:  # the Jacobian of every source occurrence over the fields of its space
+        jacobians = min(samples, RESPONSE_SAMPLES) * occurrences * occurrences
+    return 8 * (values + jacobians)
+
+
+# ---------------------------------------------------------------------------- Monte Carlo
+
+
+@njit(cache=True)
+def extend_cholesky(L, n, rho):
+    """Row n of the Cholesky factor of a correlation matrix, from the correlations ``rho`` with
+    the n earlier entries: (l, p) with L[:n, :n] l = rho by forward substitution (a zero pivot
+    contributes nothing) and p² = 1 - |l|², set to 0 below PIVOT (docs/math/matrix_program.md §6.1)."""
+    for j in range(n):
+        if L[j, j] > 0.0:
+            acc = rho[j]
+            for k in range(j):
+                acc -= L[j, k] * L[n, k]
+            L[n, j] = acc / L[j, j]
+        else:
+            L[n, j] = 0.0
+    p2 = 1.0
+    for k in range(n):
+        p2 -= L[n, k] * L[n, k]
+    L[n, n] = math.sqrt(p2) if p2 >= PIVOT else 0.0
+
+
+class MonteCarlo:
+    """The Monte-Carlo forward pass of one replica (module docstring)."""
+
+    def __init__(self, module, d, plan, values, samples: int, rng: np.random.Generator):
+        self.module, self.d, self.plan, self.values, self.rng = module, d, plan, values, rng
+        self.spec = d.spec
+        self.S = samples
+        self.J = min(samples, RESPONSE_SAMPLES) if d.needs_responses else 0
+        self.states = {s.name: program.start(module, s, values, samples, rng, antithetic=True) for s in plan.spaces}
+        self.columns = {k: program.column(plan, k) for k in range(len(self.spec.uses))}
+
+    def run(self, steps: int, tick):
+        spec, d = self.spec, self.d
+        clock = program.occurrences(d, steps)
+        # fields landing in each space, numbered by occurrence: their Jacobian columns
+        landing = {
+            s.name: [i for i, (_, k) in enumerate(clock) if spec.uses[k].tgt == s.name] for s in self.plan.spaces
+        }
+        column_of = {s: {occ: j for j, occ in enumerate(occs)} for s, occs in landing.items()}
+        width = {s: len(occs) for s, occs in landing.items()}
+        J = self.J
+        jac = {name: np.zeros((J, len(st.plan.coordinates), width[name])) for name, st in self.states.items()}
+        jac_h = {name: np.zeros((J, len(st.plan.fields), width[name])) for name, st in self.states.items()}
+        # per use: the source values (and Jacobians) of every occurrence, and the field group
+        sources = {k: [] for k in range(len(spec.uses))}
+        source_jac = {k: [] for k in range(len(spec.uses))}
+        occurrence_of = {k: [] for k in range(len(spec.uses))}  # clock index of each occurrence
+        groups = {}  # (matrix, tgt) -> dict(L, normals, sd, members)
+        agg = np.zeros(self.plan.n_aggregates)
+        obs = np.zeros((steps + 1, len(self.plan.observables)))
+        values = self.values
+        position = 0
+        for t in range(steps + 1):
+            for st in self.states.values():
+                st.E[:] = standard_normals(self.rng, st.E.shape[::-1]).T if st.E.shape[1] else st.E
+                st.history.append(st.Z.copy())
+            while position < len(clock) and clock[position][0] == t:
+                k = clock[position][1]
+                self._occurrence(k, position, t, sources, source_jac, occurrence_of, groups, jac, jac_h, column_of)
+                position += 1
+            program.observe(self.module, self.plan, self.states, t, values, agg)
+            obs[t] = program.combine(self.module, self.plan, agg, values)
+            if t < steps:
+                self._step(t, jac, jac_h)
+            tick(t)
+        correlations = {}
+        for st in self.states.values():
+            history = np.array(st.history)
+            for j, name in enumerate(st.plan.coordinates):
+                correlations[name] = history[:, :, j] @ history[:, :, j].T / st.size
+        return obs, correlations
+
+    def _occurrence(self, k, position, t, sources, source_jac, occurrence_of, groups, jac, jac_h, column_of):
+        spec, d, module, values = self.spec, self.d, self.module, self.values
+        use, rule = spec.uses[k], d.rules[k]
+        src, tgt = self.states[use.src], self.states[use.tgt]
+        J = self.J
+        # the source on the samples of its space, and its Jacobian over the fields landing there
+        x = np.zeros(self.S)
+        dZ = np.zeros((self.S, len(src.plan.coordinates))) if J else _EMPTY2
+        dH = np.zeros((self.S, len(src.plan.fields))) if J else _EMPTY2
+        getattr(module, f"source_{k + 1}")(t, values, src.Z, src.K, src.H, src.E, x, dZ, dH, bool(J))
+        if not within_scale(x):
+            raise diagnose(d.model, t, [(f"the source of use {k + 1}, {use.text}", x)])
+        jx = None
+        if J:
+            jx = np.einsum("sz,szc->sc", dZ[:J], jac[use.src]) + np.einsum("sh,shc->sc", dH[:J], jac_h[use.src])
+        sources[k].append(x)
+        source_jac[k].append(jx)
+        occurrence_of[k].append(position)
+
+        # the Gaussian part: one more entry of the field vector of (matrix, tgt) (mp-noise)
+        group = groups.setdefault((use.matrix, use.tgt), {"members": [], "sd": [], "L": None, "normals": None})
+        members = group["members"]
+        n = len(members)
+        covariance = np.zeros(n + 1)
+        kappa = {j: float(_value(c, d.model, values)) for j, c in rule.covariance}
+        for i, (k2, idx) in enumerate([*members, (k, len(sources[k]) - 1)]):
+            if k2 in kappa:
+                covariance[i] = kappa[k2] * float(np.mean(x * sources[k2][idx]))
+        sd = math.sqrt(max(covariance[n], 0.0))
+        if group["L"] is None or group["L"].shape[0] <= n:  # grow the factor and the normals
+            capacity = 2 * n + 8
+            L, normals = np.zeros((capacity, capacity)), np.zeros((capacity, self.S))
+            if group["L"] is not None:
+                L[:n, :n], normals[:n] = group["L"][:n, :n], group["normals"][:n]
+            group["L"], group["normals"] = L, normals
+        L, normals = group["L"], group["normals"]
+        sds = np.array(group["sd"])
+        scale = np.where(sds > 0, sds, 1.0) * (sd if sd > 0 else 1.0)
+        rho = np.where((sds > 0) & (sd > 0), covariance[:n] / scale, 0.0)
+        extend_cholesky(L, n, np.ascontiguousarray(rho))
+        normals[n] = standard_normals(self.rng, (self.S,))
+        xi = sd * (L[n, : n + 1] @ normals[: n + 1])
+        members.append((k, len(sources[k]) - 1))
+        group["sd"].append(sd)
+
+        # the memory: Σ_f κ^mem R_src(e, f) x^f over earlier occurrences f of uses landing in src
+        h = xi
+        jh = np.zeros((J, len(column_of[use.tgt]))) if J else None
+        if J:
+            jh[:, column_of[use.tgt][position]] = 1.0
+        for j, kappa_mem in rule.memory:
+            kappa_value = float(_value(kappa_mem, d.model, values))
+            for idx, occ in enumerate(occurrence_of[j]):
+                if occ >= position:
+                    continue
+                response = float(np.mean(jx[:, column_of[use.src][occ]])) if J else 0.0
+                if response == 0.0:
+                    continue
+                h = h + kappa_value * response * sources[j][idx]
+                if J:
+                    jh += kappa_value * response * source_jac[j][idx]
+        if not within_scale(h):
+            raise diagnose(d.model, t, [(f"the field of use {k + 1}, {use.text}", h)])
+        column = self.columns[k]
+        tgt.H[:, column] = h
+        if J:
+            jac_h[use.tgt][:, column] = jh
+
+    def _step(self, t, jac, jac_h):
+        module, values, J = self.module, self.values, self.J
+        for name, st in self.states.items():
+            nz, nh = len(st.plan.coordinates), len(st.plan.fields)
+            Znew = np.zeros_like(st.Z)
+            dZ = np.zeros((self.S, nz, nz)) if J else _EMPTY3
+            dH = np.zeros((self.S, nz, nh)) if J else _EMPTY3
+            getattr(module, f"step_{name}")(t, values, st.Z, st.K, st.H, st.E, Znew, dZ, dH, bool(J))
+            if not within_scale(Znew):
+                raise diagnose(self.d.model, t + 1, [(f"the coordinates of space {name}", Znew)])
+            if J:
+                jac[name] = np.einsum("szy,syc->szc", dZ[:J], jac[name]) + np.einsum(
+                    "szh,shc->szc", dH[:J], jac_h[name]
+                )
+            st.Z = Znew
+
+
+_EMPTY2 = np.zeros((1, 1))
+_EMPTY3 = np.zeros((1, 1, 1))
+
+
+def _value(expr, model, values: np.ndarray) -> float:
+    """A parameter expression (a coupling κ) at the run's parameter values."""
+    return float(expr.subs({p.symbol: values[i] for i, p in enumerate(model.params)}))
+
+
+# ---------------------------------------------------------------------------- exact closure
+
+
+class ExactClosure:
+    """The exact closure of a linear program, or the Gaussian closure of a program whose state is
+    linear and whose nonlinear sources are functions f(u) of one affine argument (module
+    docstring; docs/math/matrix_program.md §4.2): E[f(u) v] and E[f(u) g(u')] by Gauss–Hermite
+    quadrature over the Gaussian arguments."""
+
+    def __init__(self, module, d, plan, values):
+        self.module, self.d, self.plan, self.values = module, d, plan, values
+        self.gaussian = d.gaussian or {}
+
+    def run(self, steps: int, tick):
+        d, plan, spec, module, values = self.d, self.plan, self.d.spec, self.module, self.values
+        clock = program.occurrences(d, steps)
+        spaces = {s.name: _InputSpace(s, d.space(s.name), steps, clock, spec) for s in plan.spaces}
+        Hc = {name: np.zeros((len(sp_.plan.fields), sp_.width)) for name, sp_ in spaces.items()}
+        Zc = {}  # coefficient rows of the coordinates over the inputs of their space
+        for name, sp_ in spaces.items():
+            c = np.zeros((len(sp_.plan.coordinates), sp_.n_local))
+            getattr(module, f"affine_initial_{name}")(values, c)
+            Zc[name] = sp_.combine_rows(c, np.zeros((c.shape[0], sp_.width)), Hc[name], 0)
+        # per use: the coefficient rows of each occurrence's source (of its argument u for f(u)),
+        # and their means and variances (fixed once made: M changes only for later inputs)
+        rows = {k: [] for k in range(len(spec.uses))}
+        stats = {k: [] for k in range(len(spec.uses))}
+        occurrence_of = {k: [] for k in range(len(spec.uses))}
+        history = {name: [] for name in spaces}
+        obs = np.zeros((steps + 1, len(plan.observables)))
+        agg = np.zeros(plan.n_aggregates)
+        position = 0
+        for t in range(steps + 1):
+            for name in spaces:
+                history[name].append(Zc[name].copy())
+            while position < len(clock) and clock[position][0] == t:
+                k = clock[position][1]
+                use, rule = spec.uses[k], d.rules[k]
+                src, tgt = spaces[use.src], spaces[use.tgt]
+                coefficients = np.zeros(src.n_local)
+                getattr(module, f"affine_source_{k + 1}")(t, values, coefficients)
+                row = src.combine(coefficients, Zc[use.src], Hc[use.src], t)
+                mu = row @ src.M[:, 0]
+                rows[k].append(row)
+                stats[k].append((mu, max(row @ src.M @ row - mu * mu, 0.0)))
+                occurrence_of[k].append(position)
+                # covariance with the earlier occurrences of the same matrix landing in tgt (mp-noise)
+                entries = []
+                for j, kappa in rule.covariance:
+                    n = len(rows[j]) - (j == k)  # the earlier occurrences of use j
+                    if n:
+                        others = (np.array(rows[j][:n]), np.array(stats[j][:n]))
+                        moments = self._moments(src, t, (k, row, stats[k][-1]), j, others)
+                        entries += zip(occurrence_of[j][:n], _value(kappa, d.model, values) * moments)
+                own = 0.0
+                if k in dict(rule.covariance):
+                    itself = (row[None], np.array(stats[k][-1:]))
+                    kappa_own = _value(dict(rule.covariance)[k], d.model, values)
+                    own = kappa_own * self._moments(src, t, (k, row, stats[k][-1]), k, itself)[0]
+                xi = tgt.new_field(position, use.matrix, entries, own)
+                # the field: ξ plus the memory (mp-field); a response is the coefficient of the
+                # source on an earlier ξ (times E[f'(u)] for a source f(u))
+                slope = self._slope(t, k, stats[k][-1])
+                h = np.zeros(tgt.width)
+                h[xi] = 1.0
+                for j, kappa_mem in rule.memory:
+                    kappa_value = _value(kappa_mem, d.model, values)
+                    for idx, occ in enumerate(occurrence_of[j]):
+                        if occ < position:
+                            response = slope * row[src.field_index[occ]]
+                            if response != 0.0:
+                                h += kappa_value * response * rows[j][idx]
+                Hc[use.tgt][program.column(plan, k)] = h
+                position += 1
+            for s in plan.spaces:
+                if s.aggregates:
+                    agg[list(s.aggregates)] = spaces[s.name].observe(module, t, values, Zc[s.name], Hc[s.name])
+            obs[t] = program.combine(module, plan, agg, values)
+            if not within_scale(obs[t]):
+                raise diagnose(d.model, t, [(f"the observable {n}", obs[t, j]) for j, n in enumerate(plan.observables)])
+            if t < steps:
+                for name, sp_ in spaces.items():
+                    if sp_.plan.coordinates:
+                        c = np.zeros((len(sp_.plan.coordinates), sp_.n_local))
+                        getattr(module, f"affine_step_{name}")(t, values, c)
+                        Zc[name] = sp_.combine_rows(c, Zc[name], Hc[name], t)
+            tick(t)
+        correlations = {}
+        for name, sp_ in spaces.items():
+            stacked = np.array(history[name])  # (steps + 1, nz, width)
+            for j, coordinate in enumerate(sp_.plan.coordinates):
+                A = stacked[:, j]
+                correlations[coordinate] = A @ sp_.M @ A.T
+        return obs, correlations
+
+    def _function(self, k: int, t: int):
+        """u -> (f(u), f'(u)) of use k's source (generated: argument_source_k)."""
+
+        def f(u):
+            out, dout = np.empty_like(u), np.empty_like(u)
+            getattr(self.module, f"argument_source_{k + 1}")(t, self.values, u.ravel(), out.ravel(), dout.ravel())
+            return out, dout
+
+        return f
+
+    def _moments(self, space, t: int, new: tuple, j: int, others: tuple) -> np.ndarray:
+        """E[x^new x^other] for the occurrences ``others`` (rows, (mean, variance) of each) of use
+        j: a M bᵀ for two affine sources, Stein's identity for one f(u), Gauss–Hermite in two
+        dimensions for two."""
+        k, row, (mu, var) = new
+        rows, stats = others
+        others_mu, others_var = stats[:, 0], stats[:, 1]
+        second = rows @ (space.M @ row)
+        a_gauss, b_gauss = k in self.gaussian, j in self.gaussian
+        if not a_gauss and not b_gauss:
+            return second
+        cov = second - mu * others_mu
+        if a_gauss and b_gauss:
+            f, g = self._function(k, t), self._function(j, t)
+            return GAUSS_HERMITE.pair(f, mu, np.sqrt(var), g, others_mu, np.sqrt(others_var), cov)
+        # one affine source v and one f(u): E[v f(u)] = E[v] E[f(u)] + Cov(v, u) E[f'(u)] (Stein)
+        n = len(rows)
+        if a_gauss:
+            f, u_mu, u_sd, v_mu = self._function(k, t), np.full(n, mu), np.full(n, np.sqrt(var)), others_mu
+        else:
+            f, u_mu, u_sd, v_mu = self._function(j, t), others_mu, np.sqrt(others_var), np.full(n, mu)
+        value, slope = GAUSS_HERMITE.single(f, u_mu, u_sd)
+        return v_mu * value + cov * slope
+
+    def _slope(self, t: int, k: int, stat: tuple) -> float:
+        """E[f'(u)] for a source f(u) (its responses are those of u times this), 1 for an affine one."""
+        if k not in self.gaussian:
+            return 1.0
+        mu, var = stat
+        return float(GAUSS_HERMITE.single(self._function(k, t), np.array([mu]), np.array([np.sqrt(var)]))[1][0])
+
+
+class _GaussHermite:
+    """Expectations over Gaussian arguments with n Gauss–Hermite nodes per dimension."""
+
+    def __init__(self, n: int):
+        nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+        self.z, self.w = nodes, weights / weights.sum()
+
+    def single(self, f, mu: np.ndarray, sd: np.ndarray):
+        """(E[f(U)], E[f'(U)]) for U ~ N(mu_i, sd_i²), each an array. E[f'(U)] is Stein's
+        E[(U - mu) f(U)] / sd², which holds for an f with jumps too (sign, steps); f'(mu) where
+        sd = 0."""
+        value, slope = f(mu[:, None] + sd[:, None] * self.z[None, :])
+        stein = (value * self.z[None, :]) @ self.w / np.where(sd > 0, sd, 1.0)
+        return value @ self.w, np.where(sd > 0, stein, slope[:, 0])
+
+    def pair(self, f, mu, sd, g, mu2, sd2, cov) -> np.ndarray:
+        """E[f(U) g(V_i)] for (U, V_i) Gaussian: U ~ N(mu, sd²), V_i ~ N(mu2_i, sd2_i²), Cov = cov_i."""
+        z1, z2 = np.meshgrid(self.z, self.z, indexing="ij")
+        w = np.outer(self.w, self.w).ravel()
+        z1, z2 = z1.ravel(), z2.ravel()
+        rho = np.where((sd > 0) & (sd2 > 0), cov / np.where(sd2 > 0, sd2, 1.0) / (sd if sd > 0 else 1.0), 0.0)
+        rho = np.clip(rho, -1.0, 1.0)
+        fu = f(np.asarray(mu + sd * z1))[0]
+        v = mu2[:, None] + sd2[:, None] * (rho[:, None] * z1[None, :] + np.sqrt(1 - rho**2)[:, None] * z2[None, :])
+        return (g(v)[0] * fu[None, :]) @ w
+
+
+GAUSS_HERMITE = _GaussHermite(32)
+
+
+class _InputSpace:
+    """The random inputs of one space in the exact closure: (1, primitives, then every step's
+    noises and every occurrence's ξ in clock order), and their second-moment matrix M."""
+
+    def __init__(self, plan_space, process, steps, clock, spec):
+        self.plan = plan_space
+        self.n_prim = len(plan_space.primitive_laws)
+        self.n_noise = plan_space.n_noise
+        # local inputs of a rule: (1, Z, H, E, PR); global index of each noise and ξ
+        self.n_local = 1 + len(plan_space.coordinates) + len(plan_space.fields) + self.n_noise + self.n_prim
+        base = 1 + self.n_prim
+        self.noise_index = {
+            t: list(range(base + t * self.n_noise, base + (t + 1) * self.n_noise)) for t in range(steps + 1)
+        }
+        start = base + (steps + 1) * self.n_noise
+        landing = [i for i, (_, k) in enumerate(clock) if spec.uses[k].tgt == plan_space.name]
+        self.field_index = {occ: start + j for j, occ in enumerate(landing)}
+        self.width = start + len(landing)
+        M = np.zeros((self.width, self.width))
+        means = np.array([{"uniform": 0.5}.get(law, 0.0) for law in plan_space.primitive_laws])
+        seconds = np.array([{"uniform": 1 / 3}.get(law, 1.0) for law in plan_space.primitive_laws])
+        M[0, 0] = 1.0
+        M[0, 1:base] = M[1:base, 0] = means
+        M[1:base, 1:base] = np.outer(means, means)
+        M[np.arange(1, base), np.arange(1, base)] = seconds
+        noise = np.arange(base, start)
+        M[noise, noise] = 1.0
+        self.M = M
+        self.group_members: dict[str, list[int]] = {}
+
+    def combine(self, c: np.ndarray, Zrows, Hrows, t) -> np.ndarray:
+        """Global coefficients of an affine rule with local coefficients c over (1, Z, H, E, PR)."""
+        nz, nh = Zrows.shape[0], Hrows.shape[0]
+        out = np.zeros(self.width)
+        out[0] = c[0]
+        out += c[1 : 1 + nz] @ Zrows if nz else 0.0
+        out += c[1 + nz : 1 + nz + nh] @ Hrows if nh else 0.0
+        if self.n_noise:
+            out[self.noise_index[t]] += c[1 + nz + nh : 1 + nz + nh + self.n_noise]
+        if self.n_prim:
+            out[1 : 1 + self.n_prim] += c[1 + nz + nh + self.n_noise :]
+        return out
+
+    def combine_rows(self, c, Zrows, Hrows, t) -> np.ndarray:
+        return np.array([self.combine(row, Zrows, Hrows, t) for row in c]).reshape(len(c), self.width)
+
+    def new_field(self, position: int, matrix: str, entries: list, own: float) -> int:
+        """Add the ξ of occurrence ``position``: its variance and covariances with the earlier ξ
+        of the same matrix landing here (entries: (occurrence, covariance))."""
+        i = self.field_index[position]
+        self.M[i, i] = own
+        for occ, value in entries:
+            j = self.field_index[occ]
+            self.M[i, j] = self.M[j, i] = value
+        return i
+
+    def observe(self, module, t, values, Zrows, Hrows) -> np.ndarray:
+        """The mean() aggregates of this space: E[v'Qv + l'v + c0], v = (Z, H, PR)."""
+        n_agg = len(self.plan.aggregates)
+        nv = Zrows.shape[0] + Hrows.shape[0] + self.n_prim
+        Q, l, c0 = np.zeros((n_agg, nv, nv)), np.zeros((n_agg, nv)), np.zeros(n_agg)
+        getattr(module, f"quadratic_observe_{self.plan.name}")(t, values, Q, l, c0)
+        prim_rows = np.zeros((self.n_prim, self.width))
+        prim_rows[np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
+        V = np.concatenate([Zrows, Hrows, prim_rows])
+        second = V @ self.M @ V.T
+        first = V @ self.M[:, 0]
+        return np.einsum("aij,ij->a", Q, second) + l @ first + c0
