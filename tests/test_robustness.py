@@ -203,3 +203,20 @@ def test_a_sum_of_a_thousand_terms_parses(tmp_path):
     names = [f"p{i}" for i in range(1000)]
     m = dmftc.load(_ridge_with_parameters(names, tmp_path))
     assert len(m.params) == 1000 + 4
+
+
+@pytest.mark.parametrize("model", ["logistic_gd", "scs_network"])
+def test_a_fresh_compile_and_a_cached_one_give_the_same_digits(model, tmp_path, monkeypatch):
+    # the first run compiles into an empty cache, the second loads what it wrote, as a new
+    # process would: results must not depend on the cache's state (bit for bit)
+    from dmftc.codegen.jit import discard_imported
+
+    monkeypatch.setenv("DMFTC_CACHE_DIR", str(tmp_path))
+    m = dmftc.load(model)
+    options = dict(steps=10, mode="monte-carlo", samples=2000, seed=3)
+    discard_imported(m.codegen())
+    fresh = m.solve(**options)
+    discard_imported(m.codegen())
+    cached = dmftc.load(model).solve(**options)
+    for name in fresh.data_vars:
+        np.testing.assert_array_equal(cached[name].values, fresh[name].values, err_msg=name)

@@ -206,8 +206,9 @@ def _product(a):
         if found - {src}:
             other = next(iter(found - {src}))
             written = f"{matrix.name}'" if transpose else matrix.name
+            operand = n.format_expr(e.right)
             raise ModelError(
-                f"'{written} . e' needs e in space '{src}', but e lives in '{other}'",
+                f"'{written} . {operand}' needs {operand} in space '{src}', but it lives in '{other}'",
                 e.right.loc,
                 kind="space-mismatch",
                 hint=f"{matrix.name} is [{matrix.rows}, {matrix.cols}]: {matrix.name} . u takes u in "
