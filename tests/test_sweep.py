@@ -252,3 +252,14 @@ def test_cli_sweep_errors(tmp_path):
     for options, message in cases:
         result = runner.invoke(app, ["sweep", LOGISTIC, *options, "--steps", "2", "-q"])
         assert result.exit_code == 2 and message in result.output, (options, result.output)
+
+
+def test_a_matrix_program_sweeps_like_any_model(client):
+    # the random network over g: each point equals its own solve (the Gaussian closure is
+    # deterministic), and the chaotic point stays active while the quiet one decays
+    m = dmftc.load("scs_network")
+    ds = m.sweep({"g": [0.5, 1.5]}, client=client, steps=30)
+    for g in (0.5, 1.5):
+        alone = dmftc.load("scs_network", g=g).solve(steps=30)
+        np.testing.assert_array_equal(ds.variance.sel(g=g).values, alone.variance.values)
+    assert ds.variance.sel(g=1.5).values[-1] > 10 * ds.variance.sel(g=0.5).values[-1]

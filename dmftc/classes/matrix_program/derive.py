@@ -21,7 +21,9 @@ column count and ``r = N_rows / N_cols``:
 A program is *linear* when every source and every update is affine in the per-site random
 quantities (coordinates, fields, noises, the random inputs of the laws) with coefficients that
 depend on parameters and ``t`` only; its closure is then solved exactly (§4.2), otherwise by the
-Monte-Carlo forward pass (§4.1).
+Monte-Carlo forward pass (§4.1). A program that is linear once the one uniform input of a space
+(and the constants drawn from it alone: an eigenvalue λ(u) of a structured covariance) is held
+fixed is solved exactly too, over quadrature classes of that input (§4.3).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class ProgramDerivation:
     # memory term (use index -> GaussianSource); None where it does not apply
     gaussian: dict | None = None
     gaussian_reason: str = ""  # why it does not apply
+    # site classes (§4.3): the uniform primitive of each space held fixed per quadrature class
+    # (symbols; empty when the program is linear without them or cannot be made so)
+    classes: tuple[sp.Symbol, ...] = ()
     # a rule whose derivative has a delta (sign, a step): the Jacobian responses of the
     # Monte-Carlo pass do not see it ("" when every rule is differentiable almost everywhere
     # with no jump that a response would feel)
@@ -150,6 +155,11 @@ def derive_matrix_program(model: Model) -> ProgramDerivation:
             )
         )
     reason = nonlinearity(model)
+    classes = class_inputs(model, spaces) if reason else ()
+    if classes and not nonlinearity(model, fixed=classes + class_constants(model, classes)):
+        reason = ""
+    else:
+        classes = ()
     gaussian, why_not = gaussian_sources(model, rules) if reason else (None, "")
     jump = ""
     variables = random_inputs(model)
@@ -169,8 +179,27 @@ def derive_matrix_program(model: Model) -> ProgramDerivation:
         needs_responses=any(r.memory for r in rules),
         gaussian=gaussian,
         gaussian_reason=why_not,
+        classes=classes,
         jump=jump,
     )
+
+
+def class_inputs(model: Model, spaces) -> tuple[sp.Symbol, ...]:
+    """The uniform primitive of every space that has exactly one (§4.3), or () when a space has
+    several (a quadrature over one input per space only)."""
+    out = []
+    for s in spaces:
+        uniform = [p.symbol for p in s.primitives if p.law == "uniform"]
+        if len(uniform) > 1:
+            return ()
+        out += uniform
+    return tuple(out)
+
+
+def class_constants(model: Model, classes: tuple[sp.Symbol, ...]) -> tuple[sp.Symbol, ...]:
+    """The constants whose law uses no random input but the class inputs: fixed in a class."""
+    inputs = set(random_inputs(model)) - set(classes)
+    return tuple(c.symbol for c in model.spec.constants if not c.law.free_symbols & inputs)
 
 
 def random_inputs(model: Model) -> list[sp.Symbol]:
@@ -195,11 +224,14 @@ def _affine(expr: sp.Expr, variables: list[sp.Symbol]) -> bool:
     return sp.Poly(expr, *present).total_degree() <= 1
 
 
-def nonlinearity(model: Model) -> str:
-    """Why the program is not linear (docs/math/matrix_program.md §4.2), or "" when it is."""
+def nonlinearity(model: Model, fixed: tuple = ()) -> str:
+    """Why the program is not linear (docs/math/matrix_program.md §4.2), or "" when it is; the
+    inputs ``fixed`` count as coefficients (a site class, §4.3)."""
     spec = model.spec
-    inputs = random_inputs(model)
+    inputs = [x for x in random_inputs(model) if x not in fixed]
     for c in spec.constants:
+        if c.symbol in fixed:
+            continue
         if not _affine(c.law, inputs):
             return f"the law of '{c.name}' is not affine in its random inputs"
     for v in model.coordinates:

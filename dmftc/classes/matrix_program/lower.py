@@ -36,6 +36,7 @@ class SpacePlan:
     n_noise: int
     primitive_laws: tuple[str, ...]
     aggregates: tuple[int, ...]  # indices into the aggregate vector of the mean() computed here
+    classed: tuple[int, ...] = ()  # primitives held fixed per site class in the exact closure (§4.3)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def generate_matrix_program(d: ProgramDerivation) -> tuple[GeneratedSource, Prog
                 len(E),
                 tuple(p.law for p in s.primitives),
                 tuple(index[g.symbol] for g in mine),
+                tuple(i for i, p in enumerate(PR) if p in d.classes),
             )
         )
 
@@ -185,6 +187,12 @@ def _in_primitives(expr: sp.Expr, laws: dict) -> sp.Expr:
     return expr
 
 
+def _in_class(target: str, arrays: list[str]) -> str:
+    """``c[0, 1]`` -> ``cq[0, 1]``: an entry of the slice of class q."""
+    name, rest = target.split("[", 1)
+    return f"{name}q[{rest}" if name in arrays else target
+
+
 def _partials(expr, Z, H, z_target: str, h_target: str) -> list[tuple[str, sp.Expr]]:
     out = []
     for j, z in enumerate(Z):
@@ -219,9 +227,12 @@ def _site_function(emit, name, args, doc, assignments, arrays, size, derivatives
 def _affine_functions(emit, d, s, Z, H, E, PR, laws, mine, t_name) -> list[Function]:
     """Coefficients of the exact closure (docs/math/matrix_program.md §4.2): each rule as an
     affine map of (1, Z, H, E, PR) of its space; the observables' integrands as v'Qv + l'v + c
-    with v = (Z, H, PR)."""
+    with v = (Z, H, PR). A primitive held fixed per site class (§4.3) is not an input: its value
+    in class q is U[q, j], and every array gets the class as its first index."""
     spec = d.spec
     out = []
+    fixed = [p for p in PR if p in d.classes]
+    PR = [p for p in PR if p not in d.classes]
     inputs = [sp.Integer(1)] + Z + H + E + PR
 
     def affine_rows(target: str, rules: list[sp.Expr]) -> tuple[list[str], list[sp.Expr]]:
@@ -235,8 +246,16 @@ def _affine_functions(emit, d, s, Z, H, E, PR, laws, mine, t_name) -> list[Funct
         return targets, entries
 
     def function(name, args, doc, targets, entries):
-        f = Function(name, args, doc, emit.unpack_params(entries))
-        f.lines += emit.assign(targets, entries, sparse=True) if entries else []
+        """The arrays after ``params`` are indexed by the class q first (``<array>q``: the slice of
+        class q); the class values ``U`` come right after ``params``."""
+        after = args.index("params") + 1
+        arrays = args[after:]
+        f = Function(name, args[:after] + ["U"] + arrays, doc)
+        f.lines = emit.unpack_params(entries)
+        body = [f"{a}q = {a}[q]" for a in arrays]
+        body += [f"{emit.names[x]} = U[q, {j}]" for j, x in enumerate(fixed) if any(e.has(x) for e in entries)]
+        body += emit.assign([_in_class(t, arrays) for t in targets], entries, sparse=True) if entries else []
+        f.lines += ["for q in range(U.shape[0]):"] + ["    " + line for line in body]
         out.append(f)
 
     order = "(1, Z, H, E, PR)"

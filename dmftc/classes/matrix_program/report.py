@@ -118,6 +118,12 @@ def render_program_derivation(d: ProgramDerivation, fmt: str) -> str:
 
     if d.linear:
         method = "exact: every variable is linear in the random inputs (docs/math/matrix_program.md §4.2)"
+        if d.classes:
+            held = ", ".join(c.name for c in d.spec.constants if c.law.has(*d.classes))
+            method = (
+                f"exact over site classes: linear once {held} (uniform) is held fixed, averaged over "
+                "quadrature classes of it (docs/math/matrix_program.md §4.3)"
+            )
     elif d.gaussian is not None:
         method = (
             f"Gaussian closure (docs/math/matrix_program.md §4.2): the state is linear and the sources "

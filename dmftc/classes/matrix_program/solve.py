@@ -37,6 +37,7 @@ log = logging.getLogger("dmftc")
 
 PIVOT = 1e-8  # a Cholesky pivot p² below this (on the correlation scale) is zero (docs/math/matrix_program.md §6.1)
 RESPONSE_SAMPLES = 2000  # samples that carry Jacobians (the responses' estimator), per space and replica
+CLASS_LEVELS, CLASS_NODES = 8, 8  # site classes: graded panels per half of (0, 1), Gauss–Legendre nodes per panel
 
 
 def solve(compiled, params: dict, options: dict, progress=None):
@@ -129,7 +130,8 @@ def memory(dm, command: str, options: dict) -> int:
     mode = getattr(options["mode"], "value", options["mode"])
     if mode == "exact" or (mode == "auto" and (d.linear or d.gaussian is not None)):  # coefficient rows
         width = 1 + len(model.primitives) + (T + 1) * (len(model.noises) + per_step)
-        return 8 * (width * width * len(d.spaces) + (occurrences + (T + 1) * coordinates) * width)
+        classes = 2 * (CLASS_LEVELS + 1) * CLASS_NODES if d.classes else 1  # rows per class (§4.3)
+        return 8 * (width * width * len(d.spaces) + classes * (occurrences + (T + 1) * coordinates) * width)
     samples = max(2, options["samples"] // options["replicas"])
     values = samples * (occurrences * 2 + (T + 1) * coordinates)  # sources, normals, histories
     jacobians = 0
@@ -313,7 +315,9 @@ class ExactClosure:
     """The exact closure of a linear program, or the Gaussian closure of a program whose state is
     linear and whose nonlinear sources are functions f(u) of one affine argument (module
     docstring; docs/math/matrix_program.md §4.2): E[f(u) v] and E[f(u) g(u')] by Gauss–Hermite
-    quadrature over the Gaussian arguments."""
+    quadrature over the Gaussian arguments. A program linear in each site class (§4.3) carries a
+    coefficient row per class q of its space (the first index of every row array); averages over
+    the sites are the weighted sums over the classes."""
 
     def __init__(self, module, d, plan, values):
         self.module, self.d, self.plan, self.values = module, d, plan, values
@@ -323,14 +327,15 @@ class ExactClosure:
         d, plan, spec, module, values = self.d, self.plan, self.d.spec, self.module, self.values
         clock = program.occurrences(d, steps)
         spaces = {s.name: _InputSpace(s, d.space(s.name), steps, clock, spec) for s in plan.spaces}
-        Hc = {name: np.zeros((len(sp_.plan.fields), sp_.width)) for name, sp_ in spaces.items()}
-        Zc = {}  # coefficient rows of the coordinates over the inputs of their space
+        Hc = {name: np.zeros((sp_.n_class, len(sp_.plan.fields), sp_.width)) for name, sp_ in spaces.items()}
+        Zc = {}  # coefficient rows of the coordinates over the inputs of their space, per class
         for name, sp_ in spaces.items():
-            c = np.zeros((len(sp_.plan.coordinates), sp_.n_local))
-            getattr(module, f"affine_initial_{name}")(values, c)
-            Zc[name] = sp_.combine_rows(c, np.zeros((c.shape[0], sp_.width)), Hc[name], 0)
-        # per use: the coefficient rows of each occurrence's source (of its argument u for f(u)),
-        # and their means and variances (fixed once made: M changes only for later inputs)
+            c = np.zeros((sp_.n_class, len(sp_.plan.coordinates), sp_.n_local))
+            getattr(module, f"affine_initial_{name}")(values, sp_.U, c)
+            Zc[name] = sp_.combine_rows(c, np.zeros((sp_.n_class, c.shape[1], sp_.width)), Hc[name], 0)
+        # per use: the coefficient rows (class, input) of each occurrence's source (of its
+        # argument u for f(u)), and their means and variances per class (fixed once made: M
+        # changes only for later inputs)
         rows = {k: [] for k in range(len(spec.uses))}
         stats = {k: [] for k in range(len(spec.uses))}
         occurrence_of = {k: [] for k in range(len(spec.uses))}
@@ -345,12 +350,13 @@ class ExactClosure:
                 k = clock[position][1]
                 use, rule = spec.uses[k], d.rules[k]
                 src, tgt = spaces[use.src], spaces[use.tgt]
-                coefficients = np.zeros(src.n_local)
-                getattr(module, f"affine_source_{k + 1}")(t, values, coefficients)
+                coefficients = np.zeros((src.n_class, src.n_local))
+                getattr(module, f"affine_source_{k + 1}")(t, values, src.U, coefficients)
                 row = src.combine(coefficients, Zc[use.src], Hc[use.src], t)
                 mu = row @ src.M[:, 0]
+                var = np.einsum("qi,qi->q", row @ src.M, row) - mu * mu
                 rows[k].append(row)
-                stats[k].append((mu, max(row @ src.M @ row - mu * mu, 0.0)))
+                stats[k].append((mu, np.maximum(var, 0.0)))
                 occurrence_of[k].append(position)
                 # covariance with the earlier occurrences of the same matrix landing in tgt (mp-noise)
                 entries = []
@@ -367,18 +373,19 @@ class ExactClosure:
                     own = kappa_own * self._moments(src, t, (k, row, stats[k][-1]), k, itself)[0]
                 xi = tgt.new_field(position, use.matrix, entries, own)
                 # the field: ξ plus the memory (mp-field); a response is the coefficient of the
-                # source on an earlier ξ (times E[f'(u)] for a source f(u))
+                # source on an earlier ξ (times E[f'(u)] for a source f(u)), averaged over the
+                # classes of the source's space
                 slope = self._slope(t, k, stats[k][-1])
-                h = np.zeros(tgt.width)
-                h[xi] = 1.0
+                h = np.zeros((tgt.n_class, tgt.width))
+                h[:, xi] = 1.0
                 for j, kappa_mem in rule.memory:
                     kappa_value = _value(kappa_mem, d.model, values)
                     for idx, occ in enumerate(occurrence_of[j]):
                         if occ < position:
-                            response = slope * row[src.field_index[occ]]
+                            response = slope * (row[:, src.field_index[occ]] @ src.weights)
                             if response != 0.0:
                                 h += kappa_value * response * rows[j][idx]
-                Hc[use.tgt][program.column(plan, k)] = h
+                Hc[use.tgt][:, program.column(plan, k)] = h
                 position += 1
             for s in plan.spaces:
                 if s.aggregates:
@@ -389,16 +396,16 @@ class ExactClosure:
             if t < steps:
                 for name, sp_ in spaces.items():
                     if sp_.plan.coordinates:
-                        c = np.zeros((len(sp_.plan.coordinates), sp_.n_local))
-                        getattr(module, f"affine_step_{name}")(t, values, c)
+                        c = np.zeros((sp_.n_class, len(sp_.plan.coordinates), sp_.n_local))
+                        getattr(module, f"affine_step_{name}")(t, values, sp_.U, c)
                         Zc[name] = sp_.combine_rows(c, Zc[name], Hc[name], t)
             tick(t)
         correlations = {}
         for name, sp_ in spaces.items():
-            stacked = np.array(history[name])  # (steps + 1, nz, width)
+            stacked = np.array(history[name])  # (steps + 1, classes, nz, width)
             for j, coordinate in enumerate(sp_.plan.coordinates):
-                A = stacked[:, j]
-                correlations[coordinate] = A @ sp_.M @ A.T
+                A = stacked[:, :, j]
+                correlations[coordinate] = np.einsum("tqv,sqv,q->ts", A @ sp_.M, A, sp_.weights)
         return obs, correlations
 
     def _function(self, k: int, t: int):
@@ -415,13 +422,14 @@ class ExactClosure:
         """E[x^new x^other] for the occurrences ``others`` (rows, (mean, variance) of each) of use
         j: a M bᵀ for two affine sources, Stein's identity for one f(u), Gauss–Hermite in two
         dimensions for two."""
-        k, row, (mu, var) = new
-        rows, stats = others
-        others_mu, others_var = stats[:, 0], stats[:, 1]
-        second = rows @ (space.M @ row)
+        k, row, (mu, var) = new  # row: (class, input); mu, var: per class
+        rows, stats = others  # (occurrence, class, input); (occurrence, mean or variance, class)
+        second = np.einsum("nqi,qi->nq", rows, row @ space.M)
         a_gauss, b_gauss = k in self.gaussian, j in self.gaussian
         if not a_gauss and not b_gauss:
-            return second
+            return second @ space.weights
+        # the Gaussian closure has one class (§4.3 needs a linear program)
+        second, mu, var, others_mu, others_var = second[:, 0], mu[0], var[0], stats[:, 0, 0], stats[:, 1, 0]
         cov = second - mu * others_mu
         if a_gauss and b_gauss:
             f, g = self._function(k, t), self._function(j, t)
@@ -439,7 +447,7 @@ class ExactClosure:
         """E[f'(u)] for a source f(u) (its responses are those of u times this), 1 for an affine one."""
         if k not in self.gaussian:
             return 1.0
-        mu, var = stat
+        mu, var = stat[0][0], stat[1][0]
         return float(GAUSS_HERMITE.single(self._function(k, t), np.array([mu]), np.array([np.sqrt(var)]))[1][0])
 
 
@@ -473,13 +481,36 @@ class _GaussHermite:
 GAUSS_HERMITE = _GaussHermite(32)
 
 
+def class_quadrature(levels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights on (0, 1) for the site classes of a uniform input (docs/math/
+    matrix_program.md §4.3): Gauss–Legendre with ``nodes`` points on panels graded geometrically
+    (ratio 4) toward both ends, the smallest 4^-levels wide, so that a law singular at an end
+    (a power law λ = (1 + (K - 1) u)^(-a): most of the variation at u < 1/K) is resolved on the
+    scale of log u."""
+    edges = np.concatenate([[0.0], 4.0 ** -np.arange(levels, 0, -1), [0.5]])
+    panels = list(zip(edges[:-1], edges[1:])) + [(1 - b, 1 - a) for a, b in zip(edges[:-1], edges[1:])]
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    u = np.concatenate([(a + b) / 2 + (b - a) / 2 * x for a, b in panels])
+    weights = np.concatenate([(b - a) / 2 * w for a, b in panels])
+    order = np.argsort(u)
+    return u[order], weights[order]
+
+
 class _InputSpace:
     """The random inputs of one space in the exact closure: (1, primitives, then every step's
-    noises and every occurrence's ξ in clock order), and their second-moment matrix M."""
+    noises and every occurrence's ξ in clock order), and their second-moment matrix M; the
+    values ``U`` of the primitive held fixed per site class (§4.3) and the classes' weights."""
 
     def __init__(self, plan_space, process, steps, clock, spec):
         self.plan = plan_space
-        self.n_prim = len(plan_space.primitive_laws)
+        laws = [law for i, law in enumerate(plan_space.primitive_laws) if i not in plan_space.classed]
+        if plan_space.classed:  # one uniform input: its quadrature classes
+            u, self.weights = class_quadrature(CLASS_LEVELS, CLASS_NODES)
+            self.U = u[:, None]
+        else:
+            self.U, self.weights = np.zeros((1, 0)), np.ones(1)
+        self.n_class = len(self.weights)
+        self.n_prim = len(laws)
         self.n_noise = plan_space.n_noise
         # local inputs of a rule: (1, Z, H, E, PR); global index of each noise and ξ
         self.n_local = 1 + len(plan_space.coordinates) + len(plan_space.fields) + self.n_noise + self.n_prim
@@ -492,8 +523,8 @@ class _InputSpace:
         self.field_index = {occ: start + j for j, occ in enumerate(landing)}
         self.width = start + len(landing)
         M = np.zeros((self.width, self.width))
-        means = np.array([{"uniform": 0.5}.get(law, 0.0) for law in plan_space.primitive_laws])
-        seconds = np.array([{"uniform": 1 / 3}.get(law, 1.0) for law in plan_space.primitive_laws])
+        means = np.array([{"uniform": 0.5}.get(law, 0.0) for law in laws])
+        seconds = np.array([{"uniform": 1 / 3}.get(law, 1.0) for law in laws])
         M[0, 0] = 1.0
         M[0, 1:base] = M[1:base, 0] = means
         M[1:base, 1:base] = np.outer(means, means)
@@ -504,20 +535,27 @@ class _InputSpace:
         self.group_members: dict[str, list[int]] = {}
 
     def combine(self, c: np.ndarray, Zrows, Hrows, t) -> np.ndarray:
-        """Global coefficients of an affine rule with local coefficients c over (1, Z, H, E, PR)."""
-        nz, nh = Zrows.shape[0], Hrows.shape[0]
-        out = np.zeros(self.width)
-        out[0] = c[0]
-        out += c[1 : 1 + nz] @ Zrows if nz else 0.0
-        out += c[1 + nz : 1 + nz + nh] @ Hrows if nh else 0.0
+        """Global coefficients (class, input) of an affine rule with local coefficients c (class,
+        local input) over (1, Z, H, E, PR); Zrows, Hrows: (class, row, input)."""
+        nz, nh = Zrows.shape[1], Hrows.shape[1]
+        out = np.zeros((self.n_class, self.width))
+        out[:, 0] = c[:, 0]
+        if nz:
+            out += np.einsum("qr,qri->qi", c[:, 1 : 1 + nz], Zrows)
+        if nh:
+            out += np.einsum("qr,qri->qi", c[:, 1 + nz : 1 + nz + nh], Hrows)
         if self.n_noise:
-            out[self.noise_index[t]] += c[1 + nz + nh : 1 + nz + nh + self.n_noise]
+            out[:, self.noise_index[t]] += c[:, 1 + nz + nh : 1 + nz + nh + self.n_noise]
         if self.n_prim:
-            out[1 : 1 + self.n_prim] += c[1 + nz + nh + self.n_noise :]
+            out[:, 1 : 1 + self.n_prim] += c[:, 1 + nz + nh + self.n_noise :]
         return out
 
     def combine_rows(self, c, Zrows, Hrows, t) -> np.ndarray:
-        return np.array([self.combine(row, Zrows, Hrows, t) for row in c]).reshape(len(c), self.width)
+        """combine() for every rule of c (class, rule, local input): (class, rule, input)."""
+        out = np.zeros((self.n_class, c.shape[1], self.width))
+        for r in range(c.shape[1]):
+            out[:, r] = self.combine(c[:, r], Zrows, Hrows, t)
+        return out
 
     def new_field(self, position: int, matrix: str, entries: list, own: float) -> int:
         """Add the ξ of occurrence ``position``: its variance and covariances with the earlier ξ
@@ -530,14 +568,16 @@ class _InputSpace:
         return i
 
     def observe(self, module, t, values, Zrows, Hrows) -> np.ndarray:
-        """The mean() aggregates of this space: E[v'Qv + l'v + c0], v = (Z, H, PR)."""
-        n_agg = len(self.plan.aggregates)
-        nv = Zrows.shape[0] + Hrows.shape[0] + self.n_prim
-        Q, l, c0 = np.zeros((n_agg, nv, nv)), np.zeros((n_agg, nv)), np.zeros(n_agg)
-        getattr(module, f"quadratic_observe_{self.plan.name}")(t, values, Q, l, c0)
-        prim_rows = np.zeros((self.n_prim, self.width))
-        prim_rows[np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
-        V = np.concatenate([Zrows, Hrows, prim_rows])
-        second = V @ self.M @ V.T
+        """The mean() aggregates of this space: E[v'Qv + l'v + c0], v = (Z, H, PR), averaged over
+        the classes."""
+        n_agg, Q = len(self.plan.aggregates), self.n_class
+        nv = Zrows.shape[1] + Hrows.shape[1] + self.n_prim
+        Qf, l, c0 = np.zeros((Q, n_agg, nv, nv)), np.zeros((Q, n_agg, nv)), np.zeros((Q, n_agg))
+        getattr(module, f"quadratic_observe_{self.plan.name}")(t, values, self.U, Qf, l, c0)
+        prim_rows = np.zeros((Q, self.n_prim, self.width))
+        prim_rows[:, np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
+        V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)
+        second = np.einsum("qiw,qjw->qij", V @ self.M, V)
         first = V @ self.M[:, 0]
-        return np.einsum("aij,ij->a", Q, second) + l @ first + c0
+        per_class = np.einsum("qaij,qij->qa", Qf, second) + np.einsum("qai,qi->qa", l, first) + c0
+        return self.weights @ per_class
