@@ -1,6 +1,7 @@
 """Result datasets: layout, netCDF round trip, plots, comparisons, and the plot/compare commands."""
 
 import json
+from types import SimpleNamespace
 
 import matplotlib.collections
 import numpy as np
@@ -23,9 +24,7 @@ runner = CliRunner()
 def attributes(kind: str, **settings) -> dict:
     return results.run_attributes(
         kind=kind,
-        model_name="toy",
-        model_path="models/toy.dmft",
-        model_source=SOURCE,
+        model=SimpleNamespace(name="toy", path="models/toy.dmft", source=SOURCE),
         params={"lr": 0.1, "lam": 0.05},
         settings={"steps": STEPS, "dt": 0.1, **settings},
         timings={"run": 0.25},
@@ -182,9 +181,7 @@ def toy(kind: str = "dmft", *, flow: bool = True, sem: bool = False, shift: floa
     }
     attrs = results.run_attributes(
         kind=kind,
-        model_name="toy",
-        model_path="models/toy.dmft",
-        model_source=PLOT_SOURCE,
+        model=SimpleNamespace(name="toy", path="models/toy.dmft", source=PLOT_SOURCE),
         params={"lr": 0.1, "lam": 0.05},
         settings={"steps": STEPS, "dt": 0.1 if flow else None, "seed": 0, **settings},
         timings={},

@@ -93,17 +93,24 @@ def _checked_array(name: str, values, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+def mean_and_sem(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over independent runs (axis 0) and its standard error (NaN for a single run)."""
+    runs = stacked.shape[0]
+    mean = stacked.mean(axis=0)
+    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    return mean, sem
+
+
 def run_attributes(
     *,
     kind: str,
-    model_name: str,
-    model_path: str,
-    model_source: str,
+    model,
     params: dict[str, float],
     settings: dict,
     timings: dict,
 ) -> dict:
-    """The attributes of a result: provenance, parameters, run settings and timings.
+    """The attributes of a result: provenance (``model``: its name, path and source text),
+    parameters, run settings and timings.
 
     ``settings`` (``steps``, ``seed``, ``dt``, ...) become attributes of the same name; None
     values are left out and booleans stored as 0/1. ``timings`` map a phase to seconds:
@@ -114,10 +121,10 @@ def run_attributes(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     attrs = {
         "kind": kind,
-        "model": model_name,
-        "model_path": str(model_path),
-        "model_source": model_source,
-        "content_hash": hashlib.sha256(model_source.encode("utf-8")).hexdigest(),
+        "model": model.name,
+        "model_path": str(model.path),
+        "model_source": model.source,
+        "content_hash": hashlib.sha256(model.source.encode("utf-8")).hexdigest(),
         "dmftc_version": _dmftc_version(),
         "versions": json.dumps(_versions()),
         "parameters": json.dumps({name: float(value) for name, value in params.items()}),

@@ -22,7 +22,7 @@ from dmftc.classes.gaussian_data.solve import (
     selection_weights,
 )
 from dmftc.errors import SolverError
-from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.results.dataset import make_dataset, mean_and_sem, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import advance, diagnose, progress_task
 
@@ -107,16 +107,13 @@ def simulate(compiled, params: dict, options: dict, progress=None):
     )
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    mean, sem = mean_and_sem(stacked)
     observables = {name: mean[:, j] for j, name in enumerate(plan.observables)}
     sems = {name: sem[:, j] for j, name in enumerate(plan.observables)}
     time_step = dt if model.time == "continuous" else 1.0
     attrs = run_attributes(
         kind="simulation",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings={"steps": steps, "dim": dim, "samples_n": n, "runs": runs, "seed": seed, "dt": dt},
         timings=compiled.timings

@@ -321,9 +321,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
         }
     attrs = run_attributes(
         kind="dmft",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings=setting_attrs,
         timings=timings,

@@ -34,7 +34,7 @@ from dmftc.codegen.jit import load_module
 from dmftc.codegen.render import GeneratedSource
 from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_Q
-from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.results.dataset import make_dataset, mean_and_sem, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT, advance, diagnose, progress_task, within_scale
 
@@ -278,14 +278,11 @@ def simulate_gaussian_field(
     )
 
     stacked = np.stack(results)  # (runs, steps + 1, observables)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    mean, sem = mean_and_sem(stacked)
     time_step = dt if model.time == "continuous" else 1.0
     attrs = run_attributes(
         kind="simulation",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings={
             "steps": steps,

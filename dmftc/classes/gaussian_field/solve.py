@@ -238,9 +238,7 @@ def solve_gaussian_field(
 
     attrs = run_attributes(
         kind="dmft",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings=settings
         | {

@@ -35,7 +35,7 @@ from dmftc.classes.linear_system.solve import (
     evaluate_observables,
     spectral_response,
 )
-from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.results.dataset import make_dataset, mean_and_sem, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, diagnose, progress_task, within_scale
 
@@ -155,14 +155,11 @@ def simulate_linear_system(
     finished = time.perf_counter()
     log.info("%s: %d runs at N = %d in %.2f s", model.name, runs, dim, finished - started)
     stacked = np.array(obs_runs)  # (runs, observables, steps + 1)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    mean, sem = mean_and_sem(stacked)
     names = [o.name for o in model.observables]
     attrs = run_attributes(
         kind="simulation",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt},
         timings={"run": finished - started},

@@ -416,9 +416,7 @@ def solve_linear_system(
     }
     attrs = run_attributes(
         kind="dmft",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings=settings,
         timings=dict(timings or {}) | {"run": finished - started},

@@ -18,7 +18,7 @@ import sympy as sp
 from threadpoolctl import threadpool_limits
 
 from dmftc.classes.matrix_program import program
-from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.results.dataset import make_dataset, mean_and_sem, run_attributes
 from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
 
 log = logging.getLogger("dmftc")
@@ -62,13 +62,10 @@ def simulate(compiled, params: dict, options: dict, progress=None):
     finished = time.perf_counter()
     log.info("%s: %d runs at N = %d in %.2f s", model.name, runs, dim, finished - started)
     stacked = np.array(observed)  # (runs, steps + 1, observables)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    mean, sem = mean_and_sem(stacked)
     attrs = run_attributes(
         kind="simulation",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings={"steps": steps, "dim": dim, "runs": runs, "seed": seed, "dt": dt}
         | {f"size_{name}": size for name, size in sizes.items()},

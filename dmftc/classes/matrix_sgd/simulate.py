@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from dmftc.classes.matrix_sgd.solve import batch_count, matrix_size
 from dmftc.language.symbols import EPS, HSTAR, grad_symbol
-from dmftc.results.dataset import make_dataset, run_attributes
+from dmftc.results.dataset import make_dataset, mean_and_sem, run_attributes
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import advance, diagnose, progress_task, within_scale
 
@@ -74,13 +74,10 @@ def simulate_matrix_sgd(model, params: dict, *, runs: int = 4, steps: int = 1000
     log.info("%s: %d runs of %d steps at N = %d in %.2f s", model.name, runs, steps, N, finished - started)
     names = ["eigenvalue_mean", "eigenvalue_variance", "spacing_s2"] + [o.name for o in model.observables]
     stacked = np.array(stats)  # (runs, names, steps + 1)
-    mean = stacked.mean(axis=0)
-    sem = stacked.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.full_like(mean, np.nan)
+    mean, sem = mean_and_sem(stacked)
     attrs = run_attributes(
         kind="simulation",
-        model_name=model.name,
-        model_path=model.path,
-        model_source=model.source,
+        model=model,
         params=params,
         settings={"steps": steps, "dim": N, "batch": B, "runs": runs, "seed": seed},
         timings={"run": finished - started},
