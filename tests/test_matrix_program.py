@@ -10,6 +10,7 @@ are exact in float64)."""
 from __future__ import annotations
 
 import decimal
+import re
 
 import numpy as np
 import pytest
@@ -467,3 +468,29 @@ def test_nonhermitian_drive_against_simulation():
     sim = m.simulate(steps=40, dt=0.05, dim=800, runs=16, seed=2)
     consistent(dmft, sim, ["loss"])
     assert sim.loss.values[15] < sim.loss.values[0] and sim.loss.values[40] > sim.loss.values[15]
+
+
+def test_random_features_on_power_law_data_against_simulation():
+    # models/rf_scaling_gd.dmft with K = 50 mode levels (20 coordinates a level at M = 1000, so
+    # that finite-size effects lie below the simulation's error, examples/powerlaw_gd.md): the
+    # class closure against 16 runs over 30 steps, at the compare limit; and the model-size
+    # bottleneck: fewer features learn less
+    m = dmftc.load(MODELS / "rf_scaling_gd.dmft", K=50, nu=0.25)
+    dmft = m.solve(steps=30)
+    assert dmft.attrs["mode"] == "exact"
+    consistent(dmft, m.simulate(steps=30, dim=1000, runs=16, seed=6), ["train_loss", "test_loss"])
+    narrow = dmftc.load(MODELS / "rf_scaling_gd.dmft", K=50, nu=0.05).solve(steps=30)
+    assert narrow.test_loss.values[30] > 1.2 * dmft.test_loss.values[30]
+
+
+def test_names_of_the_generated_plumbing_can_be_model_names(tmp_path):
+    # the class closure's arrays and loop variables (U, q, c0, Qq, ...) and the per-site
+    # functions' arguments (PR, Znew, jac, ...) as parameter names: the same numbers
+    text = (MODELS / "powerlaw_gd.dmft").read_text()
+    renamed = {"lr": "jac", "phi": "U", "a": "q", "K": "c0q"}
+    for old, new in renamed.items():
+        text = re.sub(rf"\b{old}\b", new, text)
+    path = tmp_path / "renamed.dmft"
+    path.write_text(text)
+    got = dmftc.load(path).solve(steps=5).test_loss.values
+    np.testing.assert_array_equal(got, dmftc.load(MODELS / "powerlaw_gd.dmft").solve(steps=5).test_loss.values)

@@ -102,6 +102,9 @@ def compare(recorded: Path, only: str | None) -> int:
     for path in MODELS:
         if only and only not in path.stem:
             continue
+        if not list(recorded.glob(f"{path.stem}.*")):
+            print(f"new {path.stem}: not in the recording", flush=True)
+            continue
         for what, run in _runs(path):
             stem = recorded / f"{path.stem}.{what}"
             try:

@@ -25,6 +25,7 @@ from dmftc.resources import resource_dir
 PLUMBING = {
     "params", "z", "z_next", "jz", "jq", "out", "prim", "noise", "value", "g", "g_h", "agg",
     "A", "b", "Cn", "d", "E", "Q", "l", "c", "cq", "co", "wstar_in", "xstar_in",
+    "PR", "Znew", "dZ", "dH", "jac", "dout", "c0", "U", "q", "Qq", "lq", "c0q",  # matrix programs
 }  # fmt: skip
 
 

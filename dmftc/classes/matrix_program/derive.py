@@ -155,7 +155,7 @@ def derive_matrix_program(model: Model) -> ProgramDerivation:
             )
         )
     reason = nonlinearity(model)
-    classes = class_inputs(model, spaces) if reason else ()
+    classes = class_inputs(spaces) if reason else ()
     if classes and not nonlinearity(model, fixed=classes + class_constants(model, classes)):
         reason = ""
     else:
@@ -184,7 +184,7 @@ def derive_matrix_program(model: Model) -> ProgramDerivation:
     )
 
 
-def class_inputs(model: Model, spaces) -> tuple[sp.Symbol, ...]:
+def class_inputs(spaces) -> tuple[sp.Symbol, ...]:
     """The uniform primitive of every space that has exactly one (§4.3), or () when a space has
     several (a quadrature over one input per space only)."""
     out = []

@@ -334,8 +334,12 @@ class ExactClosure:
         # per use: the coefficient rows (class, input) of each occurrence's source (of its
         # argument u for f(u)), and their means and variances per class (fixed once made: M
         # changes only for later inputs)
-        rows = {k: [] for k in range(len(spec.uses))}
+        count = {k: sum(1 for _, j in clock if j == k) for k in range(len(spec.uses))}
+        rows = {  # filled in clock order: rows[k][:n] are the first n occurrences of use k
+            k: np.zeros((count[k], spaces[u.src].n_class, spaces[u.src].width)) for k, u in enumerate(spec.uses)
+        }
         stats = {k: [] for k in range(len(spec.uses))}
+        couplings = {c: _value(c, d.model, values) for r in d.rules for _, c in r.covariance + r.memory}  # κ
         occurrence_of = {k: [] for k in range(len(spec.uses))}
         history = {name: [] for name in spaces}
         obs = np.zeros((steps + 1, len(plan.observables)))
@@ -353,21 +357,21 @@ class ExactClosure:
                 row = src.combine(coefficients, Zc[use.src], Hc[use.src], t)
                 mu = row @ src.M[:, 0]
                 var = np.einsum("qi,qi->q", row @ src.M, row) - mu * mu
-                rows[k].append(row)
+                rows[k][len(occurrence_of[k])] = row
                 stats[k].append((mu, np.maximum(var, 0.0)))
                 occurrence_of[k].append(position)
                 # covariance with the earlier occurrences of the same matrix landing in tgt (mp-noise)
                 entries = []
                 for j, kappa in rule.covariance:
-                    n = len(rows[j]) - (j == k)  # the earlier occurrences of use j
+                    n = len(occurrence_of[j]) - (j == k)  # the earlier occurrences of use j
                     if n:
-                        others = (np.array(rows[j][:n]), np.array(stats[j][:n]))
+                        others = (rows[j][:n], np.array(stats[j][:n]))
                         moments = self._moments(src, t, (k, row, stats[k][-1]), j, others)
-                        entries += zip(occurrence_of[j][:n], _value(kappa, d.model, values) * moments)
+                        entries += zip(occurrence_of[j][:n], couplings[kappa] * moments)
                 own = 0.0
                 if k in dict(rule.covariance):
                     itself = (row[None], np.array(stats[k][-1:]))
-                    kappa_own = _value(dict(rule.covariance)[k], d.model, values)
+                    kappa_own = couplings[dict(rule.covariance)[k]]
                     own = kappa_own * self._moments(src, t, (k, row, stats[k][-1]), k, itself)[0]
                 xi = tgt.new_field(position, use.matrix, entries, own)
                 # the field: ξ plus the memory (mp-field); a response is the coefficient of the
@@ -377,12 +381,11 @@ class ExactClosure:
                 h = np.zeros((tgt.n_class, tgt.width))
                 h[:, xi] = 1.0
                 for j, kappa_mem in rule.memory:
-                    kappa_value = _value(kappa_mem, d.model, values)
-                    for idx, occ in enumerate(occurrence_of[j]):
-                        if occ < position:
-                            response = slope * (row[:, src.field_index[occ]] @ src.weights)
-                            if response != 0.0:
-                                h += kappa_value * response * rows[j][idx]
+                    earlier = [occ for occ in occurrence_of[j] if occ < position]
+                    if earlier:
+                        columns = [src.field_index[occ] for occ in earlier]
+                        response = slope * (src.weights @ row[:, columns])  # R_src(e, f) for each earlier f
+                        h += couplings[kappa_mem] * np.tensordot(response, rows[j][: len(earlier)], 1)
                 Hc[use.tgt][:, program.column(plan, k)] = h
                 position += 1
             for s in plan.spaces:
