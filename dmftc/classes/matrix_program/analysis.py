@@ -28,7 +28,7 @@ from dmftc.language import nodes as n
 from dmftc.language.expressions import to_sympy
 from dmftc.language.symbols import STEP, is_noise
 
-MATRIX_LAWS = {"gaussian": {"var": False, "corr": False}, "symmetric": {"var": False}}
+MATRIX_LAWS = {"gaussian": {"var": False, "corr": False, "fresh": False}, "symmetric": {"var": False, "fresh": False}}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Constant:
 
 @dataclass(frozen=True)
 class Matrix:
-    """``A[rows, cols]``, entries N(0, var / N_cols); square: E A_ij A_ji = corr var / N_cols."""
+    """``A[rows, cols]``, entries N(0, var / N_cols); square: E A_ij A_ji = corr var / N_cols;
+    ``fresh``: drawn anew at every step (one-pass data: its uses couple within a step only)."""
 
     name: str
     rows: str
@@ -61,6 +62,7 @@ class Matrix:
     corr: sp.Expr
     text: str
     loc: Location
+    fresh: bool = False
 
     @property
     def square(self) -> bool:
@@ -176,8 +178,13 @@ def matrix_statement(a, s: n.ProgramMatrixDecl):
         raise ModelError(f"'var' of {call.func}() must be positive", call.loc, kind="bad-arguments")
     if corr.is_number and abs(corr) > 1:
         raise ModelError("'corr' is a correlation: between -1 and 1", call.loc, kind="bad-arguments")
+    fresh = args.get("fresh", sp.Integer(0))
+    if fresh not in (0, 1):
+        raise ModelError("'fresh' is 1 (a new draw at every step) or 0", call.loc, kind="bad-arguments")
     a.define(s.name, s.name_loc, "matrix", sp.Symbol(s.name, real=True))
-    a.out.setdefault("matrices", []).append(Matrix(s.name, rows.name, cols.name, var, corr, n.format_expr(call), s.loc))
+    a.out.setdefault("matrices", []).append(
+        Matrix(s.name, rows.name, cols.name, var, corr, n.format_expr(call), s.loc, bool(fresh))
+    )
     a.update_specials["."] = lambda env: _product(a)
 
 
@@ -217,7 +224,8 @@ def _product(a):
         for use in uses:  # the same product twice in a step is one use
             if use.matrix == matrix.name and use.transpose == transpose and use.source == source:
                 return use.field
-        frozen = not any(s in _moving(a) or is_noise(s) for s in source.free_symbols)
+        # a use whose source never changes runs once, unless its matrix is drawn anew every step
+        frozen = not matrix.fresh and not any(s in _moving(a) or is_noise(s) for s in source.free_symbols)
         use = Use(
             matrix.name,
             transpose,

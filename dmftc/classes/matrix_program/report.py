@@ -78,6 +78,8 @@ def render_program_derivation(d: ProgramDerivation, fmt: str) -> str:
             note = "mp-field" + (
                 "" if rule.memory else ": no memory term (no use of this matrix lands in its source's space)"
             )
+            if rule.memory and spec.matrix(spec.uses[k].matrix).fresh:
+                note += f"; {spec.uses[k].matrix} is drawn anew every step: the sum runs over this step only"
             field = spec.uses[k].field
             lines.append(Line(f"{name[field]}(t)", rf"{{{latex(show[field])}}}_t", Notation(text, tex), note))
         for v in s.coordinates:
@@ -102,7 +104,12 @@ def render_program_derivation(d: ProgramDerivation, fmt: str) -> str:
                     f"E[ξ{k + 1}(t) ξ{j + 1}(s)]",
                     rf"\mathbb{{E}}[\xi_{{{k + 1},t}}\,\xi_{{{j + 1},s}}]",
                     Notation(f"{factor(kappa)[0]}E_{src}[({a})(t) ({b})(s)]", tex),
-                    "mp-noise",
+                    "mp-noise"
+                    + (
+                        f"; zero for s ≠ t: {spec.uses[k].matrix} is drawn anew every step"
+                        if spec.matrix(spec.uses[k].matrix).fresh
+                        else ""
+                    ),
                 )
             )
     closure.append(

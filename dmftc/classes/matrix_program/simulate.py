@@ -4,7 +4,8 @@
 Space ``a`` has ``N_a = round(ratio_a · dim)`` sites. A rectangular ``A[rows, cols]`` has i.i.d.
 entries N(0, var / N_cols); a square one is ``sqrt(var / N) (α G + β Gᵀ)`` with G i.i.d. N(0, 1)
 and ``α² + β² = 1``, ``2αβ = corr``, so that ``E A_ij² = var / N`` and ``E A_ij A_ji = corr var / N``
-off the diagonal (docs/math/matrix_program.md §1). Observables are means over the sites and over
+off the diagonal (docs/math/matrix_program.md §1); a ``fresh`` matrix is drawn anew at every
+step. Observables are means over the sites and over
 the runs (``<name>_sem`` across runs); ``C_<coordinate>(t, s)`` is the site average of z(t) z(s).
 """
 
@@ -92,6 +93,8 @@ def _one_run(module, d, plan, values, symbols, sizes, steps, rng, run):
         for st in states.values():
             st.E[:] = rng.standard_normal(st.E.shape)
             st.history.append(st.Z.copy())
+        if t > 0:  # one-pass data: a fresh matrix is drawn anew at every step
+            matrices |= {m.name: draw(m, sizes, symbols, rng) for m in spec.matrices if m.fresh}
         for k, use in enumerate(spec.uses):
             if use.frozen and t > 0:
                 continue

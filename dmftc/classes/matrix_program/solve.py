@@ -196,6 +196,7 @@ class MonteCarlo:
             for st in self.states.values():
                 st.E[:] = standard_normals(self.rng, st.E.shape[::-1]).T if st.E.shape[1] else st.E
                 st.history.append(st.Z.copy())
+            self.step_start = position  # the first occurrence of step t (fresh matrices couple from it)
             while position < len(clock) and clock[position][0] == t:
                 k = clock[position][1]
                 self._occurrence(k, position, t, sources, source_jac, occurrence_of, groups, jac, jac_h, column_of)
@@ -232,7 +233,9 @@ class MonteCarlo:
         occurrence_of[k].append(position)
 
         # the Gaussian part: one more entry of the field vector of (matrix, tgt) (mp-noise)
-        group = groups.setdefault((use.matrix, use.tgt), {"members": [], "sd": [], "L": None, "normals": None})
+        fresh = spec.matrix(use.matrix).fresh  # drawn anew every step: a new field group per step
+        key = (use.matrix, use.tgt, t if fresh else None)
+        group = groups.setdefault(key, {"members": [], "sd": [], "L": None, "normals": None})
         members = group["members"]
         n = len(members)
         covariance = np.zeros(n + 1)
@@ -265,7 +268,7 @@ class MonteCarlo:
         for j, kappa_mem in rule.memory:
             kappa_value = float(_value(kappa_mem, d.model, values))
             for idx, occ in enumerate(occurrence_of[j]):
-                if occ >= position:
+                if occ >= position or (fresh and occ < self.step_start):
                     continue
                 response = float(np.mean(jx[:, column_of[use.src][occ]])) if J else 0.0
                 if response == 0.0:
@@ -341,11 +344,15 @@ class ExactClosure:
         stats = {k: [] for k in range(len(spec.uses))}
         couplings = {c: _value(c, d.model, values) for r in d.rules for _, c in r.covariance + r.memory}  # κ
         occurrence_of = {k: [] for k in range(len(spec.uses))}
+        # uses of a fresh matrix couple only within their step: first_of_step[j] indexes the
+        # first occurrence of use j at the current step
+        fresh = [spec.matrix(u.matrix).fresh for u in spec.uses]
         history = {name: [] for name in spaces}
         obs = np.zeros((steps + 1, len(plan.observables)))
         agg = np.zeros(plan.n_aggregates)
         position = 0
         for t in range(steps + 1):
+            first_of_step = {k: len(occurrence_of[k]) for k in occurrence_of}
             for name in spaces:
                 history[name].append(Zc[name].copy())
             while position < len(clock) and clock[position][0] == t:
@@ -364,10 +371,11 @@ class ExactClosure:
                 entries = []
                 for j, kappa in rule.covariance:
                     n = len(occurrence_of[j]) - (j == k)  # the earlier occurrences of use j
-                    if n:
-                        others = (rows[j][:n], np.array(stats[j][:n]))
+                    first = first_of_step[j] if fresh[k] else 0  # a fresh matrix: this step's only
+                    if n > first:
+                        others = (rows[j][first:n], np.array(stats[j][first:n]))
                         moments = self._moments(src, t, (k, row, stats[k][-1]), j, others)
-                        entries += zip(occurrence_of[j][:n], couplings[kappa] * moments)
+                        entries += zip(occurrence_of[j][first:n], couplings[kappa] * moments)
                 own = 0.0
                 if k in dict(rule.covariance):
                     itself = (row[None], np.array(stats[k][-1:]))
@@ -381,11 +389,12 @@ class ExactClosure:
                 h = np.zeros((tgt.n_class, tgt.width))
                 h[:, xi] = 1.0
                 for j, kappa_mem in rule.memory:
-                    earlier = [occ for occ in occurrence_of[j] if occ < position]
+                    first = first_of_step[j] if fresh[k] else 0
+                    earlier = [occ for occ in occurrence_of[j][first:] if occ < position]
                     if earlier:
                         columns = [src.field_index[occ] for occ in earlier]
                         response = slope * (src.weights @ row[:, columns])  # R_src(e, f) for each earlier f
-                        h += couplings[kappa_mem] * np.tensordot(response, rows[j][: len(earlier)], 1)
+                        h += couplings[kappa_mem] * np.tensordot(response, rows[j][first : first + len(earlier)], 1)
                 Hc[use.tgt][:, program.column(plan, k)] = h
                 position += 1
             for s in plan.spaces:
