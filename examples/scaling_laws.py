@@ -133,8 +133,8 @@ def main():
         "",
         f"Over the last 100 steps the loss of ν K = {', '.join(f'{nu * K:g}' for nu in small)} changes by "
         + ", ".join(f"{100 * abs(d):.2f} %" for d in drift)
-        + ": they are at their floor. The time and model-size exponents lie below the asymptotic ones: the time fit "
-        "is pre-asymptotic (t^(1/b) <= 40 levels, and the cutoff K^b / lr = 4700 steps is near), the "
+        + ": they are at their floor. The time and model-size exponents are smaller in magnitude than "
+        "the asymptotic ones: the time fit is pre-asymptotic (t^(1/b) <= 40 levels, and the cutoff K^b / lr = 4700 steps is near), the "
         "model-size fit runs over ν K = 5 to 40 levels (the asymptotic law needs ν K >> 1 and "
         "ν K << K, and larger ν K needs more steps to reach its floor: t ~ (ν K)^b / lr). The "
         f"optimal ν along the compute frontier grows from {best[0]:g} to {best[-1]:g} over C in "
