@@ -139,3 +139,15 @@ def did_you_mean(name: str, candidates) -> str | None:
     """``"did you mean 'x'?"`` for the closest candidate, or None."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def require_known(call, choices, what: str, plural: str, kind: str) -> None:
+    """Raise the located error for a law or kind ``call.func`` that is not one of ``choices``
+    (``unknown <what> 'x'``), with the closest choice or the list of ``<plural>`` as the hint."""
+    if call.func not in choices:
+        raise ModelError(
+            f"unknown {what} '{call.func}'",
+            call.loc,
+            kind=kind,
+            hint=did_you_mean(call.func, choices) or f"{plural}: " + ", ".join(choices),
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from dmftc.analysis.model import Variable
-from dmftc.errors import ModelError, did_you_mean
+from dmftc.errors import ModelError, require_known
 from dmftc.language import nodes as n
 from dmftc.language.expressions import to_sympy
 from dmftc.language.nodes import find_name, format_expr
@@ -115,13 +115,7 @@ def data_spec(a, block) -> DataSpec:
 
 def data_statement(a, s: n.DataDecl):
     call = s.call
-    if call.func not in DATA_KINDS:
-        raise ModelError(
-            f"unknown data model '{call.func}'",
-            call.loc,
-            kind="unknown-data",
-            hint=did_you_mean(call.func, DATA_KINDS) or "data models: " + ", ".join(DATA_KINDS),
-        )
+    require_known(call, DATA_KINDS, "data model", "data models", "unknown-data")
     a.out["data_kind"] = call.func
     a.out["data_args"] = DATA_DEFAULTS.get(call.func, {}) | a.keyword_args(call, DATA_KINDS[call.func], "data")
     a.sample_names |= {"c": CLUSTER, "eps": EPS} if call.func == "mixture" else {"hstar": HSTAR, "eps": EPS}

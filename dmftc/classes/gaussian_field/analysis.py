@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from dmftc.analysis.model import Variable
-from dmftc.errors import Location, ModelError, did_you_mean
+from dmftc.errors import Location, ModelError, require_known
 from dmftc.language import nodes as n
 from dmftc.language.expressions import to_sympy
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
@@ -25,13 +25,7 @@ class FieldSpec:
 
 def landscape_statement(a, s: n.LandscapeDecl):
     call = s.call
-    if call.func not in LANDSCAPE_KINDS:
-        raise ModelError(
-            f"unknown landscape '{call.func}'",
-            call.loc,
-            kind="unknown-landscape",
-            hint=did_you_mean(call.func, LANDSCAPE_KINDS) or "landscapes: " + ", ".join(LANDSCAPE_KINDS),
-        )
+    require_known(call, LANDSCAPE_KINDS, "landscape", "landscapes", "unknown-landscape")
     args = a.keyword_args(call, LANDSCAPE_KINDS[call.func], "landscape", {"q": OVERLAP_Q})
     xi = args["xi"]
     kw = next(k for k in call.keywords if k.name == "xi")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.errors import Location, ModelError, did_you_mean
+from dmftc.errors import Location, ModelError, require_known
 from dmftc.language import nodes as n
 from dmftc.language.expressions import expect_arguments, to_sympy
 from dmftc.language.symbols import STEP
@@ -92,13 +92,7 @@ def matrix_field_symbol(name: str) -> sp.Symbol:
 
 def matrix_statement(a, s: n.MatrixDecl):
     call = s.law
-    if call.func not in ENSEMBLES:
-        raise ModelError(
-            f"unknown matrix ensemble '{call.func}'",
-            call.loc,
-            kind="unknown-ensemble",
-            hint=did_you_mean(call.func, ENSEMBLES) or "ensembles: " + ", ".join(ENSEMBLES),
-        )
+    require_known(call, ENSEMBLES, "matrix ensemble", "ensembles", "unknown-ensemble")
     eigenvalues = None
     if call.func == "spectrum":
         if call.keywords or len(call.args) != 1:

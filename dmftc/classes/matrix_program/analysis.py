@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dmftc.errors import Location, ModelError, did_you_mean
+from dmftc.errors import Location, ModelError, require_known
 from dmftc.language import nodes as n
 from dmftc.language.expressions import to_sympy
 from dmftc.language.symbols import STEP, is_noise
@@ -157,13 +157,7 @@ def const_statement(a, s: n.ConstDecl):
 def matrix_statement(a, s: n.ProgramMatrixDecl):
     rows, cols = _known_space(a, s.rows, s.rows_loc), _known_space(a, s.cols, s.cols_loc)
     call = s.law
-    if call.func not in MATRIX_LAWS:
-        raise ModelError(
-            f"unknown matrix law '{call.func}'",
-            call.loc,
-            kind="unknown-ensemble",
-            hint=did_you_mean(call.func, MATRIX_LAWS) or "laws: " + ", ".join(MATRIX_LAWS),
-        )
+    require_known(call, MATRIX_LAWS, "matrix law", "laws", "unknown-ensemble")
     args = a.keyword_args(call, MATRIX_LAWS[call.func], "matrix")
     var = args.get("var", sp.Integer(1))
     corr = args.get("corr", sp.Integer(1) if call.func == "symmetric" else sp.Integer(0))
