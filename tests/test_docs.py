@@ -24,7 +24,7 @@ def _blocks(language: str):
             yield pytest.param(match.group(2), id=f"{path.relative_to(ROOT / 'docs')}#{number}")
 
 
-@pytest.mark.parametrize("code", _blocks("python"))
+@pytest.mark.parametrize("code", list(_blocks("python")))
 def test_python_example_runs(code, tmp_path):
     # each block is a separate program, run where a user of the repository would run it
     script = tmp_path / "example.py"
