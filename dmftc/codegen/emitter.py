@@ -66,3 +66,34 @@ class Emitter:
                 lines.append(f"# {comment}")
             lines.append(f"{target} = {self.code(short)}")
         return lines
+
+
+def affine_entries(exprs, variables, target: str) -> tuple[list[str], list[sp.Expr]]:
+    """Each expression as an affine map of ``variables``: entry ``target.format(i, 0)`` is the
+    constant term of expression i, ``target.format(i, j)`` the coefficient of variable j (from 1)."""
+    zero = {v: 0 for v in variables}
+    targets, entries = [], []
+    for i, e in enumerate(exprs):
+        targets.append(target.format(i, 0))
+        entries.append(e.subs(zero))
+        for j, v in enumerate(variables, start=1):
+            targets.append(target.format(i, j))
+            entries.append(sp.diff(e, v))
+    return targets, entries
+
+
+def quadratic_entries(exprs, variables, Q: str = "Q", l: str = "l", c: str = "c") -> tuple[list[str], list[sp.Expr]]:
+    """Each expression a as v'Q[a]v + l[a]'v + c[a] in ``variables`` v (a polynomial of degree at
+    most 2): the entries of the arrays named ``Q``, ``l`` and ``c``."""
+    zero = {v: 0 for v in variables}
+    targets, entries = [], []
+    for a, e in enumerate(exprs):
+        for i, vi in enumerate(variables):
+            for j, vj in enumerate(variables):
+                entries.append(sp.diff(e, vi, vj) / 2)
+                targets.append(f"{Q}[{a}, {i}, {j}]")
+            entries.append(sp.diff(e, vi).subs(zero))
+            targets.append(f"{l}[{a}, {i}]")
+        entries.append(e.subs(zero))
+        targets.append(f"{c}[{a}]")
+    return targets, entries

@@ -14,7 +14,7 @@ from typing import ClassVar
 import sympy as sp
 
 from dmftc.classes.gaussian_data.derive import DataDerivation
-from dmftc.codegen.emitter import Emitter, Function
+from dmftc.codegen.emitter import Emitter, Function, affine_entries, quadratic_entries
 from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
 from dmftc.codegen.render import GeneratedSource, helpers_in, parallel_threads, render, source_hash
@@ -358,13 +358,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
     # initial values and teacher: rows z_1..z_k, wstar over the basis (1, prim_1..prim_P)
     teacher_law = m.spec.teacher.init if m.spec.teacher else sp.Integer(0)
     laws = [v.init.subs(wstar, teacher_law) for v in m.coordinates] + [teacher_law]
-    entries, targets = [], []
-    for i, law in enumerate(laws):
-        entries.append(law.subs({p: 0 for p in prims}))
-        targets.append(f"E[{i}, 0]")
-        for j, p in enumerate(prims):
-            entries.append(sp.diff(law, p))
-            targets.append(f"E[{i}, {j + 1}]")
+    targets, entries = affine_entries(laws, prims, "E[{}, {}]")
     f = Function(
         "initial_affine",
         ["params", "E"],
@@ -376,17 +370,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
 
     # mean() integrands as quadratic forms in v = (z_1..z_k, wstar): v'Qv + l'v + c
     variables = list(z) + [wstar]
-    entries, targets = [], []
-    for a_i, a in enumerate(mean):
-        zero_v = {v: 0 for v in variables}
-        for i, vi in enumerate(variables):
-            for j, vj in enumerate(variables):
-                entries.append(sp.diff(a.expr, vi, vj) / 2)
-                targets.append(f"Q[{a_i}, {i}, {j}]")
-            entries.append(sp.diff(a.expr, vi).subs(zero_v))
-            targets.append(f"l[{a_i}, {i}]")
-        entries.append(a.expr.subs(zero_v))
-        targets.append(f"c[{a_i}]")
+    targets, entries = quadratic_entries([a.expr for a in mean], variables)
     f = Function(
         "mean_quadratic",
         ["params", "Q", "l", "c"],
@@ -398,11 +382,7 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
 
     # the vectors of test(e at v): v = cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar
     if points:
-        entries, targets = [], []
-        for p, v in enumerate(points):
-            for j, s in enumerate([1, *z, wstar]):
-                entries.append(v.subs({u: 0 for u in variables}) if j == 0 else sp.diff(v, s))
-                targets.append(f"cp[{p}, {j}]")
+        targets, entries = affine_entries(points, variables, "cp[{}, {}]")
         f = Function(
             "point_affine",
             ["params", "cp"],

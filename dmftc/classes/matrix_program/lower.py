@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from dmftc.classes.matrix_program.derive import ARGUMENT, ProgramDerivation
-from dmftc.codegen.emitter import Emitter, Function
+from dmftc.codegen.emitter import Emitter, Function, affine_entries, quadratic_entries
 from dmftc.codegen.interface import runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
 from dmftc.codegen.render import GeneratedSource, helpers_in, render, source_hash
@@ -233,17 +233,10 @@ def _affine_functions(emit, d, s, Z, H, E, PR, laws, mine, t_name) -> list[Funct
     out = []
     fixed = [p for p in PR if p in d.classes]
     PR = [p for p in PR if p not in d.classes]
-    inputs = [sp.Integer(1)] + Z + H + E + PR
+    inputs = Z + H + E + PR  # after the constant 1: entry 0 of every row
 
     def affine_rows(target: str, rules: list[sp.Expr]) -> tuple[list[str], list[sp.Expr]]:
-        targets, entries = [], []
-        for i, rule in enumerate(rules):
-            rule = sp.expand(_in_primitives(rule, laws))
-            zero = rule.subs({x: 0 for x in inputs[1:]})
-            for j, x in enumerate(inputs):
-                entries.append(zero if j == 0 else sp.diff(rule, x))
-                targets.append(target.format(i, j))
-        return targets, entries
+        return affine_entries([sp.expand(_in_primitives(rule, laws)) for rule in rules], inputs, target)
 
     def function(name, args, doc, targets, entries):
         """The arrays after ``params`` are indexed by the class q first (``<array>q``: the slice of
@@ -295,19 +288,8 @@ def _affine_functions(emit, d, s, Z, H, E, PR, laws, mine, t_name) -> list[Funct
     function(
         f"affine_initial_{s.name}", ["params", "c"], f"The start of space {s.name} over {order}.", targets, entries
     )
-    variables = Z + H + PR
-    zero_v = {v: 0 for v in variables}
-    targets, entries = [], []
-    for a_i, g in enumerate(mine):
-        expr = sp.expand(_in_primitives(g.expr, laws))
-        for i, vi in enumerate(variables):
-            for j, vj in enumerate(variables):
-                entries.append(sp.diff(expr, vi, vj) / 2)
-                targets.append(f"Q[{a_i}, {i}, {j}]")
-            entries.append(sp.diff(expr, vi).subs(zero_v))
-            targets.append(f"l[{a_i}, {i}]")
-        entries.append(expr.subs(zero_v))
-        targets.append(f"c0[{a_i}]")
+    integrands = [sp.expand(_in_primitives(g.expr, laws)) for g in mine]
+    targets, entries = quadratic_entries(integrands, Z + H + PR, c="c0")
     function(
         f"quadratic_observe_{s.name}",
         [t_name, "params", "Q", "l", "c0"],
