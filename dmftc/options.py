@@ -38,6 +38,12 @@ class Responses(str, Enum):
     stein = "stein"
 
 
+class Sampling(str, Enum):
+    sobol = "sobol"
+    antithetic = "antithetic"
+    plain = "plain"
+
+
 class Method(str, Enum):
     auto = "auto"
     dmft = "dmft"
@@ -128,10 +134,11 @@ OPTIONS = (
         (SOLVE,),
     ),
     Option(
-        "variance_reduction",
-        bool,
-        True,
-        "Antithetic, orthonormalised Gaussian inputs of a Monte-Carlo solve (off: the plain estimator).",
+        "sampling",
+        Sampling,
+        Sampling.sobol,
+        "Random inputs of a Monte-Carlo solve: sobol (randomised quasi-Monte Carlo, samples per "
+        "replica rounded to a power of 2), antithetic (pairs, orthonormalised) or plain.",
         (SOLVE,),
     ),
     Option(

@@ -43,7 +43,7 @@ def test_ridge_warm_start_matches_marchenko_pastur(tmp_path):
 
 
 def test_monte_carlo_is_unbiased_on_a_linear_model():
-    # Plain Monte Carlo (no variance reduction), 8 independent seeds: the mean must match the
+    # Plain Monte Carlo (no quasi-random or antithetic inputs), 8 independent seeds: the mean must match the
     # exact closure within 4 standard errors of the mean (a false alarm has probability ~1e-4
     # per curve and step under a Gaussian error model).
     m = dmftc.load(MODELS / "ridge_gd.dmft")
@@ -51,7 +51,7 @@ def test_monte_carlo_is_unbiased_on_a_linear_model():
     runs = np.array(
         [
             [
-                m.solve(steps=15, samples=3000, seed=seed, mode="monte-carlo", variance_reduction=False)[name].values
+                m.solve(steps=15, samples=3000, seed=seed, mode="monte-carlo", sampling="plain")[name].values
                 for name in CURVES
             ]
             for seed in range(8)
@@ -129,16 +129,17 @@ def test_exact_mode_refused_with_reasons():
 
 def test_jacobian_histories_on_a_subset_of_samples(monkeypatch):
     # Past the memory budget only the first samples carry the per-sample Jacobian histories
-    # (solve.py). With room for 4000 of 8000 samples the responses are averages over half the
+    # (solve.py). With room for 4096 of 8192 samples the responses are averages over half the
     # samples: the observables move by their Monte-Carlo error, measured 0.3 % at most at T = 20
     # (train loss); 2 % bounds it, while a history indexed with the wrong sample count gives
     # garbage or a crash.
     # One replica: the subset is chosen per replica.
     m = dmftc.load(ROOT / "models" / "diagonal_network.dmft")
-    full = m.solve(steps=20, samples=8000, replicas=1)
-    monkeypatch.setattr(solve, "HISTORY_BUDGET_BYTES", 2 * 4000 * (21 * 22 // 2 * 8))
-    part = m.solve(steps=20, samples=8000, replicas=1)
-    assert (full.attrs["response_samples"], part.attrs["response_samples"]) == (8000, 4000)
+    full = m.solve(steps=20, samples=8192, replicas=1)
+    # room for 5000: the subset is the first 4096 (a power of 2: the first Sobol points are balanced)
+    monkeypatch.setattr(solve, "HISTORY_BUDGET_BYTES", 2 * 5000 * (21 * 22 // 2 * 8))
+    part = m.solve(steps=20, samples=8192, replicas=1)
+    assert (full.attrs["response_samples"], part.attrs["response_samples"]) == (8192, 4096)
     assert (
         part.attrs["responses_parameter_side"] == "jacobian (per sample)"
         and part.attrs["responses_data_side"] == "jacobian"

@@ -21,7 +21,7 @@ class GaussianData(ModelClass):
     aggregates = {"train": "a 'data' statement", "test": "a 'data' statement"}
     test_at_points = True
     solve_options = frozenset(
-        {"steps", "samples", "replicas", "seed", "dt", "mode", "responses", "variance_reduction", "average_over"}
+        {"steps", "samples", "replicas", "seed", "dt", "mode", "responses", "sampling", "average_over"}
     )
     simulate_options = frozenset({"dim", "runs", "steps", "seed", "dt"})
 
@@ -79,7 +79,7 @@ class GaussianData(ModelClass):
             dt=options["dt"],
             mode=options["mode"],
             responses=options["responses"],
-            variance_reduction=options["variance_reduction"],
+            sampling=options["sampling"],
         )
         square = (T + 2) ** 2
         if s.mode == "exact":  # coefficient histories ZH (T+1, k, B) and THC (T+1, B); two-time arrays

@@ -45,7 +45,7 @@ def simulate(compiled, params: dict, options: dict, progress=None):
     def one_run(run: int, dim: int, n: int) -> np.ndarray:
         rng = np.random.default_rng([seed, run])
         X = rng.standard_normal((n, dim)) * np.sqrt(data.delta / dim)
-        CLUSTER = clusters(rng, data.rho, n, antithetic=False) if plan.mixture else np.zeros(n)
+        CLUSTER = clusters(rng.random(n), data.rho) if plan.mixture else np.zeros(n)
         PRIM = primitives(rng, plan.primitive_laws, dim, antithetic=False)
         EPS = rng.standard_normal(n)
         SEL = selection_weights(model, params, steps, n, rng, dt)

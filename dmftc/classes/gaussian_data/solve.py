@@ -1,7 +1,7 @@
 """The DMFT solver of a gaussian_data model: runs the generated module.
 
-The generated module does the numerical work; this module draws its random inputs (with
-variance reduction: antithetic pairs and standardised columns, docs/math/gaussian_data.md §5),
+The generated module does the numerical work; this module draws its random inputs
+(randomised quasi-Monte Carlo by default, docs/math/gaussian_data.md §5.1),
 chooses the response estimators, runs the forward pass in chunks of steps with a progress bar,
 turns a blow-up into a :class:`SolverError` naming the step, and returns the results as an
 ``xarray.Dataset`` (layout in :mod:`dmftc.results.dataset`).
@@ -24,7 +24,7 @@ from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime import averaging
 from dmftc.runtime.parameters import bad_value
-from dmftc.runtime.random import orthonormal_normals, primitives
+from dmftc.runtime.random import law_samples, random_inputs
 from dmftc.runtime.stepping import advance, check_status, chunks, diagnose, progress_task
 
 log = logging.getLogger("dmftc")
@@ -43,7 +43,7 @@ class RunSettings:
     mode: str  # exact | monte-carlo
     param_method: int  # 0 deterministic Jacobian, 1 Jacobian per sample, 2 Stein
     data_method: int  # 0 Jacobian, 1 Stein
-    variance_reduction: bool = True  # antithetic, orthonormalised Gaussian inputs
+    sampling: str = "sobol"  # sobol | antithetic | plain (dmftc.runtime.random.random_inputs)
     # samples that carry per-sample Jacobian histories (the first of them; all unless the
     # histories would not fit in HISTORY_BUDGET_BYTES)
     response_samples: int = 0
@@ -83,11 +83,10 @@ def data_constants(model, params: dict) -> DataConstants:
     return data
 
 
-def clusters(rng: np.random.Generator, rho: float, n: int, antithetic: bool) -> np.ndarray:
-    """Cluster of each sample of mixture data: +1 or -1 with probability rho/2 each, else 0."""
-    half = n // 2 if antithetic else n
-    c = np.where(rng.random(half) < rho, rng.choice([-1.0, 1.0], size=half), 0.0)
-    return np.concatenate([c, -c]) if antithetic else c
+def clusters(u: np.ndarray, rho: float) -> np.ndarray:
+    """Cluster of each sample of mixture data from uniforms u: +1 or -1 with probability rho/2
+    each, else 0 (odd about u = 1/2, like :func:`dmftc.runtime.random.law_samples`)."""
+    return np.where(np.abs(2 * u - 1) < rho, np.sign(2 * u - 1), 0.0)
 
 
 def choose_settings(
@@ -99,7 +98,7 @@ def choose_settings(
     dt: float | None,
     mode: str,
     responses: str,
-    variance_reduction: bool = True,
+    sampling: str = "sobol",
 ) -> RunSettings:
     """The run's settings from the options (docs/math/gaussian_data.md §4: estimator choice)."""
     if mode == "exact" and not plan.exact:
@@ -110,6 +109,8 @@ def choose_settings(
         )
     if mode == "auto":
         mode = "exact" if plan.exact else "monte-carlo"
+    if sampling == "sobol":  # a power of 2: the balance of the Sobol points
+        samples = 2 ** max(1, round(np.log2(samples)))
     samples += samples % 2  # antithetic pairs
     # A per-sample history is packed lower-triangular, (T+1)(T+2)/2 values; the parameter and
     # data sides have one each. Past the budget only the first samples carry them: a Jacobian
@@ -117,6 +118,8 @@ def choose_settings(
     # Stein's estimator on all samples is far noisier.
     per_sample = (steps + 1) * (steps + 2) // 2 * 8
     response_samples = min(samples, HISTORY_BUDGET_BYTES // 2 // per_sample // 2 * 2)
+    if sampling == "sobol":  # the first 2^k Sobol points are balanced too
+        response_samples = 2 ** int(np.log2(max(response_samples, 2)))
     if responses == "jacobian":
         if not (plan.param_smooth and plan.data_smooth):
             raise SolverError(
@@ -138,18 +141,23 @@ def choose_settings(
             param_method = 2
         data_method = 0 if plan.data_smooth and fits else 1
     return RunSettings(
-        steps, samples, seed, dt, mode, param_method, data_method, variance_reduction, max(response_samples, 2)
+        steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2)
     )
 
 
 # --------------------------------------------------------------------------- random inputs
 
 
-def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Generator, dt: float | None) -> np.ndarray:
-    """s(t)/b for every sample and step: which samples are in the step's batch (docs/language.md §2)."""
+def selection_weights(
+    model, params: dict, T: int, n: int, rng: np.random.Generator, dt: float | None, u: np.ndarray | None = None
+) -> np.ndarray:
+    """s(t)/b for every sample and step: which samples are in the step's batch (docs/language.md §2).
+    ``u``: uniforms (T+1, n) to decide with (quasi-random ones in the solver; default: drawn)."""
     batch = model.spec.batch
     if batch is None:
         return np.ones((T + 1, n))
+    if u is None and batch.kind != "size":
+        u = rng.random((T + 1, n))
     values = [float(a.subs({p.symbol: params[p.name] for p in model.params})) for a in batch.args]
     b = values[0]
     if batch.kind == "size":  # B samples a step, uniformly with replacement, each weighted n/B
@@ -162,12 +170,12 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
     if not 0 < b <= 1:
         raise bad_value(model, params, f"the batch fraction must be in (0, 1], got {b:g}", *batch.args)
     if batch.kind == "fraction":
-        return (rng.random((T + 1, n)) < b) / b
+        return (u < b) / b
     if batch.kind == "epochs":
         period = round(1 / b)
         if abs(period - 1 / b) > 1e-9:
             raise bad_value(model, params, f"batch epochs needs 1/b to be an integer, got 1/b = {1 / b:g}", *batch.args)
-        phase = rng.integers(0, period, size=n)
+        phase = np.minimum(np.floor(u[0] * period), period - 1)
         return (np.arange(T + 1)[:, None] % period == phase[None, :]) * float(period)
     # persistent(b, tau): a two-state chain per sample, time per step lr (or dt for a flow)
     tau = values[1]
@@ -184,10 +192,9 @@ def selection_weights(model, params: dict, T: int, n: int, rng: np.random.Genera
             *batch.args,
         )
     s = np.empty((T + 1, n))
-    s[0] = rng.random(n) < b
+    s[0] = u[0] < b
     for t in range(T):
-        u = rng.random(n)
-        s[t + 1] = np.where(s[t] > 0, u >= down, u < up)
+        s[t + 1] = np.where(s[t] > 0, u[t + 1] >= down, u[t + 1] < up)
     return s / b
 
 
@@ -221,7 +228,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
     """Solve the DMFT of a gaussian_data model; returns an ``xarray.Dataset``.
 
     ``options`` (resolved by :mod:`dmftc.options`): steps, samples, seed, dt, mode, responses,
-    variance_reduction, average_over (exact mode: sources to average the predictor over, adding
+    sampling, average_over (exact mode: sources to average the predictor over, adding
     ``<name>_bias`` and ``<name>_variance``, :mod:`dmftc.classes.gaussian_data.bias_variance`)."""
     model = compiled.model
     if model.spec.batch is not None and model.spec.batch.kind == "size":
@@ -242,7 +249,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
         dt=options["dt"],
         mode=options["mode"],
         responses=options["responses"],
-        variance_reduction=options["variance_reduction"],
+        sampling=options["sampling"],
     )
     sources = averaging.parse_sources(options["average_over"], bias_variance.DATA_SOURCES)
     if sources and settings.mode != "exact":
@@ -314,7 +321,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
             "samples": settings.samples * replicas,
             "replicas": replicas,
             "error_estimate": f"standard error over {replicas} independent replicas of {settings.samples} samples",
-            "variance_reduction": settings.variance_reduction,
+            "sampling": settings.sampling,
             "responses_parameter_side": PARAM_METHODS[settings.param_method],
             "responses_data_side": DATA_METHODS[settings.data_method],
             "response_samples": settings.response_samples,
@@ -350,23 +357,28 @@ def _run_monte_carlo(
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng([s.seed, s.replica])
-    reduce = s.variance_reduction
-    normals = (
-        (lambda rows: orthonormal_normals(rng, rows, M)) if reduce else (lambda rows: rng.standard_normal((rows, M)))
-    )
-    # Gaussian inputs of the parameter side (ν, noises, normal primitives), then of the data side
-    PRIM = primitives(rng, plan.primitive_laws, M, antithetic=reduce)
-    normal = [j for j, law in enumerate(plan.primitive_laws) if law == "normal"]
+    # Parameter side: the primitives, then ν(t) in time order (the first Sobol coordinates are the
+    # most evenly spread), then the noises. Data side: the cluster, ε, ω(t), the look-ahead's ω.
+    laws = plan.primitive_laws
+    normal = [j for j, law in enumerate(laws) if law == "normal"]
+    other = [j for j, law in enumerate(laws) if law != "normal"]
     n_noise = (T + 1) * plan.n_noise
-    param_side = normals(T + 1 + n_noise + len(normal))
-    XI_P = param_side[: T + 1]
-    NOISE = np.ascontiguousarray(param_side[T + 1 : T + 1 + n_noise].reshape(T + 1, plan.n_noise, M).transpose(0, 2, 1))
-    PRIM[:, normal] = param_side[T + 1 + n_noise :].T
-    data_side = normals(T + 3 + (T + 1 if plan.look_ahead else 0))
+    u, param_side = random_inputs(rng, s.sampling, M, len(other), len(normal) + T + 1 + n_noise)
+    PRIM = np.empty((M, len(laws)))
+    PRIM[:, other] = law_samples(tuple(laws[j] for j in other), u)
+    PRIM[:, normal] = param_side[: len(normal)].T
+    XI_P = param_side[len(normal) : len(normal) + T + 1]
+    NOISE = np.ascontiguousarray(param_side[len(normal) + T + 1 :].reshape(T + 1, plan.n_noise, M).transpose(0, 2, 1))
+    # (the batch selections too: for SGD their noise is most of the error)
+    selected = model.spec.batch is not None
+    u, data_side = random_inputs(
+        rng, s.sampling, M, int(plan.mixture) + (T + 1) * selected, T + 3 + (T + 1 if plan.look_ahead else 0)
+    )
+    CLUSTER = clusters(u[0], data.rho) if plan.mixture else np.zeros(M)
+    SEL = selection_weights(model, params, T, M, rng, s.dt, u[int(plan.mixture) :] if selected else None)
     XI_D = data_side[: T + 2]
     EPS = data_side[T + 2]
     XI_O = data_side[T + 3 :] if plan.look_ahead else np.zeros((1, M))
-    SEL = selection_weights(model, params, T, M, rng, s.dt)
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
     MR = s.response_samples
     packed = MR * (T + 1) * (T + 2) // 2
@@ -397,7 +409,6 @@ def _run_monte_carlo(
         AGG=np.zeros((T + 1, n_agg)),
         OBS=np.zeros((T + 1, len(plan.observables))),
     )
-    CLUSTER = clusters(rng, data.rho, M, antithetic=reduce) if plan.mixture else np.zeros(M)
     plan.entry["initialize"].call(
         module,
         PRIM=PRIM,
