@@ -357,8 +357,9 @@ def _run_monte_carlo(
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng([s.seed, s.replica])
-    # Parameter side: the primitives, then ν(t) in time order (the first Sobol coordinates are the
-    # most evenly spread), then the noises. Data side: the cluster, ε, ω(t), the look-ahead's ω.
+    # Sobol coordinates in the order measured best (docs/math/gaussian_data.md §5.1): parameter
+    # side: non-normal primitives, ν(t) in time order, noises, normal primitives; data side: the
+    # cluster, the batch selections, ω(t) in time order, ε, the look-ahead's ω.
     laws = plan.primitive_laws
     normal = [j for j, law in enumerate(laws) if law == "normal"]
     other = [j for j, law in enumerate(laws) if law != "normal"]
@@ -366,10 +367,9 @@ def _run_monte_carlo(
     u, param_side = random_inputs(rng, s.sampling, M, len(other), len(normal) + T + 1 + n_noise)
     PRIM = np.empty((M, len(laws)))
     PRIM[:, other] = law_samples(tuple(laws[j] for j in other), u)
-    PRIM[:, normal] = param_side[: len(normal)].T
-    XI_P = param_side[len(normal) : len(normal) + T + 1]
-    NOISE = np.ascontiguousarray(param_side[len(normal) + T + 1 :].reshape(T + 1, plan.n_noise, M).transpose(0, 2, 1))
-    # (the batch selections too: for SGD their noise is most of the error)
+    XI_P = param_side[: T + 1]
+    NOISE = np.ascontiguousarray(param_side[T + 1 : T + 1 + n_noise].reshape(T + 1, plan.n_noise, M).transpose(0, 2, 1))
+    PRIM[:, normal] = param_side[T + 1 + n_noise :].T
     selected = model.spec.batch is not None
     u, data_side = random_inputs(
         rng, s.sampling, M, int(plan.mixture) + (T + 1) * selected, T + 3 + (T + 1 if plan.look_ahead else 0)
