@@ -74,7 +74,8 @@ def main():
             )
             print(rows[-1], flush=True)
     end = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
-    text = f"""# Accuracy per second (gaussian_data Monte Carlo)
+    text = (
+        f"""# Accuracy per second (gaussian_data Monte Carlo)
 
 Machine: {machine()}. Command: `python benchmarks/bench_accuracy.py`.
 Load average (1, 5, 15 min) at the start / end: {", ".join(load)} / {", ".join(end)}.
@@ -88,7 +89,10 @@ time in brackets); it also carries an O(1/d) bias the solver does not.
 
 | case | observable | before: error | s | error²·s | after: error | s | error²·s | gain | simulation, one run |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
-""" + "\n".join(rows) + "\n"
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
     (HERE / "results_accuracy.md").write_text(text)
 
 

@@ -140,9 +140,7 @@ def choose_settings(
         else:
             param_method = 2
         data_method = 0 if plan.data_smooth and fits else 1
-    return RunSettings(
-        steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2)
-    )
+    return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2))
 
 
 # --------------------------------------------------------------------------- random inputs
