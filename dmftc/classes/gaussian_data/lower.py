@@ -359,36 +359,49 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
     teacher_law = m.spec.teacher.init if m.spec.teacher else sp.Integer(0)
     laws = [v.init.subs(wstar, teacher_law) for v in m.coordinates] + [teacher_law]
     targets, entries = affine_entries(laws, prims, "E[{}, {}]")
-    f = Function(
-        "initial_affine",
-        ["params", "E"],
-        "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
-        emit.unpack_params(entries),
+    out.append(
+        _entry_table(
+            emit,
+            "initial_affine",
+            ["params", "E"],
+            "Rows z_1..z_k and wstar as affine maps of (1, prim_1, ..., prim_P).",
+            targets,
+            entries,
+        )
     )
-    f.lines += emit.assign(targets, entries, sparse=True)
-    out.append(f)
 
     # mean() integrands as quadratic forms in v = (z_1..z_k, wstar): v'Qv + l'v + c
     variables = list(z) + [wstar]
     targets, entries = quadratic_entries([a.expr for a in mean], variables)
-    f = Function(
-        "mean_quadratic",
-        ["params", "Q", "l", "c"],
-        "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
-        emit.unpack_params(entries),
+    out.append(
+        _entry_table(
+            emit,
+            "mean_quadratic",
+            ["params", "Q", "l", "c"],
+            "mean() integrands as v'Qv + l'v + c, v = (coordinates, wstar).",
+            targets,
+            entries,
+        )
     )
-    f.lines += emit.assign(targets, entries, sparse=True) if entries else []
-    out.append(f)
 
     # the vectors of test(e at v): v = cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar
     if points:
         targets, entries = affine_entries(points, variables, "cp[{}, {}]")
-        f = Function(
-            "point_affine",
-            ["params", "cp"],
-            "The vectors of test(e at v) as cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar.",
-            emit.unpack_params(entries),
+        out.append(
+            _entry_table(
+                emit,
+                "point_affine",
+                ["params", "cp"],
+                "The vectors of test(e at v) as cp[p, 0] + cp[p, 1:k+1] . z + cp[p, k+1] wstar.",
+                targets,
+                entries,
+            )
         )
-        f.lines += emit.assign(targets, entries, sparse=True)
-        out.append(f)
     return out
+
+
+def _entry_table(emit: Emitter, name: str, args: list[str], doc: str, targets, entries) -> Function:
+    """A generated function that fills an array's nonzero entries (sparse assignments)."""
+    f = Function(name, args, doc, emit.unpack_params(entries))
+    f.lines += emit.assign(targets, entries, sparse=True) if entries else []
+    return f
