@@ -309,14 +309,16 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
             targets.append(f"Cn[{i}, {j}]")
         entries.append(F.subs(zero))
         targets.append(f"d[{i}]")
-    f = Function(
-        "site_affine",
-        [emit.names[STEP], "params", "A", "b", "Cn", "d"],
-        "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.",
-        emit.unpack_params(entries),
+    out.append(
+        _entry_table(
+            emit,
+            "site_affine",
+            [emit.names[STEP], "params", "A", "b", "Cn", "d"],
+            "The affine site map z(t+1) = A z + b Xᵀg + Cn noise + d.",
+            targets,
+            entries,
+        )
     )
-    f.lines += emit.assign(targets, entries, sparse=True)
-    out.append(f)
 
     # θ = cq[0] + cq[1:] . z, Θ = co[0] + co[1:] . z
     entries, targets = [], []
@@ -326,14 +328,16 @@ def _affine_functions(d: DataDerivation, emit: Emitter, z, prims, wstar, label, 
         for j, s in enumerate(z):
             entries.append(sp.diff(theta, s))
             targets.append(f"{name}[{j + 1}]")
-    f = Function(
-        "theta_affine",
-        [emit.names[STEP], "params", "cq", "co"],
-        "Affine coefficients of θ and Θ in z.",
-        emit.unpack_params(entries),
+    out.append(
+        _entry_table(
+            emit,
+            "theta_affine",
+            [emit.names[STEP], "params", "cq", "co"],
+            "Affine coefficients of θ and Θ in z.",
+            targets,
+            entries,
+        )
     )
-    f.lines += emit.assign(targets, entries, sparse=True)
-    out.append(f)
 
     # g = a_h h + a_y y + a_0 (sel = 1), y = c_h hstar + c_e eps + c_0
     h, y = m.spec.h, m.spec.y
