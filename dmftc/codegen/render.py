@@ -47,11 +47,25 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(template: str, **context) -> str:
+def render_module(template: str, model, functions, **context) -> GeneratedSource:
+    """The generated module of ``model`` from ``template``: its functions, the helpers they call,
+    and the header's version and model hash; ``context`` holds the template's other values."""
     try:
-        return environment().get_template(template).render(dmftc_version=__version__, **context)
+        text = (
+            environment()
+            .get_template(template)
+            .render(
+                dmftc_version=__version__,
+                model=model,
+                model_hash=source_hash(model.source),
+                functions=functions,
+                helpers=helpers_in(functions),
+                **context,
+            )
+        )
     except jinja2.TemplateError as e:
         raise CodegenError(f"template {template}: {e}") from None
+    return GeneratedSource(model.name, text)
 
 
 HELPERS = ("sigmoid", "softplus", "relu", "heaviside")  # numba helpers of templates/common/helpers.py.j2

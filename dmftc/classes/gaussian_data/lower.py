@@ -17,7 +17,7 @@ from dmftc.classes.gaussian_data.derive import DataDerivation
 from dmftc.codegen.emitter import Emitter, Function, affine_entries, quadratic_entries
 from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
-from dmftc.codegen.render import GeneratedSource, helpers_in, parallel_threads, render, source_hash
+from dmftc.codegen.render import GeneratedSource, parallel_threads, render_module
 from dmftc.language.symbols import DATA_FIELD, EPS, HSTAR, SELECTION, STEP
 
 # The functions of the generated module that Python calls (dmftc.codegen.interface).
@@ -273,17 +273,15 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         mixture=mixture,
         not_exact_because=d.not_exact_because,
     )
-    text = render(
+    generated = render_module(
         "gaussian_data/module.py.j2",
-        model=m,
-        model_hash=source_hash(m.source),
+        m,
+        functions,
         plan=plan,
-        functions=functions,
-        helpers=helpers_in(functions),
         numba_threads=threads,
         parallel_decorator="@functools.partial(jit, parallel=True)" if threads else "@jit",
     )
-    return GeneratedSource(m.name, text), plan
+    return generated, plan
 
 
 def _smooth_in(expr: sp.Expr, variables) -> bool:

@@ -18,7 +18,7 @@ from dmftc.classes.gaussian_field.derive import FORCE, FieldDerivation
 from dmftc.codegen.emitter import Emitter, Function
 from dmftc.codegen.interface import EntryPoint, EntryPoints, runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
-from dmftc.codegen.render import GeneratedSource, helpers_in, render, source_hash
+from dmftc.codegen.render import GeneratedSource, render_module
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q, STEP
 
 # The functions of the generated module that Python calls (dmftc.codegen.interface).
@@ -157,15 +157,13 @@ def generate_gaussian_field(d: FieldDerivation) -> tuple[GeneratedSource, FieldP
         sphere=d.sphere,
         query_is_weight=d.query_is_weight,
     )
-    text = render(
+    generated = render_module(
         "gaussian_field/module.py.j2",
-        model=m,
-        model_hash=source_hash(m.source),
+        m,
+        functions,
         plan=plan,
-        functions=functions,
-        helpers=helpers_in(functions),
     )
-    return GeneratedSource(m.name, text), plan
+    return generated, plan
 
 
 def _affine_functions(d: FieldDerivation, emit: Emitter, z, prims, xstar, mean, force_name, t_name) -> list[Function]:

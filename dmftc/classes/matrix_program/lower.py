@@ -22,7 +22,7 @@ from dmftc.classes.matrix_program.derive import ARGUMENT, ProgramDerivation
 from dmftc.codegen.emitter import Emitter, Function, affine_entries, quadratic_entries
 from dmftc.codegen.interface import runtime_parameters
 from dmftc.codegen.printer import NameTable, standard_names
-from dmftc.codegen.render import GeneratedSource, helpers_in, render, source_hash
+from dmftc.codegen.render import GeneratedSource, render_module
 from dmftc.language.symbols import STEP
 
 
@@ -165,16 +165,14 @@ def generate_matrix_program(d: ProgramDerivation) -> tuple[GeneratedSource, Prog
         linear=d.linear,
         gaussian=tuple(sorted(d.gaussian or ())),
     )
-    text = render(
+    generated = render_module(
         "matrix_program/module.py.j2",
-        model=m,
-        model_hash=source_hash(m.source),
+        m,
+        functions,
         derivation=d,
         plan=plan,
-        functions=functions,
-        helpers=helpers_in(functions),
     )
-    return GeneratedSource(m.name, text), plan
+    return generated, plan
 
 
 def _in_primitives(expr: sp.Expr, laws: dict) -> sp.Expr:
