@@ -5,7 +5,8 @@ import pytest
 
 import dmftc
 from dmftc.classes.gaussian_data.solve import clusters
-from dmftc.runtime.random import SAMPLINGS, law_samples, random_inputs, sobol_uniforms, whiten
+from dmftc.options import Sampling
+from dmftc.runtime.random import law_samples, random_inputs, sobol_uniforms, whiten
 
 
 def test_sobol_coordinates_are_stratified_and_scramblings_independent():
@@ -29,7 +30,7 @@ def test_whitened_normals_have_exact_moments_and_keep_their_order():
     np.testing.assert_allclose(w[0], centred / np.sqrt(np.mean(centred**2)), rtol=1e-12)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", [s.value for s in Sampling])
 def test_every_sampling_gives_the_laws(sampling):
     u, z = random_inputs(np.random.default_rng(2), sampling, 4096, 3, 2)
     assert u.shape == (3, 4096) and z.shape == (2, 4096)

@@ -9,7 +9,6 @@ import numpy as np
 # Dimensions of scipy's Sobol direction numbers (Joe & Kuo); coordinates past them are
 # pseudo-random.
 SOBOL_DIMENSIONS = 21201
-SAMPLINGS = ("sobol", "antithetic", "plain")
 
 
 def standard_normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
