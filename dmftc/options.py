@@ -164,9 +164,21 @@ OPTIONS = (
         "method",
         Method,
         Method.auto,
-        "Linear systems: dmft (the cavity closure) or spectral "
-        "(integrals over the spectrum, exact in time); auto picks the spectral solver where it applies.",
+        "Linear models: dmft (the cavity closure) or spectral (integrals over the spectrum of "
+        "the random matrix, or of the data's XᵀX). auto: linear systems take the closure where "
+        "it exists; data models take the spectral solver beyond 1000 steps.",
         (SOLVE,),
+    ),
+    Option(
+        "log_steps",
+        int,
+        None,
+        "Write the result at step 0 and this many log-spaced steps instead of every step (data "
+        "models; the spectral solver then computes the two-time functions only there). "
+        "Default: every step up to 2000 steps, 256 log-spaced steps beyond.",
+        (SOLVE,),
+        minimum=1,
+        metavar="K",
     ),
     Option(
         "euler",

@@ -27,12 +27,12 @@ def _mp_integral(f, alpha: float) -> float:
     return value
 
 
-def ridge_curves(alpha, lam, sigma, m0, v0, T, lr=None, dt=None):
-    """m, q, train and test loss at steps 0..T of GD (``lr``) or at times k*dt of gradient
-    flow (``dt``), teacher N(0, 1), labels hstar + sigma eps, square loss halved."""
+def ridge_curves(alpha, lam, sigma, m0, v0, T, lr=None, dt=None, steps=None):
+    """m, q, train and test loss at steps 0..T (or at ``steps``) of GD (``lr``) or at times k*dt
+    of gradient flow (``dt``), teacher N(0, 1), labels hstar + sigma eps, square loss halved."""
     assert alpha > 1
     out = {key: [] for key in ("overlap", "sq_norm", "train_loss", "test_loss")}
-    for t in range(T + 1):
+    for t in range(T + 1) if steps is None else steps:
         if lr is not None:
             decay = lambda s: (1 - lr * (s + lam)) ** t  # noqa: E731
         else:

@@ -64,7 +64,8 @@ def _fits(m, command: str, given: dict) -> bool:
 @pytest.mark.parametrize(
     ("model", "command", "flag", "value", "given"),
     [
-        ("ridge_gd", "solve", "--steps", 100_000, {}),  # exact mode: O(T²) two-time arrays
+        ("ridge_gd", "solve", "--steps", 100_000, {"method": "dmft"}),  # exact closure: O(T²) two-time arrays
+        ("ridge_gd", "solve", "--steps", 1_000_000_000, {}),  # spectral solver: O(T) moment sums
         ("logistic_gd", "solve", "--samples", 1_000_000_000, {"steps": 50}),  # Monte Carlo: O(M T)
         ("logistic_gd", "solve", "--steps", 100_000, {}),  # Jacobian histories and two-time arrays
         ("ridge_gd", "simulate", "--dim", 10_000_000, {}),  # the data matrix: O(d²)
@@ -136,7 +137,7 @@ def test_the_estimate_of_each_class_grows_with_the_steps():
 
 def test_the_api_refuses_too(one_gib, no_runs):
     with pytest.raises(SolverError, match="needs about") as caught:
-        dmftc.load("ridge_gd").solve(steps=np.int64(100_000))
+        dmftc.load("ridge_gd").solve(steps=np.int64(100_000), method="dmft")
     assert caught.value.kind == "memory" and "--steps" in caught.value.hint
 
 

@@ -1,7 +1,8 @@
 """The layout of every result as an ``xarray.Dataset``, and its netCDF input and output.
 
-A result has the dimension ``step`` (integer coordinate ``0..T``) with the float coordinate
-``time`` along it (the step for ``update`` models, ``step * dt`` for flows), and
+A result has the dimension ``step`` (integer coordinate: the steps written, ``0..T`` or step 0
+and log-spaced steps, ``--log-steps``) with the float coordinate ``time`` along it (the step
+for ``update`` models, ``step * dt`` for flows), and
 
 * one variable per observable over ``step``; a simulation adds ``<name>_sem``, the standard
   error over runs;
@@ -37,13 +38,14 @@ ENGINE = "h5netcdf"
 KINDS = ("dmft", "simulation", "theory")  # theory: a closed-form prediction (dmftc/matrix_sgd.py)
 VERSIONED_PACKAGES = ("numpy", "numba", "sympy", "scipy", "xarray", "lark", "jinja2")
 # Settings shown in the header of print_final_values, in this order.
-MAIN_SETTINGS = ("steps", "dt", "mode", "samples", "dim", "runs", "seed")
+MAIN_SETTINGS = ("steps", "dt", "mode", "method", "samples", "dim", "runs", "seed")
 
 
 def make_dataset(
     observables: dict[str, np.ndarray],
     time: np.ndarray,
     *,
+    steps: np.ndarray | None = None,
     sem: dict[str, np.ndarray] | None = None,
     two_time: dict[str, np.ndarray] | None = None,
     series: dict[str, np.ndarray] | None = None,
@@ -51,8 +53,9 @@ def make_dataset(
 ) -> xr.Dataset:
     """Build a result dataset.
 
-    ``time`` has one entry per step (``T + 1`` of them); ``observables``, ``sem`` and ``series``
-    hold arrays of that length, ``two_time`` square arrays of that size. ``sem`` keys are
+    ``time`` has one entry per step written (``T + 1`` of them, or those of ``steps``, the step
+    numbers, when not every step is written); ``observables``, ``sem`` and ``series`` hold arrays
+    of that length, ``two_time`` square arrays of that size. ``sem`` keys are
     observable names; the variables are called ``<name>_sem``. Raises ``ValueError`` for arrays
     of the wrong shape, clashing names or attributes that netCDF cannot store.
     """
@@ -77,9 +80,12 @@ def make_dataset(
     for name, values in two_time.items():
         variables[name] = (("step", "step2"), _checked_array(name, values, (n, n)))
 
-    coords = {"step": np.arange(n), "time": ("step", time)}
+    steps = np.arange(n) if steps is None else np.asarray(steps, dtype=np.int64)
+    if steps.shape != (n,):
+        raise ValueError(f"steps has shape {steps.shape}, expected {(n,)}")
+    coords = {"step": steps, "time": ("step", time)}
     if two_time:
-        coords |= {"step2": np.arange(n), "time2": ("step2", time)}
+        coords |= {"step2": steps, "time2": ("step2", time)}
     for key, value in (attrs or {}).items():
         if not isinstance(value, (str, int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise ValueError(f"attribute '{key}' must be a str, int or float, got {value!r}")

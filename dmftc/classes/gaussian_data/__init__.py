@@ -21,7 +21,19 @@ class GaussianData(ModelClass):
     aggregates = {"train": "a 'data' statement", "test": "a 'data' statement"}
     test_at_points = True
     solve_options = frozenset(
-        {"steps", "samples", "replicas", "seed", "dt", "mode", "responses", "sampling", "average_over"}
+        {
+            "steps",
+            "samples",
+            "replicas",
+            "seed",
+            "dt",
+            "mode",
+            "responses",
+            "sampling",
+            "average_over",
+            "method",
+            "log_steps",
+        }
     )
     simulate_options = frozenset({"dim", "runs", "steps", "seed", "dt"})
 
@@ -62,7 +74,7 @@ class GaussianData(ModelClass):
         return simulate(compiled, params, options, progress)
 
     def memory(self, dm, command, options):
-        from dmftc.classes.gaussian_data.solve import choose_settings, data_constants
+        from dmftc.classes.gaussian_data.solve import choose_method, choose_settings, data_constants, written_steps
 
         plan = dm.compiled.generated[1]
         T, k, noises = options["steps"], len(plan.coordinates), plan.n_noise
@@ -82,6 +94,12 @@ class GaussianData(ModelClass):
             sampling=options["sampling"],
         )
         square = (T + 2) ** 2
+        sources = (options["average_over"] or "").split(",") if options["average_over"] else []
+        if choose_method(plan, dm.model, options["method"], s.mode, T, sources) == "spectral":
+            # per step: three D x D moment sums and the coefficients; four two-time arrays
+            D = k + len(plan.primitive_laws) + 3
+            K = len(written_steps(T, options["log_steps"]))
+            return BYTES * ((T + 1) * (3 * D * D + 3 * k * k + 4 * k) + 4 * (K + 1) ** 2)
         if s.mode == "exact":  # coefficient histories ZH (T+1, k, B) and THC (T+1, B); two-time arrays
             basis = 1 + len(plan.primitive_laws) + (T + 1) * (1 + noises)
             return BYTES * ((T + 1) * (k + 1) * basis + (8 if options["average_over"] else 5) * square)
@@ -99,8 +117,10 @@ class GaussianData(ModelClass):
 
     def result_memory(self, dm, options):
         # four two-time arrays; each observable with its error, bias and variance; two series
-        T, n_obs = options["steps"], len(dm.model.observables)
-        return BYTES * (4 * (T + 1) ** 2 + (4 * n_obs + 2) * (T + 1))
+        from dmftc.classes.gaussian_data.solve import written_steps
+
+        K, n_obs = len(written_steps(options["steps"], options["log_steps"])), len(dm.model.observables)
+        return BYTES * (4 * K**2 + (4 * n_obs + 2) * K)
 
     def checks(self, dm):
         from dmftc.classes.gaussian_data.verify import checks

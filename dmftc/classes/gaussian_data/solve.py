@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from dmftc.classes.gaussian_data import bias_variance
 from dmftc.classes.gaussian_data.lower import DataPlan
+from dmftc.classes.gaussian_data.spectral import not_spectral_because, output_steps, run_spectral
 from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime import averaging
@@ -32,6 +33,13 @@ log = logging.getLogger("dmftc")
 HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
 # Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
 MIN_RESPONSE_SAMPLES = 1000
+# --method auto: the spectral solver (O(T) in time) beyond this many steps, where the exact
+# closure's O(T³) cost dominates (2000 steps: 53 s, benchmarks/results_data.md)
+SPECTRAL_FROM_STEPS = 1000
+# Beyond this many steps a result holds step 0 and DEFAULT_LOG_STEPS log-spaced steps (the
+# spectral solver's two-time pass costs O(K²) in the K steps written)
+FULL_OUTPUT_STEPS = SPECTRAL_FROM_STEPS
+DEFAULT_LOG_STEPS = 256
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,30 @@ def choose_settings(
     return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2))
 
 
+def choose_method(plan: DataPlan, model, method: str, mode: str, steps: int, averaging_sources) -> str:
+    """``dmft`` (the closure or Monte Carlo) or ``spectral`` (docs/math/gaussian_data.md §5.2);
+    ``mode`` is the resolved one (exact or monte-carlo)."""
+    why_not = not_spectral_because(plan, model)
+    if method == "spectral":
+        if why_not:
+            raise SolverError(f"the spectral solver does not apply: {why_not}", kind="not-available")
+        if mode != "exact":
+            raise SolverError("--method spectral has no sampling: leave out --mode monte-carlo", kind="bad-option")
+        if averaging_sources:
+            raise SolverError("--average-over needs the DMFT closure", kind="bad-option", hint="add --method dmft")
+        return "spectral"
+    if method == "auto" and not why_not and mode == "exact" and not averaging_sources and steps > SPECTRAL_FROM_STEPS:
+        return "spectral"
+    return "dmft"
+
+
+def written_steps(steps: int, log_steps: int | None) -> np.ndarray:
+    """The steps a result holds: every one, or step 0 and log-spaced steps (``--log-steps``)."""
+    if log_steps is None and steps > FULL_OUTPUT_STEPS:
+        log_steps = DEFAULT_LOG_STEPS
+    return output_steps(steps, log_steps)
+
+
 # --------------------------------------------------------------------------- random inputs
 
 
@@ -227,7 +259,9 @@ def solve(compiled, params: dict, options: dict, progress=None):
 
     ``options`` (resolved by :mod:`dmftc.options`): steps, samples, seed, dt, mode, responses,
     sampling, average_over (exact mode: sources to average the predictor over, adding
-    ``<name>_bias`` and ``<name>_variance``, :mod:`dmftc.classes.gaussian_data.bias_variance`)."""
+    ``<name>_bias`` and ``<name>_variance``, :mod:`dmftc.classes.gaussian_data.bias_variance`),
+    method (dmft or the spectral solver of linear models, :func:`choose_method`) and log_steps
+    (the steps written, :func:`written_steps`)."""
     model = compiled.model
     if model.spec.batch is not None and model.spec.batch.kind == "size":
         raise SolverError(
@@ -252,10 +286,23 @@ def solve(compiled, params: dict, options: dict, progress=None):
     sources = averaging.parse_sources(options["average_over"], bias_variance.DATA_SOURCES)
     if sources and settings.mode != "exact":
         raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
+    method = choose_method(plan, model, options["method"], settings.mode, steps, sources)
+    out = written_steps(steps, options["log_steps"])
     values = runtime_values(plan, params, settings.dt)
     data = data_constants(model, params)
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
-    run = _run_exact if settings.mode == "exact" else _run_monte_carlo
+    if method == "spectral":
+
+        def run(module, s: RunSettings, progress):
+            written = out if s.steps == steps else np.arange(s.steps + 1)
+            return run_spectral(module, plan, model, values, data, nodes, weights, s.steps, written, progress)
+
+    else:
+        run_pass = _run_exact if settings.mode == "exact" else _run_monte_carlo
+
+        def run(module, s: RunSettings, progress):
+            return run_pass(module, plan, model, params, values, data, nodes, weights, s, progress)
+
     # The generated code is serial; its matrix-vector products are fastest on one BLAS thread.
     started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -264,26 +311,23 @@ def solve(compiled, params: dict, options: dict, progress=None):
 
         def warm_up(module):
             with contextlib.suppress(SolverError):  # a divergence is reported by the real run
-                run(module, plan, model, params, values, data, nodes, weights, tiny, None)
+                run(module, tiny, None)
 
         compiled.first_call(warm_up)
         module = compiled.module
         compiled_at = time.perf_counter()
         if settings.mode == "exact":
-            arrays = run(module, plan, model, params, values, data, nodes, weights, settings, progress)
+            arrays = run(module, settings, progress)
         else:
             arrays = _replicated(
-                [
-                    run(module, plan, model, params, values, data, nodes, weights, replica, progress)
-                    for replica in (dataclasses.replace(settings, replica=r) for r in range(replicas))
-                ]
+                [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
             )
         finished = time.perf_counter()
     timings = compiled.timings | {
         "compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
         "run": finished - compiled_at,
     }
-    log.info("%s: %s (%s, %d steps)", source.filename, _timing_text(timings), settings.mode, steps)
+    log.info("%s: %s (%s, %s, %d steps)", source.filename, _timing_text(timings), settings.mode, method, steps)
 
     time_step = settings.dt if model.time == "continuous" else 1.0
     obs = arrays.pop("OBS")
@@ -294,26 +338,41 @@ def solve(compiled, params: dict, options: dict, progress=None):
             observables,
             bias_variance.mean_predictor(module, plan, model, values, data, nodes, weights, arrays, sources),
         )
+    if method == "spectral":  # one-time arrays at every step, two-time ones at the written steps
+        teacher = arrays["C_teacher"]
+        two_time = {
+            "C_theta": arrays["C_th"][1:, 1:],
+            "R_theta": arrays["R_th"],
+            "C_g": arrays["C_g"],
+            "R_g": arrays["R_g"],
+        }
+    else:
+        teacher = arrays["C_th"][1:, 0]
+        grid = np.ix_(out, out)
+        two_time = {
+            "C_theta": arrays["C_th"][1:, 1:][grid],
+            "R_theta": arrays["R_th"][grid],
+            "C_g": arrays["C_g"][grid],
+            "R_g": arrays["R_g"][grid],
+        }
     # the teacher column: its response (teacher data) or the force E[c g] along the cluster
     # direction (mixture data)
     series = {
-        "C_theta_teacher": arrays["C_th"][1:, 0],
-        ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"],
-    }
-    two_time = {
-        "C_theta": arrays["C_th"][1:, 1:],
-        "R_theta": arrays["R_th"],
-        "C_g": arrays["C_g"],
-        "R_g": arrays["R_g"],
+        "C_theta_teacher": teacher[out],
+        ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"][out],
     }
     setting_attrs = {
         "steps": steps,
         "mode": settings.mode,
+        "method": method,
         "seed": settings.seed,
         "dt": settings.dt,
         "average_over": ",".join(sources) or None,
         "teacher_second_moment": float(arrays["C_th"][0, 0]),
+        "written_steps": "all" if len(out) == steps + 1 else f"step 0 and {len(out) - 1} log-spaced",
     }
+    if method == "spectral":
+        setting_attrs["spectral_nodes"] = arrays["nodes"]
     if settings.mode == "monte-carlo":
         setting_attrs |= {
             "samples": settings.samples * replicas,
@@ -332,7 +391,13 @@ def solve(compiled, params: dict, options: dict, progress=None):
         timings=timings,
     )
     return make_dataset(
-        observables, np.arange(steps + 1) * time_step, sem=sem, two_time=two_time, series=series, attrs=attrs
+        {name: series_[out] for name, series_ in observables.items()},
+        out * time_step,
+        steps=out,
+        sem=sem and {name: series_[out] for name, series_ in sem.items()},
+        two_time=two_time,
+        series=series,
+        attrs=attrs,
     )
 
 
