@@ -1,10 +1,13 @@
 """Speed and memory of the gaussian_data solver (issue targets in parentheses).
 
     python benchmarks/bench_data.py            # writes benchmarks/results_data.md
+    python benchmarks/bench_data.py spectral   # only the cases whose title contains "spectral"
 
-Cases: logistic GD, T = 50, M = 20 000 samples per side, warm cache (< 3 s); exact mode on ridge,
-T = 1000 (< 10 s) and T = 2000 (must fit in memory); cold compile (< 20 s). Each case runs in a
-fresh process so that peak memory (max RSS) and cold compile times are its own.
+Cases: logistic GD, T = 50, M = 20 000 samples per side, warm cache (< 3 s); the exact closure on
+ridge, T = 1000 (< 10 s) and T = 2000 (must fit in memory); the spectral solver on ridge and
+heavy-ball ridge to T = 10⁴ (< 5 min); cold compile (< 20 s). Each case runs in a fresh process so
+that peak memory (max RSS) and cold compile times are its own. With a filter, the rows of the
+cases run replace theirs in the table and the others are kept.
 """
 
 from __future__ import annotations
@@ -53,13 +56,18 @@ def machine() -> str:
 def main():
     cases = [
         ("logistic GD, Monte Carlo, T = 50, M = 20000", "logistic_gd", dict(steps=50, samples=20000), "< 3 s run"),
-        ("ridge GD, exact, T = 1000", "ridge_gd", dict(steps=1000, mode="exact"), "< 10 s run"),
-        ("ridge GD, exact, T = 2000", "ridge_gd", dict(steps=2000, mode="exact"), "fits in memory"),
+        ("ridge GD, exact, T = 1000", "ridge_gd", dict(steps=1000, method="dmft"), "< 10 s run"),
+        ("ridge GD, exact, T = 2000", "ridge_gd", dict(steps=2000, method="dmft"), "fits in memory"),
+        ("ridge GD, spectral, T = 2000", "ridge_gd", dict(steps=2000, method="spectral"), ""),
+        ("ridge GD, spectral, T = 10000 (256 log-spaced steps)", "ridge_gd", dict(steps=10000), "< 5 min run"),
+        ("heavy-ball ridge, spectral, T = 10000 (256 steps)", "ridge_heavy_ball", dict(steps=10000), "< 5 min run"),
         ("Adam, Monte Carlo, T = 200, M = 20000", "adam_logistic", dict(steps=200, samples=20000), ""),
         ("SGD (batch fraction), T = 200, M = 20000", "sgd_logistic", dict(steps=200, samples=20000), ""),
         # per-sample Jacobian histories on the first ~9900 samples (the memory budget, solve.py)
         ("diagonal network, T = 200, M = 20000", "diagonal_network", dict(steps=200, samples=20000), ""),
     ]
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    cases = [case for case in cases if only in case[0]]
     params: dict[str, dict] = {}  # model parameters other than the file's, per model
     rows = []
     load_before = os.getloadavg()
@@ -90,10 +98,22 @@ def main():
         "| case | target | run (s) | total (s) | total CPU (s) | cold compile (s) | peak memory (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [
-        f"| {t} | {g} | {r:.2f} | {tot:.2f} | {cpu:.2f} | {c:.1f} | {mem:.0f} |" for t, g, r, tot, cpu, c, mem in rows
-    ]
-    (HERE / "results_data.md").write_text("\n".join(lines) + "\n")
+    table = {
+        row[0]: "| "
+        + " | ".join([row[0], row[1], *(f"{x:.2f}" for x in row[2:5]), f"{row[5]:.1f}", f"{row[6]:.0f}"])
+        + " |"
+        for row in rows
+    }
+    results = HERE / "results_data.md"
+    notes: list[str] = []
+    if only and results.exists():  # keep the rows of the cases not run (in their order) and the notes
+        old = results.read_text().splitlines()
+        body = [i for i, line in enumerate(old) if line.startswith("| ")]
+        table = {line.split(" | ")[0][2:]: line for line in old[body[2] : body[-1] + 1]} | table
+        notes = old[body[-1] + 1 :]
+        lines[2] += f" Rows updated by `python benchmarks/bench_data.py {only}`."
+    lines += list(table.values()) + notes
+    results.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -119,3 +119,15 @@ def test_ten_thousand_steps_of_ridge_gd_against_marchenko_pastur():
     oracle = ridge_curves(*(params[p] for p in ("alpha", "lam", "sigma")), 0.0, 0.0, None, lr=params["lr"], steps=steps)
     for name in ("overlap", "sq_norm", "train_loss", "test_loss"):
         np.testing.assert_allclose(ds[name].values[1:], oracle[name][1:], rtol=1e-8, err_msg=name)
+
+
+def test_a_log_spaced_result_is_plotted_on_a_log_time_axis():
+    from dmftc.results import plot
+
+    ds = dmftc.load(MODELS / "ridge_gd.dmft").solve(steps=300, log_steps=20)
+    fig = plot.observables_figure([ds])
+    try:
+        scales = {ax.get_xscale() for ax in fig.axes if ax.get_visible() and ax.has_data()}
+        assert scales == {"symlog"}
+    finally:
+        plot.plt.close(fig)

@@ -399,10 +399,13 @@ def _draw_heading(ax, texts: list[str], handles: list | None) -> None:
 
 def _finish_axes(axes, count: int, ds: xr.Dataset, xlabel: str | None = None) -> None:
     """The x label on the lowest panel of each column (the panels share their x axis), integer
-    ticks for steps."""
+    ticks for steps; a log axis for a result written at log-spaced steps (``--log-steps``)."""
     columns = axes.shape[1]
+    log_spaced = xlabel is None and "step" in ds.dims and ds.sizes["step"] < int(ds.step[-1]) + 1
     for index, ax in enumerate(axes.flat[:count]):
-        if xlabel is None and not is_flow(ds):
+        if log_spaced:
+            ax.set_xscale("symlog", linthresh=1.0)  # step 0 stays on the axis
+        elif xlabel is None and not is_flow(ds):
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 5, 10]))
         if index + columns >= count:
             ax.tick_params(labelbottom=True)
