@@ -41,6 +41,15 @@ def run_case(model: str, options: dict, cache: str, params: dict | None = None) 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def lines_load(load_before) -> str:
+    return (
+        f"load average (1, 5, 15 min) at the start / end: {', '.join(f'{x:.1f}' for x in load_before)} / "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+        f"{' (a shared machine: times are noisy)' if load_before[0] > 1 else ''}; "
+        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')}"
+    )
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -68,6 +77,8 @@ def main():
     ]
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     cases = [case for case in cases if only in case[0]]
+    if not cases:
+        sys.exit(f"no case has {only!r} in its title")
     params: dict[str, dict] = {}  # model parameters other than the file's, per model
     rows = []
     load_before = os.getloadavg()
@@ -90,10 +101,7 @@ def main():
         "Warm: the generated module is in the cache (second process); cold compile: empty cache.",
         "Run = the forward pass; total = derive + render + load + compile check + run, in-process",
         "(wall clock, and the CPU time of the same call: on a shared machine the steadier of the two).",
-        f"Load average (1, 5, 15 min) at the start / end: {', '.join(f'{x:.1f}' for x in load_before)} / "
-        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
-        f"{' (a shared machine: times are noisy)' if load_before[0] > 1 else ''}; "
-        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(unset)')}.",
+        f"{lines_load(load_before).capitalize()}.",
         "",
         "| case | target | run (s) | total (s) | total CPU (s) | cold compile (s) | peak memory (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -106,12 +114,16 @@ def main():
     }
     results = HERE / "results_data.md"
     notes: list[str] = []
-    if only and results.exists():  # keep the rows of the cases not run (in their order) and the notes
+    if only and results.exists():  # keep the header, the rows of the cases not run and the notes
         old = results.read_text().splitlines()
         body = [i for i, line in enumerate(old) if line.startswith("| ")]
         table = {line.split(" | ")[0][2:]: line for line in old[body[2] : body[-1] + 1]} | table
-        notes = old[body[-1] + 1 :]
-        lines[2] += f" Rows updated by `python benchmarks/bench_data.py {only}`."
+        lines = old[: body[0] + 2]
+        notes = old[body[-1] + 1 :] + [
+            "",
+            f"Rows {', '.join(repr(t) for t in dict.fromkeys(r[0] for r in rows))}: measured by "
+            f"`python benchmarks/bench_data.py {only}` on {machine()}, {lines_load(load_before)}.",
+        ]
     lines += list(table.values()) + notes
     results.write_text("\n".join(lines) + "\n")
 
