@@ -92,6 +92,15 @@ def law_samples(laws: tuple[str, ...], u: np.ndarray) -> np.ndarray:
     return out
 
 
+def raw_moments(laws: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The means of the laws and the raw second-moment matrix of (1, law_1, ..., law_P)
+    (independent laws: normal, rademacher, uniform on (0, 1), as :func:`law_samples`)."""
+    means = np.array([0.5 if law == "uniform" else 0.0 for law in laws])
+    G0 = np.outer(np.concatenate([[1.0], means]), np.concatenate([[1.0], means]))
+    G0[np.arange(1, len(laws) + 1), np.arange(1, len(laws) + 1)] = [1 / 3 if law == "uniform" else 1.0 for law in laws]
+    return means, G0
+
+
 def primitives(rng: np.random.Generator, laws: tuple[str, ...], n: int, antithetic: bool) -> np.ndarray:
     """Samples of the model's independent random inputs, shape (n, P)."""
     u, _ = random_inputs(rng, "antithetic" if antithetic else "plain", n, len(laws), 0)

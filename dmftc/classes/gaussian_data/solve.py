@@ -25,7 +25,7 @@ from dmftc.errors import SolverError
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime import averaging
 from dmftc.runtime.parameters import bad_value
-from dmftc.runtime.random import law_samples, random_inputs
+from dmftc.runtime.random import law_samples, random_inputs, raw_moments
 from dmftc.runtime.stepping import advance, check_status, chunks, diagnose, progress_task
 
 log = logging.getLogger("dmftc")
@@ -530,12 +530,7 @@ def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, 
     k = len(plan.coordinates)
     laws = plan.primitive_laws
     P1 = 1 + len(laws)
-    prim_mean = np.array([0.5 if law == "uniform" else 0.0 for law in laws])
-    prim_second = np.array([1 / 3 if law == "uniform" else 1.0 for law in laws])
-    G0 = np.empty((P1, P1))  # raw second moments of (1, primitives)
-    means = np.concatenate([[1.0], prim_mean])
-    G0[:] = np.outer(means, means)
-    G0[np.arange(1, P1), np.arange(1, P1)] = prim_second
+    prim_mean, G0 = raw_moments(laws)
     B = P1 + (T + 1) + (T + 1) * plan.n_noise
     D = T + 4
     E = np.zeros((k + 1, P1))

@@ -6,12 +6,12 @@ the data matrix's singular directions: with X = U diag(σ) Vᵀ, every direction
 space carries its own small linear recursion (eq. glm-mode), driven by the components of the
 teacher, the primitives, the label noise and the all-ones vectors along V and U. Observables and
 two-time functions are averages over the directions, i.e. integrals over the Marchenko–Pastur
-law of the eigenvalues s = σ² of XᵀX (a Gauss rule, :mod:`dmftc.classes.linear_system.spectra`).
+law of the eigenvalues s = σ² of XᵀX (a Gauss rule, :mod:`dmftc.runtime.quadrature`).
 
 The cost is O(T · nodes · D³) for the one-time quantities (D = coordinates + primitives + 3)
 and O(K² · nodes · D²) for the two-time functions at K output steps, against O(T³) for the
-closure: T = 10⁴ steps take seconds to a minute. The closure and this solver agree to rounding
-(tests/test_spectral_data.py).
+closure: ridge GD to T = 10⁴ takes about 30 s (benchmarks/results_data.md). The closure and
+this solver agree to rounding (tests/test_spectral_data.py).
 
 Layout of a direction's vector v: the coordinates z (k), the inputs e = (1, primitives) along V
 (P1), the label noise ε̃ and the all-ones vector õ along U. Its raw second moments Σ are
@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from dmftc.runtime.quadrature import marchenko_pastur
+from dmftc.runtime.random import raw_moments
 from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, check_status, progress_task
 
 
@@ -51,7 +52,7 @@ def output_steps(steps: int, log_steps: int | None) -> np.ndarray:
 
 
 @njit(cache=True)
-def _step_matrix(t, sigma, k, P1, A, bq, dd, cq, gam, P):
+def _step_matrix(t, sigma, k, A, bq, dd, gam, P):
     """P with v(t+1) = P v(t) for one direction: z <- A z + bq σ g̃ + d e_0 (eq. glm-mode)."""
     D = P.shape[0]
     P[:, :] = 0.0
@@ -210,7 +211,7 @@ def spectral_pass(s_nodes, w_nodes, alpha, A, bq, Cn, dd, cq, coef, E0, G0, out,
                 break
             # one step: Σ <- P Σ Pᵀ + noise, Φ <- P Φ, ψ <- P ψ + bq, the last output's kick
             _gradient_vector(t, sigma, k, P1, cq, coef, E0, gam)
-            _step_matrix(t, sigma, k, P1, A, bq, dd, cq, gam, P)
+            _step_matrix(t, sigma, k, A, bq, dd, gam, P)
             _matmul(P, Sig, work)
             _matmul(work, P.T, Sig)
             for i in range(k):
@@ -240,11 +241,8 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     names: OBS, C_th with the teacher first, R_th, C_g, R_g over ``out``; R_gs per step)."""
     T = steps
     k = len(plan.coordinates)
-    laws = plan.primitive_laws
-    P1 = 1 + len(laws)
-    means = np.concatenate([[1.0], [0.5 if law == "uniform" else 0.0 for law in laws]])
-    G0 = np.outer(means, means)
-    G0[np.arange(1, P1), np.arange(1, P1)] = [1 / 3 if law == "uniform" else 1.0 for law in laws]
+    P1 = 1 + len(plan.primitive_laws)
+    _, G0 = raw_moments(plan.primitive_laws)
     E = np.zeros((k + 1, P1))
     module.initial_affine(values, E)
     A = np.zeros((T + 1, k, k))

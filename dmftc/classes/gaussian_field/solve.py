@@ -36,6 +36,7 @@ from dmftc.errors import SolverError
 from dmftc.language.symbols import OVERLAP_M, OVERLAP_Q
 from dmftc.results.dataset import make_dataset, run_attributes
 from dmftc.runtime.parameters import bad_value
+from dmftc.runtime.random import raw_moments
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT, advance, chunks, diagnose, diverged, progress_task
 
 log = logging.getLogger("dmftc")
@@ -74,16 +75,6 @@ def power_series(expr: sp.Expr, var: sp.Symbol, model, params: dict, what: str) 
         coefficients.append(c)
         powers.append(p)
     return np.array(coefficients, dtype=np.float64), np.array(powers, dtype=np.float64)
-
-
-def input_moments(laws: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Raw second moments of (1, primitives) and the means of the primitives."""
-    prim_mean = np.array([0.5 if law == "uniform" else 0.0 for law in laws])
-    prim_second = np.array([1 / 3 if law == "uniform" else 1.0 for law in laws])
-    means = np.concatenate([[1.0], prim_mean])
-    G0 = np.outer(means, means)
-    G0[np.arange(1, len(means)), np.arange(1, len(means))] = prim_second
-    return G0, prim_mean
 
 
 def model_initial_overlap(derivation: FieldDerivation, params: dict) -> float:
@@ -262,7 +253,7 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
     model = derivation.model
     T = options["steps"]
     K = len(plan.coordinates)
-    G0, prim_mean = input_moments(plan.primitive_laws)
+    prim_mean, G0 = raw_moments(plan.primitive_laws)
     P1 = G0.shape[0]
     B = P1 + 1 + (T + 1) * (1 + plan.n_noise)
     E = np.zeros((K, P1))
@@ -317,7 +308,7 @@ def _run_exact(module, plan: FieldPlan, derivation, params, values, options, pro
 def _ck_inputs(module, plan, derivation, params, values):
     """Mobility, temperature, and f and f_s as power series; checks the initial law."""
     model = derivation.model
-    G0, prim_mean = input_moments(plan.primitive_laws)
+    prim_mean, G0 = raw_moments(plan.primitive_laws)
     E = np.zeros((len(plan.coordinates), G0.shape[0]))
     module.initial_affine(values, E)
     mean0, second0 = E[0, 0] + E[0, 1:] @ prim_mean, E[0] @ G0 @ E[0]
