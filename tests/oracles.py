@@ -48,3 +48,28 @@ def ridge_curves(alpha, lam, sigma, m0, v0, T, lr=None, dt=None, steps=None):
         out["train_loss"].append((residual + noise) / 2)
         out["test_loss"].append((q - 2 * m + 1 + sigma**2) / 2)
     return {key: np.array(v) for key, v in out.items()}
+
+
+def plrf_expected_loss(alpha, beta, nu, bsz, K, lr, v, T, seed):
+    """The expected test loss of models/plrf_sgd.dmft at v latent coordinates (levels at the
+    quantiles (i + 1/2) / v), given one draw of the feature matrix A: with the error
+    e = Lam^(1/2) (A'w / sqrt(nu) - b), G = Lam^(1/2) A'A Lam^(1/2) / nu and a fresh batch of p
+    Gaussian rows per step (E[XᵀX S XᵀX] = (p (p + 1) S + p tr(S) I) / v²), the second moments
+    S = E[eeᵀ] follow S' = S - lr (GS + SG) + lr² G ((1 + 1/p) S + tr(S) I / (bsz nu v)) G. In the
+    eigenbasis of G the diagonal closes on itself: the Volterra recursion of Paquette et al.
+    (2024) with the spectrum of this A, exact in expectation over the data for the finite
+    system, and independent of the DMFT code."""
+    rng = np.random.default_rng(seed)
+    d, p = round(nu * v), round(bsz * nu * v)
+    k = 1 + (K - 1) * (np.arange(v) + 0.5) / v
+    lam = k ** (-2 * alpha)
+    A = rng.standard_normal((d, v)) / np.sqrt(v)
+    G = np.sqrt(lam)[:, None] * (A.T @ A) * np.sqrt(lam)[None, :] / nu
+    g, U = np.linalg.eigh(G)
+    s = (U**2).T @ k ** (-2 * alpha - 2 * beta)  # diagonal of Uᵀ S(0) U, S(0) = diag(lam E b²)
+    out = np.empty(T + 1)
+    for t in range(T + 1):
+        total = s.sum()
+        out[t] = total / (2 * v)
+        s = (1 - 2 * lr * g + lr**2 * (1 + 1 / p) * g**2) * s + lr**2 / (bsz * nu) * g**2 * total / v
+    return out
