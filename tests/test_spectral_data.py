@@ -67,6 +67,22 @@ def test_equals_the_exact_closure_with_every_offset(tmp_path, alpha):
     assert_same(m.solve(steps=30, method="spectral"), m.solve(steps=30, method="dmft"), atol=1e-9)
 
 
+def test_a_step_size_schedule_takes_the_step_by_step_path(tmp_path):
+    # a map that depends on the step is advanced one step at a time; without a schedule the
+    # solver jumps between written steps by binary powering (both must equal the closure)
+    path = tmp_path / "schedule.dmft"
+    path.write_text(
+        (MODELS / "ridge_heavy_ball.dmft").read_text().replace("lr * grad(w)", "lr / (1 + t / 10) * grad(w)")
+    )
+    assert "lr / (1 + t / 10)" in path.read_text()
+    m = dmftc.load(path)
+    assert_same(m.solve(steps=40, method="spectral"), m.solve(steps=40, method="dmft"), atol=1e-10)
+    sparse = m.solve(steps=300, method="spectral", log_steps=30)
+    full = m.solve(steps=300, method="dmft").sel(step=sparse.step.values, step2=sparse.step.values)
+    for name in sparse.data_vars:
+        np.testing.assert_allclose(sparse[name].values, full[name].values, rtol=0, atol=1e-10, err_msg=name)
+
+
 def test_log_spaced_steps_hold_the_same_values():
     m = dmftc.load(MODELS / "ridge_heavy_ball.dmft")
     full = m.solve(steps=300, method="dmft")
@@ -131,3 +147,16 @@ def test_a_log_spaced_result_is_plotted_on_a_log_time_axis():
         assert scales == {"symlog"}
     finally:
         plot.plt.close(fig)
+
+
+@pytest.mark.slow
+def test_a_flow_to_time_ten_thousand():
+    # 10^6 Euler steps of dt = 0.01 (the DMFT's scheme for a flow), by binary powering between
+    # written steps. Euler's fixed point is the flow's, so once converged (t >= 1000) the curves
+    # equal the Marchenko-Pastur integrals of the exact flow (tests/oracles.py) to their 1e-8.
+    ds = dmftc.load(MODELS / "ridge_flow.dmft").solve(steps=1_000_000, dt=0.01, log_steps=40)
+    late = ds.time.values >= 1000
+    steps = ds.step.values[late]
+    oracle = ridge_curves(3.0, 0.5, 0.0, m0=0.2, v0=1.0, T=None, dt=0.01, steps=steps)
+    for name in ("overlap", "sq_norm", "train_loss", "test_loss"):
+        np.testing.assert_allclose(ds[name].values[late], oracle[name], rtol=1e-8, err_msg=name)

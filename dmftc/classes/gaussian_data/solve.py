@@ -338,28 +338,20 @@ def solve(compiled, params: dict, options: dict, progress=None):
             observables,
             bias_variance.mean_predictor(module, plan, model, values, data, nodes, weights, arrays, sources),
         )
-    if method == "spectral":  # one-time arrays at every step, two-time ones at the written steps
-        teacher = arrays["C_teacher"]
-        two_time = {
-            "C_theta": arrays["C_th"][1:, 1:],
-            "R_theta": arrays["R_th"],
-            "C_g": arrays["C_g"],
-            "R_g": arrays["R_g"],
-        }
-    else:
-        teacher = arrays["C_th"][1:, 0]
-        grid = np.ix_(out, out)
-        two_time = {
-            "C_theta": arrays["C_th"][1:, 1:][grid],
-            "R_theta": arrays["R_th"][grid],
-            "C_g": arrays["C_g"][grid],
-            "R_g": arrays["R_g"][grid],
-        }
+    # the spectral solver returns the written steps only, the others every step
+    pick = (lambda x: x) if method == "spectral" else (lambda x: x[out])
+    grid = (slice(None), slice(None)) if method == "spectral" else np.ix_(out, out)
+    two_time = {
+        "C_theta": arrays["C_th"][1:, 1:][grid],
+        "R_theta": arrays["R_th"][grid],
+        "C_g": arrays["C_g"][grid],
+        "R_g": arrays["R_g"][grid],
+    }
     # the teacher column: its response (teacher data) or the force E[c g] along the cluster
     # direction (mixture data)
     series = {
-        "C_theta_teacher": teacher[out],
-        ("E_cluster_g" if plan.mixture else "R_g_teacher"): arrays["R_gs"][out],
+        "C_theta_teacher": pick(arrays["C_th"][1:, 0]),
+        ("E_cluster_g" if plan.mixture else "R_g_teacher"): pick(arrays["R_gs"]),
     }
     setting_attrs = {
         "steps": steps,
@@ -391,10 +383,10 @@ def solve(compiled, params: dict, options: dict, progress=None):
         timings=timings,
     )
     return make_dataset(
-        {name: series_[out] for name, series_ in observables.items()},
+        {name: pick(values_) for name, values_ in observables.items()},
         out * time_step,
         steps=out,
-        sem=sem and {name: series_[out] for name, series_ in sem.items()},
+        sem=sem and {name: pick(values_) for name, values_ in sem.items()},
         two_time=two_time,
         series=series,
         attrs=attrs,

@@ -8,10 +8,12 @@ teacher, the primitives, the label noise and the all-ones vectors along V and U.
 two-time functions are averages over the directions, i.e. integrals over the Marchenko–Pastur
 law of the eigenvalues s = σ² of XᵀX (a Gauss rule, :mod:`dmftc.runtime.quadrature`).
 
-The cost is O(T · nodes · D³) for the one-time quantities (D = coordinates + primitives + 3)
-and O(K² · nodes · D²) for the two-time functions at K output steps, against O(T³) for the
-closure: ridge GD to T = 10⁴ takes about 30 s (benchmarks/results_data.md). The closure and
-this solver agree to rounding (tests/test_spectral_data.py).
+Only the K steps written are computed. Between them a direction advances step by step, O(T ·
+nodes · D³) in all (D = coordinates + primitives + 3), or, when no coefficient depends on the
+step, by binary powering, O(K log T · nodes · D³); the two-time functions cost O(K² · nodes ·
+D²). Ridge GD to T = 10⁴ takes about 35 s, a flow to t = 10⁴ (10⁶ steps) under a minute
+(benchmarks/results_data.md), against O(T³) for the closure. The closure and this solver agree
+to rounding (tests/test_spectral_data.py).
 
 Layout of a direction's vector v: the coordinates z (k), the inputs e = (1, primitives) along V
 (P1), the label noise ε̃ and the all-ones vector õ along U. Its raw second moments Σ are
@@ -27,7 +29,7 @@ from numba import njit
 
 from dmftc.runtime.quadrature import marchenko_pastur
 from dmftc.runtime.random import raw_moments
-from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, check_status, progress_task
+from dmftc.runtime.stepping import MAX_MAGNITUDE, advance, diagnose, progress_task
 
 
 def not_spectral_because(plan, model) -> str | None:
@@ -110,20 +112,128 @@ def _theta_vector(t, k, cq, u):
 
 
 @njit(cache=True)
-def spectral_pass(s_nodes, w_nodes, alpha, A, bq, Cn, dd, cq, coef, E0, G0, out, S0, S1, S2, RGK, CTH, CG, RTH, RGN, T):
-    """Accumulate, over the nodes of the spectral rule, the raw second moments of v at steps
-    0..T (S0: over all directions; S1, S2: over the directions of U, weighted by σ and s) and, at
-    the output steps ``out``, C_θ, C_g (paired directions), R_θ and the kernel of R_g; RGK[t] is
-    Σ_{s<t} of that kernel (the teacher response). See the module docstring for the layout.
-    Returns the first step at which a direction's weighted moments pass MAX_MAGNITUDE (a
-    blow-up: the sums after it are incomplete), or T + 1."""
+def _step_noise(t, k, Cn, N):
+    """N = the noise's contribution to Σ in one step (z block: Cn Cnᵀ)."""
+    N[:, :] = 0.0
+    for i in range(k):
+        for j in range(k):
+            acc = 0.0
+            for n in range(Cn.shape[2]):
+                acc += Cn[t, i, n] * Cn[t, j, n]
+            N[i, j] = acc
+
+
+@njit(cache=True)
+def _sandwich(P, S, N, work, out):
+    """out = N + P S Pᵀ."""
+    _matmul(P, S, work)
+    _matmul(work, P.T, out)
+    out += N
+
+
+@njit(cache=True)
+def _advance_steps(t0, t1, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, kick, m):
+    """Steps t0..t1-1 one by one (coefficients that depend on the step): Σ <- P Σ Pᵀ + noise,
+    Φ <- P Φ, ψ <- P ψ + bq, and the kick of the output at t0 (bq(t0) entering z(t0 + 1))."""
+    P, N, work, tmp, gam = m[0], m[1], m[2], m[3][0], m[4][0]
+    for t in range(t0, t1):
+        _gradient_vector(t, sigma, k, P1, cq, coef, E0, gam)
+        _step_matrix(t, sigma, k, A, bq, dd, gam, P)
+        _step_noise(t, k, Cn, N)
+        _sandwich(P, Sig, N, work, m[5])
+        Sig[:, :] = m[5]
+        _matmul(P, Phi, work)
+        Phi[:, :] = work
+        _matvec(P, psi, tmp)
+        psi[:] = tmp
+        if t == t0:
+            kick[:] = 0.0
+        else:
+            _matvec(P, kick, tmp)
+            kick[:] = tmp
+        for i in range(k):
+            psi[i] += bq[t, i]
+            if t == t0:
+                kick[i] = bq[t, i]
+
+
+@njit(cache=True)
+def _advance_power(n, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, kick, m):
+    """n steps of a step-independent map at once, by binary powering: (Pʲ, Σ_{i<j} Pⁱ,
+    Σ_{i<j} Pⁱ N Pⁱᵀ) for j = n − 1 (the kick), then j = n. O(log n) products instead of n."""
+    P, N, work, tmp, gam = m[0], m[1], m[2], m[3][0], m[4][0]
+    RP, RS, RN, T1, T2 = m[5], m[6], m[7], m[8], m[9]
+    _gradient_vector(0, sigma, k, P1, cq, coef, E0, gam)
+    _step_matrix(0, sigma, k, A, bq, dd, gam, P)
+    _step_noise(0, k, Cn, N)
+    D = P.shape[0]
+    RP[:, :] = 0.0
+    RS[:, :] = 0.0
+    RN[:, :] = 0.0
+    for i in range(D):
+        RP[i, i] = 1.0
+    j = n - 1
+    for bit in range(62, -1, -1):
+        if j >> bit == 0:
+            continue
+        # double: (Pᶜ, Sᶜ, Nᶜ) -> (P²ᶜ, Sᶜ + Pᶜ Sᶜ, Nᶜ + Pᶜ Nᶜ Pᶜᵀ)
+        _matmul(RP, RS, T1)
+        RS += T1
+        _sandwich(RP, RN, RN, work, T1)
+        RN[:, :] = T1
+        _matmul(RP, RP, T1)
+        RP[:, :] = T1
+        if (j >> bit) & 1:  # and one more: (P Pᶜ, I + P Sᶜ, N + P Nᶜ Pᵀ)
+            _matmul(P, RP, T1)
+            RP[:, :] = T1
+            _matmul(P, RS, T1)
+            RS[:, :] = T1
+            for i in range(D):
+                RS[i, i] += 1.0
+            _sandwich(P, RN, N, work, T2)
+            RN[:, :] = T2
+    # the kick of the output at the start: P^(n-1) bq
+    for i in range(D):
+        acc = 0.0
+        for l in range(k):
+            acc += RP[i, l] * bq[0, l]
+        kick[i] = acc
+    # j = n
+    _matmul(P, RP, T1)
+    RP[:, :] = T1
+    _matmul(P, RS, T1)
+    RS[:, :] = T1
+    for i in range(D):
+        RS[i, i] += 1.0
+    _sandwich(P, RN, N, work, T2)
+    RN[:, :] = T2
+    _sandwich(RP, Sig, RN, work, T1)
+    Sig[:, :] = T1
+    Phi[:, :] = RP
+    _matvec(RP, psi, tmp)
+    for i in range(D):
+        acc = 0.0
+        for l in range(k):
+            acc += RS[i, l] * bq[0, l]
+        psi[i] = tmp[i] + acc
+
+
+@njit(cache=True)
+def spectral_pass(
+    s_nodes, w_nodes, alpha, A, bq, Cn, dd, cq, coef, E0, G0, out, invariant, S0, S1, S2, RGK, CTH, CG, RTH, RGN, K
+):
+    """Accumulate, over the nodes of the spectral rule, at the output steps ``out[:K]``: the raw
+    second moments of v (S0: over all directions; S1, S2: over the directions of U, weighted by
+    σ and s), RGK (Σ_{s<t} of the kernel of R_g: the teacher response), and C_θ, C_g (paired
+    directions), R_θ and the kernel of R_g between output steps. Between outputs the state
+    advances step by step, or, when no coefficient depends on the step (``invariant``), by
+    binary powering. Returns the number of outputs before a blow-up (a direction's weighted
+    moments past MAX_MAGNITUDE: the sums from there on are incomplete), or K."""
     k = A.shape[1]
     P1 = G0.shape[0]
     D = k + P1 + 2
-    K = out.shape[0]
-    P = np.empty((D, D))
+    m = np.zeros((10, D, D))  # work matrices of the advance functions
     Sig = np.empty((D, D))
-    work = np.empty((D, D))
     Phi = np.empty((D, D))
     gam = np.empty(D)
     u = np.empty(D)
@@ -161,84 +271,56 @@ def spectral_pass(s_nodes, w_nodes, alpha, A, bq, Cn, dd, cq, coef, E0, G0, out,
                 Sig[i, j] = acc
         psi[:] = 0.0
         kick[:] = 0.0
-        Phi[:, :] = 0.0
-        for i in range(D):
-            Phi[i, i] = 1.0
-        b_out = 0
-        for t in range(T + 1):
+        t = 0
+        for a in range(K):
+            if out[a] > t:
+                for i in range(D):
+                    for j in range(D):
+                        Phi[i, j] = 1.0 if i == j else 0.0
+                if invariant:
+                    _advance_power(out[a] - t, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, kick, m)
+                else:
+                    _advance_steps(t, out[a], sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, kick, m)
+                t = out[a]
             largest = 0.0
             for i in range(D):
                 largest = max(largest, abs(Sig[i, i]))
             if not largest * max(w, 1e-300) < MAX_MAGNITUDE:
-                T = t - 1  # this node and the later ones stop before this step
+                K = a  # this node and the later ones stop before this output
                 break
             for i in range(D):
                 for j in range(D):
-                    S0[t, i, j] += w * Sig[i, j]
-                    S1[t, i, j] += wn * sigma * Sig[i, j]
-                    S2[t, i, j] += wn * s * Sig[i, j]
+                    S0[a, i, j] += w * Sig[i, j]
+                    S1[a, i, j] += wn * sigma * Sig[i, j]
+                    S2[a, i, j] += wn * s * Sig[i, j]
             _theta_vector(t, k, cq, u)
-            RGK[t] += wn * s * np.dot(u, psi)
-            if b_out < K and out[b_out] == t:
-                _gradient_vector(t, sigma, k, P1, cq, coef, E0, gam)
-                # bring the earlier outputs' vectors to t, then record the pairs (a = b_out, b)
-                for b in range(b_out):
-                    _matvec(Phi, y_theta[b], tmp)
-                    y_theta[b] = tmp
-                    _matvec(Phi, y_grad[b], tmp)
-                    y_grad[b] = tmp
-                    if b < b_out - 1:
-                        _matvec(Phi, y_kick[b], tmp)
-                        y_kick[b] = tmp
-                    else:  # started after its output step: already carried step by step
-                        y_kick[b] = kick
-                    CTH[b_out, b] += w * np.dot(u, y_theta[b])
-                    CG[b_out, b] += wn * np.dot(gam, y_grad[b])
-                    RTH[b_out, b] += w * np.dot(u, y_kick[b])
-                    RGN[b_out, b] += wn * s * np.dot(u, y_kick[b])
-                _matvec(Sig, u, y_theta[b_out])
-                _matvec(Sig, gam, y_grad[b_out])
-                CTH[b_out, b_out] += w * np.dot(u, y_theta[b_out])
-                CG[b_out, b_out] += wn * np.dot(gam, y_grad[b_out])
-                b_out += 1
-                Phi[:, :] = 0.0
-                for i in range(D):
-                    Phi[i, i] = 1.0
-                started = True
-            else:
-                started = False
-            if t == T:
-                break
-            # one step: Σ <- P Σ Pᵀ + noise, Φ <- P Φ, ψ <- P ψ + bq, the last output's kick
+            RGK[a] += wn * s * np.dot(u, psi)
             _gradient_vector(t, sigma, k, P1, cq, coef, E0, gam)
-            _step_matrix(t, sigma, k, A, bq, dd, gam, P)
-            _matmul(P, Sig, work)
-            _matmul(work, P.T, Sig)
-            for i in range(k):
-                for j in range(k):
-                    acc = 0.0
-                    for n in range(Cn.shape[2]):
-                        acc += Cn[t, i, n] * Cn[t, j, n]
-                    Sig[i, j] += acc
-            _matmul(P, Phi, work)
-            Phi[:, :] = work
-            _matvec(P, psi, tmp)
-            psi[:] = tmp
-            for i in range(k):
-                psi[i] += bq[t, i]
-            if started:  # the kick at the output step enters z(t + 1)
-                kick[:] = 0.0
-                for i in range(k):
-                    kick[i] = bq[t, i]
-            else:
-                _matvec(P, kick, tmp)
-                kick[:] = tmp
-    return T + 1
+            # bring the earlier outputs' vectors to t, then record the pairs (a, b)
+            for b in range(a):
+                _matvec(Phi, y_theta[b], tmp)
+                y_theta[b] = tmp
+                _matvec(Phi, y_grad[b], tmp)
+                y_grad[b] = tmp
+                if b < a - 1:
+                    _matvec(Phi, y_kick[b], tmp)
+                    y_kick[b] = tmp
+                else:  # started after its output step: carried by the advance
+                    y_kick[b] = kick
+                CTH[a, b] += w * np.dot(u, y_theta[b])
+                CG[a, b] += wn * np.dot(gam, y_grad[b])
+                RTH[a, b] += w * np.dot(u, y_kick[b])
+                RGN[a, b] += wn * s * np.dot(u, y_kick[b])
+            _matvec(Sig, u, y_theta[a])
+            _matvec(Sig, gam, y_grad[a])
+            CTH[a, a] += w * np.dot(u, y_theta[a])
+            CG[a, a] += wn * np.dot(gam, y_grad[a])
+    return K
 
 
 def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, out: np.ndarray, progress) -> dict:
-    """Observables at every step and two-time functions at the steps ``out`` (solve.py's array
-    names: OBS, C_th with the teacher first, R_th, C_g, R_g over ``out``; R_gs per step)."""
+    """Everything at the steps ``out`` (solve.py's array names: OBS and R_gs, C_th with the
+    teacher first, R_th, C_g, R_g)."""
     T = steps
     k = len(plan.coordinates)
     P1 = 1 + len(plan.primitive_laws)
@@ -257,16 +339,17 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     coef = np.empty(6)
     module.data_affine(values, coef)
     a_h, a_y, a_0, c_h, c_e, c_0 = coef
+    invariant = all(np.all(x == x[0]) for x in (A[:T], bq[:T], Cn[:T], dd[:T], cq))  # no schedule
     alpha = data.alpha
     rate = abs(a_h) * np.abs(bq).max() * np.abs(cq[:, 1:]).max(initial=0.0)
     rule = marchenko_pastur(alpha, max(alpha * rate * T, 10.0))  # rate in units of M = XᵀX / α
     D = k + P1 + 2
     K = len(out)
-    S0, S1, S2 = (np.zeros((T + 1, D, D)) for _ in range(3))
-    RGK = np.zeros(T + 1)
+    S0, S1, S2 = (np.zeros((K, D, D)) for _ in range(3))
+    RGK = np.zeros(K)
     CTH, CG, RTH, RGN = (np.zeros((K, K)) for _ in range(4))
     task = progress_task(progress, f"solving {model.name} (spectral, {len(rule.nodes)} nodes)", len(rule.nodes))
-    stop = T + 1  # the first step of a blow-up (T + 1: none)
+    stop = K  # the outputs before a blow-up
     for first in range(0, len(rule.nodes), 64):
         last = min(first + 64, len(rule.nodes))
         stop = spectral_pass(
@@ -282,6 +365,7 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
             E,
             G0,
             out,
+            invariant,
             S0,
             S1,
             S2,
@@ -290,7 +374,7 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
             CG,
             RTH,
             RGN,
-            stop - 1,
+            stop,
         )
         advance(progress, task, last)
 
@@ -307,12 +391,12 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     if plan.n_points:
         cp = np.zeros((plan.n_points, k + 2))
         module.point_affine(values, cp)
-    OBS = np.zeros((T + 1, len(plan.observables)))
-    C_teacher = np.zeros(T + 1)
+    OBS = np.zeros((K, len(plan.observables)))
+    C_teacher = np.zeros(K)
     agg = np.zeros(len(plan.train) + len(plan.test) + len(plan.mean))
     train_values = np.empty(len(plan.train))
-    for t in range(min(stop + 1, T + 1)):  # the step of a blow-up included, to name its values
-        s0, s1, s2 = S0[t], S1[t], S2[t]
+    for i, t in enumerate(out[: stop + 1]):  # the output of a blow-up included, to name its values
+        s0, s1, s2 = S0[i], S1[i], S2[i]
         agg[:] = 0.0
         m1 = np.array([ones_d @ s0 @ v for v in basis])
         m2 = np.array([[a @ s0 @ b for b in basis] for a in basis])
@@ -320,7 +404,7 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
             agg[plan.mean[a]] = cc[a] + lq[a] @ m1 + np.sum(Q[a] * m2)
         uo = np.concatenate([co[t, 1:], [co[t, 0]], np.zeros(P1 + 1)])
         uq = np.concatenate([cq[t, 1:], [cq[t, 0]], np.zeros(P1 + 1)])
-        C_teacher[t] = uq @ s0 @ wvec
+        C_teacher[i] = uq @ s0 @ wvec
         # train(): (h, h*, ε) over the samples, h = σ Θ̃ and h* = σ w̃* along U
         mean3 = np.array([uo @ s1 @ ones_n, wvec @ s1 @ ones_n, 0.0])
         raw = np.array(
@@ -342,9 +426,12 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
             q_at = np.array([v @ s0 @ v for v in vecs])
             m_at = np.array([v @ s0 @ wvec for v in vecs])
             module.test_at_points(q_at, m_at, rho, 1.0, 1.0, nodes, weights, values, agg)
-        module.combine(agg, values, OBS[t])
+        module.combine(agg, values, OBS[i])
     bad = np.flatnonzero(~np.all(np.abs(OBS[: stop + 1]) < MAX_MAGNITUDE, axis=1))
-    check_status(bad[0] if bad.size else (stop if stop <= T else -1), model, plan.observables, OBS)
+    if bad.size or stop < K:
+        i = bad[0] if bad.size else stop
+        values_at = [(f"the observable {name}", OBS[i, j]) for j, name in enumerate(plan.observables)]
+        raise diagnose(model, int(out[i]), values_at)
 
     # two-time functions at the output steps; the directions of U without a partner along V
     # (n > d) add a constant, time-independent gradient (a_y ε + (a_y c_0 + a_0)) to C_g
@@ -352,7 +439,7 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     C_th = np.zeros((K + 1, K + 1))
     C_th[1:, 1:] = CTH + np.tril(CTH, -1).T
     C_th[0, 0] = S0[0] @ wvec @ wvec
-    C_th[1:, 0] = C_th[0, 1:] = C_teacher[out]
+    C_th[1:, 0] = C_th[0, 1:] = C_teacher
     C_g = CG + np.tril(CG, -1).T + max(0.0, 1 - 1 / alpha) * ((a_y * c_e) ** 2 + (a_y * c_0 + a_0) ** 2)
     R_th = np.zeros((K, K))
     R_th[lower] = RTH[lower]
@@ -361,7 +448,6 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     R_g[np.arange(K), np.arange(K)] = a_h
     return {
         "OBS": OBS,
-        "C_teacher": C_teacher,
         "C_th": C_th,
         "R_th": R_th,
         "C_g": C_g,
