@@ -121,10 +121,11 @@ def main():
         body = [i for i, line in enumerate(old) if line.startswith("| ")]
         table = {line.split(" | ")[0][2:]: line for line in old[body[2] : body[-1] + 1]} | table
         lines = old[: body[0] + 2]
-        notes = old[body[-1] + 1 :] + [
+        command = f"`python benchmarks/bench_data.py {only}`"
+        notes = [line for line in old[body[-1] + 1 :] if command not in line] + [
             "",
             f"Rows {', '.join(repr(t) for t in dict.fromkeys(r[0] for r in rows))}: measured by "
-            f"`python benchmarks/bench_data.py {only}` on {machine()}, {lines_load(load_before)}.",
+            f"{command} on {machine()}, {lines_load(load_before)}.",
         ]
     lines += list(table.values()) + notes
     results.write_text("\n".join(lines) + "\n")

@@ -11,7 +11,7 @@ law of the eigenvalues s = σ² of XᵀX (a Gauss rule, :mod:`dmftc.runtime.quad
 Only the K steps written are computed. Between them a direction advances step by step, O(T ·
 nodes · D³) in all (D = coordinates + primitives + 3), or, when no coefficient depends on the
 step, by binary powering, O(K log T · nodes · D³); the two-time functions cost O(K² · nodes ·
-D²). Ridge GD to T = 10⁴ takes about 35 s, a flow to t = 10⁴ (10⁶ steps) under a minute
+D²). Ridge GD to T = 10⁴ and a flow to t = 10⁴ (10⁶ steps) take about 30 s each
 (benchmarks/results_data.md), against O(T³) for the closure. The closure and this solver agree
 to rounding (tests/test_spectral_data.py).
 
