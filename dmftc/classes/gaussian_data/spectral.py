@@ -158,11 +158,24 @@ def _advance_steps(t0, t1, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, 
 
 
 @njit(cache=True)
+def _one_more(P, N, RP, RS, RN, work, T1):
+    """(Pᶜ, Sᶜ, Nᶜ) -> (P Pᶜ, I + P Sᶜ, N + P Nᶜ Pᵀ): the sums of _advance_power one step further."""
+    _matmul(P, RP, T1)
+    RP[:, :] = T1
+    _matmul(P, RS, T1)
+    RS[:, :] = T1
+    for i in range(P.shape[0]):
+        RS[i, i] += 1.0
+    _sandwich(P, RN, N, work, T1)
+    RN[:, :] = T1
+
+
+@njit(cache=True)
 def _advance_power(n, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, kick, m):
     """n steps of a step-independent map at once, by binary powering: (Pʲ, Σ_{i<j} Pⁱ,
     Σ_{i<j} Pⁱ N Pⁱᵀ) for j = n − 1 (the kick), then j = n. O(log n) products instead of n."""
     P, N, work, tmp, gam = m[0], m[1], m[2], m[3][0], m[4][0]
-    RP, RS, RN, T1, T2 = m[5], m[6], m[7], m[8], m[9]
+    RP, RS, RN, T1 = m[5], m[6], m[7], m[8]
     _gradient_vector(0, sigma, k, P1, cq, coef, E0, gam)
     _step_matrix(0, sigma, k, A, bq, dd, gam, P)
     _step_noise(0, k, Cn, N)
@@ -183,30 +196,15 @@ def _advance_power(n, sigma, k, P1, A, bq, dd, Cn, cq, coef, E0, Sig, Phi, psi, 
         RN[:, :] = T1
         _matmul(RP, RP, T1)
         RP[:, :] = T1
-        if (j >> bit) & 1:  # and one more: (P Pᶜ, I + P Sᶜ, N + P Nᶜ Pᵀ)
-            _matmul(P, RP, T1)
-            RP[:, :] = T1
-            _matmul(P, RS, T1)
-            RS[:, :] = T1
-            for i in range(D):
-                RS[i, i] += 1.0
-            _sandwich(P, RN, N, work, T2)
-            RN[:, :] = T2
+        if (j >> bit) & 1:
+            _one_more(P, N, RP, RS, RN, work, T1)
     # the kick of the output at the start: P^(n-1) bq
     for i in range(D):
         acc = 0.0
         for l in range(k):
             acc += RP[i, l] * bq[0, l]
         kick[i] = acc
-    # j = n
-    _matmul(P, RP, T1)
-    RP[:, :] = T1
-    _matmul(P, RS, T1)
-    RS[:, :] = T1
-    for i in range(D):
-        RS[i, i] += 1.0
-    _sandwich(P, RN, N, work, T2)
-    RN[:, :] = T2
+    _one_more(P, N, RP, RS, RN, work, T1)  # j = n
     _sandwich(RP, Sig, RN, work, T1)
     Sig[:, :] = T1
     Phi[:, :] = RP
@@ -232,7 +230,7 @@ def spectral_pass(
     k = A.shape[1]
     P1 = G0.shape[0]
     D = k + P1 + 2
-    m = np.zeros((10, D, D))  # work matrices of the advance functions
+    m = np.zeros((9, D, D))  # work matrices of the advance functions
     Sig = np.empty((D, D))
     Phi = np.empty((D, D))
     gam = np.empty(D)
