@@ -175,7 +175,7 @@ OPTIONS = (
         None,
         "Write the result at step 0 and this many log-spaced steps instead of every step (data "
         "models; the spectral solver then computes the two-time functions only there). "
-        "Default: every step up to 2000 steps, 256 log-spaced steps beyond.",
+        "Default: every step up to 1000 steps, 256 log-spaced steps beyond.",
         (SOLVE,),
         minimum=1,
         metavar="K",

@@ -94,9 +94,9 @@ class GaussianData(ModelClass):
             sampling=options["sampling"],
         )
         square = (T + 2) ** 2
-        sources = (options["average_over"] or "").split(",") if options["average_over"] else []
-        if choose_method(plan, dm.model, options["method"], s.mode, T, sources) == "spectral":
-            # per step: three D x D moment sums and the coefficients; four two-time arrays
+        if choose_method(plan, dm.model, options["method"], s.mode, T, options["average_over"]) == "spectral":
+            # at most: per step the coefficients (a schedule), per written step three D x D moment
+            # sums; four two-time arrays
             D = k + len(plan.primitive_laws) + 3
             K = len(written_steps(T, options["log_steps"]))
             return BYTES * ((T + 1) * (3 * D * D + 3 * k * k + 4 * k) + 4 * (K + 1) ** 2)

@@ -60,6 +60,7 @@ class DataPlan:
     uses_eps: bool  # the label or an integrand depends on eps
     test_smooth: bool  # every test() and train() integrand has pointwise derivatives
     mixture: bool  # Gaussian-mixture data (the latent variable is the cluster)
+    step_dependent: bool  # the site map or θ depends on the step (a schedule)
     not_exact_because: tuple[str, ...]  # why the exact closure does not apply (empty: it does)
     entry: ClassVar[EntryPoints] = ENTRY_POINTS  # the functions Python calls
 
@@ -271,6 +272,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
             _smooth_in(a.expr.subs(y, label), [h, EPS] if mixture else [h, HSTAR, EPS]) for a in train + test
         ),
         mixture=mixture,
+        step_dependent=any(e.has(STEP) for e in [*d.site_map.values(), d.theta_query, d.theta_obs]),
         not_exact_because=d.not_exact_because,
     )
     generated = render_module(

@@ -291,9 +291,10 @@ def spectral_pass(
                     S0[a, i, j] += w * Sig[i, j]
                     S1[a, i, j] += wn * sigma * Sig[i, j]
                     S2[a, i, j] += wn * s * Sig[i, j]
-            _theta_vector(t, k, cq, u)
+            row = 0 if invariant else t  # a step-independent map has one row of coefficients
+            _theta_vector(row, k, cq, u)
             RGK[a] += wn * s * np.dot(u, psi)
-            _gradient_vector(t, sigma, k, P1, cq, coef, E0, gam)
+            _gradient_vector(row, sigma, k, P1, cq, coef, E0, gam)
             # bring the earlier outputs' vectors to t, then record the pairs (a, b)
             for b in range(a):
                 _matvec(Phi, y_theta[b], tmp)
@@ -325,19 +326,20 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     _, G0 = raw_moments(plan.primitive_laws)
     E = np.zeros((k + 1, P1))
     module.initial_affine(values, E)
-    A = np.zeros((T + 1, k, k))
-    bq = np.zeros((T + 1, k))
-    Cn = np.zeros((T + 1, k, max(plan.n_noise, 1)))
-    dd = np.zeros((T + 1, k))
-    cq = np.zeros((T + 1, k + 1))
-    co = np.zeros((T + 1, k + 1))
-    for t in range(T + 1):  # the coefficients may depend on the step (schedules)
+    # the coefficients at every step for a schedule, else once (row 0 serves every step)
+    n_rows = T + 1 if plan.step_dependent else 1
+    A = np.zeros((n_rows, k, k))
+    bq = np.zeros((n_rows, k))
+    Cn = np.zeros((n_rows, k, max(plan.n_noise, 1)))
+    dd = np.zeros((n_rows, k))
+    cq = np.zeros((n_rows, k + 1))
+    co = np.zeros((n_rows, k + 1))
+    for t in range(n_rows):
         module.site_affine(t, values, A[t], bq[t], Cn[t], dd[t])
         module.theta_affine(t, values, cq[t], co[t])
     coef = np.empty(6)
     module.data_affine(values, coef)
     a_h, a_y, a_0, c_h, c_e, c_0 = coef
-    invariant = all(np.all(x == x[0]) for x in (A[:T], bq[:T], Cn[:T], dd[:T], cq))  # no schedule
     alpha = data.alpha
     rate = abs(a_h) * np.abs(bq).max() * np.abs(cq[:, 1:]).max(initial=0.0)
     rule = marchenko_pastur(alpha, max(alpha * rate * T, 10.0))  # rate in units of M = XᵀX / α
@@ -354,16 +356,16 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
             rule.nodes[first:last] * alpha,  # eigenvalues of XᵀX = α M, M of unit mean
             rule.weights[first:last],
             alpha,
-            A[:T],
-            bq[:T],
-            Cn[:T],
-            dd[:T],
+            A,
+            bq,
+            Cn,
+            dd,
             cq,
             coef,
             E,
             G0,
             out,
-            invariant,
+            not plan.step_dependent,
             S0,
             S1,
             S2,
@@ -393,15 +395,16 @@ def run_spectral(module, plan, model, values, data, nodes, weights, steps: int, 
     C_teacher = np.zeros(K)
     agg = np.zeros(len(plan.train) + len(plan.test) + len(plan.mean))
     train_values = np.empty(len(plan.train))
-    for i, t in enumerate(out[: stop + 1]):  # the output of a blow-up included, to name its values
+    for i, step in enumerate(out[: stop + 1]):  # the output of a blow-up included, to name its values
         s0, s1, s2 = S0[i], S1[i], S2[i]
+        row = step if plan.step_dependent else 0  # the row of the coefficients
         agg[:] = 0.0
         m1 = np.array([ones_d @ s0 @ v for v in basis])
         m2 = np.array([[a @ s0 @ b for b in basis] for a in basis])
         for a in range(n_mean):
             agg[plan.mean[a]] = cc[a] + lq[a] @ m1 + np.sum(Q[a] * m2)
-        uo = np.concatenate([co[t, 1:], [co[t, 0]], np.zeros(P1 + 1)])
-        uq = np.concatenate([cq[t, 1:], [cq[t, 0]], np.zeros(P1 + 1)])
+        uo = np.concatenate([co[row, 1:], [co[row, 0]], np.zeros(P1 + 1)])
+        uq = np.concatenate([cq[row, 1:], [cq[row, 0]], np.zeros(P1 + 1)])
         C_teacher[i] = uq @ s0 @ wvec
         # train(): (h, h*, ε) over the samples, h = σ Θ̃ and h* = σ w̃* along U
         mean3 = np.array([uo @ s1 @ ones_n, wvec @ s1 @ ones_n, 0.0])
