@@ -42,7 +42,7 @@ def run_case(model: str, options: dict, cache: str, params: dict | None = None) 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def lines_load(load_before) -> str:
+def load_text(load_before) -> str:
     return (
         f"load average (1, 5, 15 min) at the start / end: {', '.join(f'{x:.1f}' for x in load_before)} / "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
@@ -103,16 +103,14 @@ def main():
         "Warm: the generated module is in the cache (second process); cold compile: empty cache.",
         "Run = the forward pass; total = derive + render + load + compile check + run, in-process",
         "(wall clock, and the CPU time of the same call: on a shared machine the steadier of the two).",
-        f"{lines_load(load_before).capitalize()}.",
+        f"{load_text(load_before).capitalize()}.",
         "",
         "| case | target | run (s) | total (s) | total CPU (s) | cold compile (s) | peak memory (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     table = {
-        row[0]: "| "
-        + " | ".join([row[0], row[1], *(f"{x:.2f}" for x in row[2:5]), f"{row[5]:.1f}", f"{row[6]:.0f}"])
-        + " |"
-        for row in rows
+        t: f"| {t} | {g} | {r:.2f} | {tot:.2f} | {cpu:.2f} | {c:.1f} | {mem:.0f} |"
+        for t, g, r, tot, cpu, c, mem in rows
     }
     results = HERE / "results_data.md"
     notes: list[str] = []
@@ -122,10 +120,11 @@ def main():
         table = {line.split(" | ")[0][2:]: line for line in old[body[2] : body[-1] + 1]} | table
         lines = old[: body[0] + 2]
         command = f"`python benchmarks/bench_data.py {only}`"
-        notes = [line for line in old[body[-1] + 1 :] if command not in line] + [
+        notes = "\n".join(line for line in old[body[-1] + 1 :] if command not in line).rstrip().splitlines()
+        notes += [
             "",
-            f"Rows {', '.join(repr(t) for t in dict.fromkeys(r[0] for r in rows))}: measured by "
-            f"{command} on {machine()}, {lines_load(load_before)}.",
+            f"Rows {', '.join(repr(row[0]) for row in rows)}: measured by {command} on {machine()}, "
+            f"{load_text(load_before)}.",
         ]
     lines += list(table.values()) + notes
     results.write_text("\n".join(lines) + "\n")

@@ -49,7 +49,7 @@ def output_steps(steps: int, log_steps: int | None) -> np.ndarray:
     while True:  # rounding merges the first points: ask for more until log_steps are distinct
         grid = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
         if len(grid) >= log_steps:
-            return np.concatenate([[0], grid[-log_steps:] if len(grid) > log_steps else grid])
+            return np.concatenate([[0], grid[-log_steps:]])
         points += log_steps - len(grid)
 
 
