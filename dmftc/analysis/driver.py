@@ -100,8 +100,10 @@ class Analyser:
     :meth:`use`, :meth:`keyword_args`, :meth:`law`, :meth:`symbol`, :meth:`enable_aggregates`; the
     attributes ``out`` (the class's own results, read by its ``finish``), ``seen`` (statement
     type -> location), ``sample_names`` (per-sample names of data models, name -> symbol),
-    ``update_specials`` (extra operators of update expressions, e.g. the matrix product '.') and
-    ``required_before_update`` ((key of ``out``, message) pairs checked at the update block).
+    ``update_specials`` (extra operators of update expressions, e.g. the matrix product '.'),
+    ``assignment_handlers`` (binding kind -> handler of an update line assigning to a name of that
+    kind, e.g. a trained matrix) and ``required_before_update`` ((key of ``out``, message) pairs
+    checked at the update block).
     """
 
     def __init__(self, tree: n.ModelFile, source: str, filename: str):
@@ -120,6 +122,7 @@ class Analyser:
         self.penalty: sp.Expr = sp.Integer(0)
         self.sample_names: dict[str, sp.Expr] = {}
         self.update_specials: dict = {}
+        self.assignment_handlers: dict = {}
         self.required_before_update: list[tuple[str, str]] = []
         self.enabled_aggregates: set[str] = {"mean"}
         self.lets = {s.name: s for s in tree.statements if isinstance(s, n.LetDecl)}
@@ -511,8 +514,12 @@ class Analyser:
         assigned: set[str] = set()
 
         for a in s.assignments:
-            value = self._update_expr(a.value, env, grads, noises, with_step=True)
             binding = self.scope.get(a.target)
+            handler = self.assignment_handlers.get(binding.kind) if binding is not None else None
+            if handler is not None:
+                handler(a, env, lambda expr, env_: self._update_expr(expr, env_, grads, noises, with_step=True))
+                continue
+            value = self._update_expr(a.value, env, grads, noises, with_step=True)
             if binding is not None and binding.kind not in ("weight", "state"):
                 raise ModelError(
                     f"cannot assign to '{a.target}': it is {KIND_WORDS[binding.kind]}", a.loc, kind="bad-assignment"

@@ -13,19 +13,24 @@ update, recorded as *uses* in execution order (docs/math/matrix_program.md §1):
         r = X . beta - X . w         # two uses of X (the first is frozen: computed once)
         w = w + lr * (X' . r)        # a use of X transposed, landing in d
 
+A matrix assigned in the update is *trained*: ``W = W + c * outer(u, v)`` adds c u vᵀ / N_cols
+(u per site of its rows, v of its columns, c a parameter expression) after the uses written
+before the line; the uses after it see the new matrix (docs/math/matrix_program.md §2.1).
+
 A use's source is a per-site expression of one space (its coordinates, constants, and fields of
 earlier uses of the step landing there); its result is a field of the other space, a new symbol.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
 
 from dmftc.errors import Location, ModelError, require_known
 from dmftc.language import nodes as n
-from dmftc.language.expressions import to_sympy
+from dmftc.language.expressions import expect_arguments, to_sympy
 from dmftc.language.symbols import STEP, is_noise
 
 MATRIX_LAWS = {"gaussian": {"var": False, "corr": False, "fresh": False}, "symmetric": {"var": False, "fresh": False}}
@@ -88,6 +93,18 @@ class Use:
 
 
 @dataclass(frozen=True)
+class Training:
+    """``W = W + c * outer(u, v)`` (a sum of such terms) in the update: W grows by c u vᵀ / N_cols,
+    u per site of the rows and v of the columns, after the first ``position`` uses of the step
+    (docs/math/matrix_program.md §2.1)."""
+
+    matrix: str
+    position: int  # uses of the step written before the line: use ``position`` on sees the new W
+    terms: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]  # (c, u, v): c in parameters and t
+    loc: Location
+
+
+@dataclass(frozen=True)
 class ProgramSpec:
     """The class's part of the model: spaces, constants, matrices and the uses of one step in
     execution order (a frozen use runs at the first step only), and the space of every per-site
@@ -100,6 +117,17 @@ class ProgramSpec:
     temporaries: dict  # name -> per-site expression (observable at the step's start values)
     space_of: dict  # per-site symbol -> space name (coordinates, constants, primitives, fields, noises)
     observable_space: dict  # aggregate symbol -> space name
+    trainings: tuple[Training, ...] = ()
+
+    def factors(self) -> list[tuple[str, sp.Expr]]:
+        """(space, expression) of the factors of every training term, numbered in this order:
+        the terms of each training in turn, u (in the rows) before v (in the columns)."""
+        out = []
+        for training in self.trainings:
+            m = self.matrix(training.matrix)
+            for _, u, v in training.terms:
+                out += [(m.rows, u), (m.cols, v)]
+        return out
 
     def space(self, name: str) -> Space:
         return next(s for s in self.spaces if s.name == name)
@@ -180,6 +208,8 @@ def matrix_statement(a, s: n.ProgramMatrixDecl):
         Matrix(s.name, rows.name, cols.name, var, corr, n.format_expr(call), s.loc, bool(fresh))
     )
     a.update_specials["."] = lambda env: _product(a)
+    a.update_specials["outer"] = lambda env: _outer(a)
+    a.assignment_handlers["matrix"] = lambda line, env, convert: _train(a, line, env, convert)
 
 
 def _known_space(a, name: str, loc: Location) -> Space:
@@ -234,6 +264,87 @@ def _product(a):
         return use.field
 
     return product
+
+
+# --------------------------------------------------------------- a trained matrix W = W + ...
+
+
+def _outer(a):
+    """The handler of ``outer(u, v)``: a placeholder symbol, inside a matrix's update only."""
+
+    def outer(call: n.Call, convert) -> sp.Expr:
+        collected = a.out.get("outer_factors")
+        if collected is None:
+            raise ModelError(
+                "outer(u, v) is the change of a trained matrix: write it in 'W = W + c * outer(u, v)'",
+                call.loc,
+                kind="misplaced-outer",
+            )
+        expect_arguments(call, 2, "two per-site expressions, outer(u, v)")
+        symbol = sp.Symbol(f"[outer·{len(collected) + 1}]", real=True)
+        collected.append((symbol, convert(call.args[0]), convert(call.args[1]), call))
+        return symbol
+
+    return outer
+
+
+def _train(a, line: n.Assignment, env: dict, convert) -> None:
+    """``W = W + c * outer(u, v) + ...``: record a Training at the current position of the step."""
+    matrix = next(m for m in a.out["matrices"] if m.name == line.target)
+    form = (
+        f"{matrix.name} = {matrix.name} + c * outer(u, v) "
+        f"(c a parameter expression, u in '{matrix.rows}', v in '{matrix.cols}')"
+    )
+    if matrix.fresh:
+        raise ModelError(
+            f"'{matrix.name}' is drawn anew every step (fresh = 1): it cannot be trained", line.loc, kind="bad-training"
+        )
+    itself = sp.Symbol(f"[{matrix.name}]", real=True)
+    a.out["outer_factors"] = []
+    try:
+        change = sp.expand(convert(line.value, env | {matrix.name: itself}) - itself)
+        factors = a.out["outer_factors"]
+    finally:
+        del a.out["outer_factors"]
+    allowed = {b.value for b in a.scope.values() if b.kind == "param"} | {STEP}
+    terms = []
+    for symbol, u, v, call in factors:
+        c = sp.diff(change, symbol)
+        if not c.free_symbols <= allowed:
+            raise ModelError(
+                f"the factor of {n.format_expr(call)} must be a parameter expression (it may use t)",
+                line.value.loc,
+                kind="bad-training",
+                hint=f"a matrix update is {form}",
+            )
+        for expr, space, arg in ((u, matrix.rows, call.args[0]), (v, matrix.cols, call.args[1])):
+            other = _spaces(a, expr) - {space}
+            if other:
+                raise ModelError(
+                    f"'{n.format_expr(arg)}' lives in space '{other.pop()}', but {matrix.name}[{matrix.rows}, "
+                    f"{matrix.cols}] needs outer(u, v) with u in '{matrix.rows}' and v in '{matrix.cols}'",
+                    arg.loc,
+                    kind="space-mismatch",
+                )
+        terms.append((c, u, v))
+    rest = sp.expand(change - sum((c * symbol for (c, _, _), (symbol, *_) in zip(terms, factors)), sp.Integer(0)))
+    if not terms or rest != 0:
+        raise ModelError(f"a matrix update is {form}, or a sum of such terms", line.value.loc, kind="bad-training")
+    position = len(a.out.get("uses", []))
+    a.out.setdefault("trainings", []).append(Training(matrix.name, position, tuple(terms), line.loc))
+
+
+def _refrozen(a, uses: list[Use], trained: set[str]) -> list[Use]:
+    """The uses with ``frozen`` decided again now that the trained matrices are known: a use of a
+    trained matrix changes every step, and so does a later source that reads its field."""
+    moving = {v.symbol for v in a.weights + a.states} | {STEP}
+    out = []
+    for use in uses:
+        frozen = use.frozen and use.matrix not in trained and not use.source.free_symbols & moving
+        if not frozen:
+            moving.add(use.field)
+        out.append(dataclasses.replace(use, frozen=frozen))
+    return out
 
 
 def _matrix_operand(a, left: n.Expr):
@@ -304,6 +415,8 @@ def program_spec(a, block) -> ProgramSpec:
     uses = list(a.out.get("uses", []))
     if not uses:
         raise ModelError("the update never uses a matrix: write e.g. 'X . w'", block.loc, kind="no-product")
+    trainings = tuple(a.out.get("trainings", ()))
+    uses = _refrozen(a, uses, {t.matrix for t in trainings})
     where = _space_map(a)
     noises = {z: None for z in a.out["noises"]}
 
@@ -327,6 +440,11 @@ def program_spec(a, block) -> ProgramSpec:
 
     for use in uses:
         space_of(use.source, use.src, f"the source of {use.text}", use.loc)
+    for t in trainings:
+        m = next(x for x in a.out["matrices"] if x.name == t.matrix)
+        for _, u, v in t.terms:
+            space_of(u, m.rows, f"the factor {u} of the update of '{t.matrix}'", t.loc)
+            space_of(v, m.cols, f"the factor {v} of the update of '{t.matrix}'", t.loc)
     assignments = _assignment_locations(block)
     for v in a.weights + a.states:
         rule = a.out["step_map"][v.symbol]
@@ -363,6 +481,7 @@ def program_spec(a, block) -> ProgramSpec:
         dict(temporaries),
         where,
         observable_space,
+        trainings,
     )
 
 

@@ -243,6 +243,9 @@ def nonlinearity(model: Model, fixed: tuple = ()) -> str:
     for v in model.coordinates:
         if not _affine(model.step_map[v.symbol], inputs):
             return f"the update of '{v.name}' is not affine"
+    for t in spec.trainings:  # c u vᵀ adds c u E[v x] to a field: linear when u and v are affine (§2.1)
+        if not all(_affine(u, inputs) and _affine(v, inputs) for _, u, v in t.terms):
+            return f"a factor of outer() in the update of '{t.matrix}' is not affine"
     for o in model.observables:
         for g in o.aggregates:
             expr = sp.expand(g.expr)
@@ -278,6 +281,8 @@ def gaussian_sources(model: Model, rules) -> tuple[dict | None, str]:
     and every nonlinear source is a function of one affine argument that feeds no memory term."""
     spec = model.spec
     inputs = random_inputs(model)
+    if spec.trainings:
+        return None, "a matrix is trained"
     if any(p.law != "normal" for p in model.primitives):
         return None, "a law is not Gaussian"
     for c in spec.constants:

@@ -108,6 +108,17 @@ def generate_matrix_program(d: ProgramDerivation) -> tuple[GeneratedSource, Prog
                 )
             )  # fmt: skip
 
+        # -- the factors of the trained matrices' updates computed here (docs/math/matrix_program.md §2.1)
+        for j, (space, factor) in enumerate(spec.factors()):
+            if space == s.name:
+                functions.append(
+                    _site_function(
+                        emit, f"factor_{j + 1}", f"{t_name}, params, Z, K, H, E, out",
+                        f"Factor {j + 1} of an outer() in a trained matrix's update, per site of {s.name}.",
+                        [("out[i]", factor, None)], arrays, "out",
+                    )
+                )  # fmt: skip
+
         # -- the update of the coordinates of this space
         rules = [m.step_map[z] for z in Z]
         partials = []
@@ -273,6 +284,11 @@ def _affine_functions(emit, d, s, Z, H, E, PR, laws, mine, t_name) -> list[Funct
         function(
             f"affine_source_{k + 1}", [t_name, "params", "c"], f"Use {k + 1}'s source over {order}.", targets, entries
         )
+    for j, (space, factor) in enumerate(spec.factors()):
+        if space == s.name:
+            targets, entries = affine_rows("c[{1}]", [factor])
+            doc = f"Factor {j + 1} of an outer() over {order}."
+            function(f"affine_factor_{j + 1}", [t_name, "params", "c"], doc, targets, entries)
     targets, entries = affine_rows("c[{0}, {1}]", [d.model.step_map[z] for z in Z])
     function(
         f"affine_step_{s.name}",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dmftc.language.symbols import STEP
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT
 
@@ -79,4 +80,37 @@ def observe(module, plan, states: dict, t: int, values: np.ndarray, agg: np.ndar
 def combine(module, plan, agg: np.ndarray, values: np.ndarray) -> np.ndarray:
     out = np.zeros(len(plan.observables))
     module.combine(agg, values, out)
+    return out
+
+
+@dataclass(frozen=True)
+class TrainingTerm:
+    """One term c u vᵀ / N_cols of a trained matrix's update; u and v are the generated
+    ``factor_<u + 1>`` and ``factor_<v + 1>`` (docs/math/matrix_program.md §2.1)."""
+
+    matrix: object  # analysis.Matrix
+    coefficient: object  # c, a sympy expression of the parameters and t
+    u: int
+    v: int
+
+    def value(self, model, values: np.ndarray, t: int) -> float:
+        return float(self.coefficient.subs({p.symbol: values[i] for i, p in enumerate(model.params)} | {STEP: t}))
+
+
+def trainings_at(spec) -> dict[int, list[TrainingTerm]]:
+    """The training terms by position in the step: those at k act before use k (k = the number
+    of uses: after the last use)."""
+    out: dict[int, list[TrainingTerm]] = {}
+    j = 0
+    for training in spec.trainings:
+        for c, _, _ in training.terms:
+            out.setdefault(training.position, []).append(TrainingTerm(spec.matrix(training.matrix), c, j, j + 1))
+            j += 2
+    return out
+
+
+def factor(module, j: int, state: SpaceState, t: int, values: np.ndarray) -> np.ndarray:
+    """Factor j of the training terms on the sites (samples) of its space."""
+    out = np.zeros(state.size)
+    getattr(module, f"factor_{j + 1}")(t, values, state.Z, state.K, state.H, state.E, out)
     return out

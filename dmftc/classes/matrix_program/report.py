@@ -43,6 +43,16 @@ def render_program_derivation(d: ProgramDerivation, fmt: str) -> str:
         if a.square:
             note += f", E {a.name}_ij {a.name}_ji = corr var/N_{a.cols}"
         setting.append(Line(a.name, a.name, _text(shape), note))
+    for t in spec.trainings:
+        a = spec.matrix(t.matrix)
+        change = " + ".join(f"({c}) outer({expr(u)}, {expr(v)})" for c, u, v in t.terms)
+        tex = " + ".join(
+            rf"\left({latex(c)}\right) \frac{{({latex(expr(u))})({latex(expr(v))})^\top}}{{N_{{{a.cols}}}}}"
+            for c, u, v in t.terms
+        )
+        when = f"after use {t.position}" if t.position else "before use 1"
+        note = f"{a.name} is trained {when} of every step (mp-trained); outer(u, v) = u vᵀ / N_{a.cols}"
+        setting.append(Line(f"Δ{a.name}", rf"\Delta {latex(sp.Symbol(a.name))}", Notation(change, tex), note))
     setting += [Line(f"{c.name}[{c.space}]", latex(c.symbol), c.law, f"written {c.text}") for c in spec.constants]
     setting += setting_lines(m)
     sections.append(("Setting", setting))
@@ -75,9 +85,27 @@ def render_program_derivation(d: ProgramDerivation, fmt: str) -> str:
                     rf" + {tex_factor}\sum_{{(s,{j + 1})<(t,{k + 1})}} R_{{{src}}}\left[{latex(source)}\leftarrow "
                     rf"{latex(show[spec.uses[j].field])}\right](t,s)\,\left({latex(earlier)}\right)_s"
                 )
+            use = spec.uses[k]
+            for t in (t for t in spec.trainings if t.matrix == use.matrix):
+                a = spec.matrix(t.matrix)
+                ratio = spec.space(a.rows).ratio / spec.space(a.cols).ratio
+                for c, u, v in t.terms:  # mp-trained: W x gets c u E[v x], Wᵀ y gets c r v E[u y]
+                    here, there = (v, u) if use.transpose else (u, v)
+                    weight = c * ratio if use.transpose else c
+                    where = a.rows if use.transpose else a.cols
+                    source = expr(use.source)
+                    upto = "≤" if t.position <= k else "<"  # this step's change comes before use k + 1
+                    text += f" + Σ_s{upto}t ({weight}) ({expr(here)})(s) E_{where}[({expr(there)})(s) ({source})(t)]"
+                    relation = r"\le" if upto == "≤" else "<"
+                    tex += (
+                        rf" + \sum_{{s {relation} t}} \left({latex(weight)}\right) ({latex(expr(here))})_s\,"
+                        rf"\mathbb{{E}}_{{{where}}}\left[({latex(expr(there))})_s ({latex(source)})_t\right]"
+                    )
             note = "mp-field" + (
                 "" if rule.memory else ": no memory term (no use of this matrix lands in its source's space)"
             )
+            if any(t.matrix == use.matrix for t in spec.trainings):
+                note += f"; mp-trained: the changes of {use.matrix} made before this use"
             if rule.memory and spec.matrix(spec.uses[k].matrix).fresh:
                 note += f"; {spec.uses[k].matrix} is drawn anew every step: the sum runs over this step only"
             field = spec.uses[k].field

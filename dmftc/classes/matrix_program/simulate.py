@@ -5,8 +5,9 @@ Space ``a`` has ``N_a = round(ratio_a · dim)`` sites. A rectangular ``A[rows, c
 entries N(0, var / N_cols); a square one is ``sqrt(var / N) (α G + β Gᵀ)`` with G i.i.d. N(0, 1)
 and ``α² + β² = 1``, ``2αβ = corr``, so that ``E A_ij² = var / N`` and ``E A_ij A_ji = corr var / N``
 off the diagonal (docs/math/matrix_program.md §1); a ``fresh`` matrix is drawn anew at every
-step. Observables are means over the sites and over
-the runs (``<name>_sem`` across runs); ``C_<coordinate>(t, s)`` is the site average of z(t) z(s).
+step; a trained matrix grows by c u vᵀ / N_cols where its update stands in the step
+(§2.1). Observables are means over the sites and over the runs (``<name>_sem`` across runs);
+``C_<coordinate>(t, s)`` is the site average of z(t) z(s).
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def _one_run(module, d, plan, values, symbols, sizes, steps, rng, run):
     matrices = {m.name: draw(m, sizes, symbols, rng) for m in spec.matrices}
     states = {s.name: program.start(module, s, values, sizes[s.name], rng, antithetic=False) for s in plan.spaces}
     columns = {k: program.column(plan, k) for k in range(len(spec.uses))}
+    training = program.trainings_at(spec)
+
+    def train(k: int, t: int) -> None:  # the training terms placed before use k
+        for term in training.get(k, ()):
+            m = term.matrix
+            u = program.factor(module, term.u, states[m.rows], t, values)
+            v = program.factor(module, term.v, states[m.cols], t, values)
+            matrices[m.name] += term.value(model, values, t) / sizes[m.cols] * np.outer(u, v)
+
     agg = np.zeros(plan.n_aggregates)
     obs = np.zeros((steps + 1, len(plan.observables)))
     for t in range(steps + 1):
@@ -96,6 +106,7 @@ def _one_run(module, d, plan, values, symbols, sizes, steps, rng, run):
         if t > 0:  # one-pass data: a fresh matrix is drawn anew at every step
             matrices |= {m.name: draw(m, sizes, symbols, rng) for m in spec.matrices if m.fresh}
         for k, use in enumerate(spec.uses):
+            train(k, t)
             if use.frozen and t > 0:
                 continue
             src = states[use.src]
@@ -105,6 +116,7 @@ def _one_run(module, d, plan, values, symbols, sizes, steps, rng, run):
             states[use.tgt].H[:, columns[k]] = A.T @ x if use.transpose else A @ x
             if not within_scale(states[use.tgt].H[:, columns[k]]):
                 raise diagnose(model, t, [(f"use {k + 1}, {use.text} (simulation, run {run})", states[use.tgt].H)])
+        train(len(spec.uses), t)
         program.observe(module, plan, states, t, values, agg)
         obs[t] = program.combine(module, plan, agg, values)
         if t == steps:

@@ -54,6 +54,13 @@ def solve(compiled, params: dict, options: dict, progress=None):
             kind="bad-option",
             hint="use --mode monte-carlo (or auto)",
         )
+    if mode == "monte-carlo" and d.spec.trainings:
+        raise SolverError(
+            "the Monte-Carlo pass does not implement trained matrices"
+            + (f"; this program needs it: {d.nonlinear_reason}" if not d.linear else ""),
+            kind="not-available",
+            hint="a program whose rules and outer() factors are affine is solved exactly (--mode exact or auto)",
+        )
     if mode == "monte-carlo" and d.needs_responses and d.jump:
         raise SolverError(
             f"the Monte-Carlo pass of {model.name} needs responses through a jump: {d.jump}",
@@ -350,20 +357,34 @@ class ExactClosure:
         history = {name: [] for name in spaces}
         obs = np.zeros((steps + 1, len(plan.observables)))
         agg = np.zeros(plan.n_aggregates)
+        trained = _Trained(spec, spaces, steps, lambda e: _value(e, d.model, values))
+
+        def train(upto: int, t: int) -> None:  # the training terms placed before use ``upto``
+            while trained.done <= upto:
+                for term in trained.at.get(trained.done, ()):
+                    m = term.matrix
+                    u = self._factor_row(spaces[m.rows], term.u, t, Zc, Hc)
+                    v = self._factor_row(spaces[m.cols], term.v, t, Zc, Hc)
+                    trained.add(m.name, term.value(d.model, values, t), u, v)
+                trained.done += 1
+
         position = 0
         for t in range(steps + 1):
             first_of_step = {k: len(occurrence_of[k]) for k in occurrence_of}
+            trained.done = 0
             for name in spaces:
                 history[name].append(Zc[name].copy())
             while position < len(clock) and clock[position][0] == t:
                 k = clock[position][1]
+                train(k, t)
                 use, rule = spec.uses[k], d.rules[k]
                 src, tgt = spaces[use.src], spaces[use.tgt]
                 coefficients = np.zeros((src.n_class, src.n_local))
                 getattr(module, f"affine_source_{k + 1}")(t, values, src.U, coefficients)
                 row = src.combine(coefficients, Zc[use.src], Hc[use.src], t)
                 mu = row @ src.M[:, 0]
-                var = np.einsum("qi,qi->q", row @ src.M, row) - mu * mu
+                row_M = row @ src.M
+                var = np.einsum("qi,qi->q", row_M, row) - mu * mu
                 rows[k][len(occurrence_of[k])] = row
                 stats[k].append((mu, np.maximum(var, 0.0)))
                 occurrence_of[k].append(position)
@@ -395,8 +416,10 @@ class ExactClosure:
                         columns = [src.field_index[occ] for occ in earlier]
                         response = slope * (src.weights @ row[:, columns])  # R_src(e, f) for each earlier f
                         h += couplings[kappa_mem] * np.tensordot(response, rows[j][first : first + len(earlier)], 1)
+                h += trained.field(use, row_M, src)
                 Hc[use.tgt][:, program.column(plan, k)] = h
                 position += 1
+            train(len(spec.uses), t)
             for s in plan.spaces:
                 if s.aggregates:
                     agg[list(s.aggregates)] = spaces[s.name].observe(module, t, values, Zc[s.name], Hc[s.name])
@@ -417,6 +440,12 @@ class ExactClosure:
                 A = stacked[:, :, j]
                 correlations[coordinate] = np.einsum("tqv,sqv,q->ts", A @ sp_.M, A, sp_.weights)
         return obs, correlations
+
+    def _factor_row(self, space, j: int, t: int, Zc: dict, Hc: dict) -> np.ndarray:
+        """The coefficient rows (class, input) of factor j of the training terms."""
+        c = np.zeros((space.n_class, space.n_local))
+        getattr(self.module, f"affine_factor_{j + 1}")(t, self.values, space.U, c)
+        return space.combine(c, Zc[space.plan.name], Hc[space.plan.name], t)
 
     def _function(self, k: int, t: int):
         """u -> (f(u), f'(u)) of use k's source (generated: argument_source_k)."""
@@ -459,6 +488,46 @@ class ExactClosure:
             return 1.0
         mu, var = stat[0][0], stat[1][0]
         return float(GAUSS_HERMITE.single(self._function(k, t), np.array([mu]), np.array([np.sqrt(var)]))[1][0])
+
+
+class _Trained:
+    """The training terms c u vᵀ / N_cols of the trained matrices so far, as coefficient rows of u
+    (in the rows' space) and v (the columns'), and the part of a use's field they make
+    (docs/math/matrix_program.md §2.1, eq. mp-trained): W x gets Σ c u E_cols[v x], Wᵀ y gets
+    Σ c r v E_rows[u y] with r = N_rows / N_cols."""
+
+    def __init__(self, spec, spaces: dict, steps: int, value):
+        self.spec, self.at, self.done = spec, program.trainings_at(spec), 0
+        per_step = {}
+        for terms in self.at.values():
+            for term in terms:
+                per_step[term.matrix.name] = per_step.get(term.matrix.name, 0) + 1
+        self.count = dict.fromkeys(per_step, 0)
+        self.c = {m: np.zeros(n * (steps + 1)) for m, n in per_step.items()}
+        self.u, self.v = {}, {}
+        for m, n in per_step.items():
+            rows, cols = (spaces[x] for x in (spec.matrix(m).rows, spec.matrix(m).cols))
+            self.u[m] = np.zeros((n * (steps + 1), rows.n_class, rows.width))
+            self.v[m] = np.zeros((n * (steps + 1), cols.n_class, cols.width))
+        shape = {m: (spec.matrix(m).rows, spec.matrix(m).cols) for m in per_step}
+        self.ratio = {m: value(spec.space(rows).ratio / spec.space(cols).ratio) for m, (rows, cols) in shape.items()}
+
+    def add(self, matrix: str, c: float, u: np.ndarray, v: np.ndarray) -> None:
+        n = self.count[matrix]
+        self.c[matrix][n], self.u[matrix][n], self.v[matrix][n] = c, u, v
+        self.count[matrix] = n + 1
+
+    def field(self, use, row_M: np.ndarray, src) -> np.ndarray | float:
+        """The trained part of the field of ``use``, whose source row times M is ``row_M``."""
+        n = self.count.get(use.matrix, 0)
+        if not n:
+            return 0.0
+        c = self.c[use.matrix][:n]
+        if use.transpose:  # Wᵀ y: v in the target, E_rows[u y]
+            seconds = np.einsum("nqi,qi->nq", self.u[use.matrix][:n], row_M) @ src.weights
+            return np.tensordot(c * self.ratio[use.matrix] * seconds, self.v[use.matrix][:n], 1)
+        seconds = np.einsum("nqi,qi->nq", self.v[use.matrix][:n], row_M) @ src.weights
+        return np.tensordot(c * seconds, self.u[use.matrix][:n], 1)
 
 
 class _GaussHermite:
