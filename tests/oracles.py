@@ -73,3 +73,53 @@ def plrf_expected_loss(alpha, beta, nu, bsz, K, lr, v, T, seed):
         out[t] = total / (2 * v)
         s = (1 - 2 * lr * g + lr**2 * (1 + 1 / p) * g**2) * s + lr**2 / (bsz * nu) * g**2 * total / v
     return out
+
+
+def two_layer_linear_dmft(nu, alpha, gamma0, lr, T, sigma=0.0, tol=1e-13):
+    """Test and train loss at steps 0..T-1 of models/two_layer_linear_gd.dmft from a DMFT derived by
+    hand for that network (not by dmftc's rule per matrix use): three single-site processes (a
+    hidden unit, an input coordinate, a sample) whose correlations and responses are T x T
+    matrices, solved by fixed-point iteration at every horizon 1..T in turn (causality makes each
+    converge to rounding). Hidden unit: w(t+1) = w(t) + lr g0 chi(t) + (lr g0)^2 sum_(s<t) C_u(t,s)
+    w(s), chi = GP(C_u) + R_uxi w / sqrt(nu). Input coordinate: v = beta - xi / (g0 sqrt(nu)) -
+    K u with K = lr C_w (s < t) + R_wchi / g0, u = psi + R_D v, psi = GP(C_D / alpha). Sample:
+    D = phi + sigma eps + R_vu D / alpha, phi = GP(C_v)."""
+    state = None
+    for n in range(1, T + 1):
+        eye, ones = np.eye(n), np.ones((n, n))
+        past = np.tril(ones, -1)  # s < t
+
+        def grow(A, fill):  # the previous horizon's matrix in the top-left corner
+            B = fill(n)
+            B[: A.shape[0], : A.shape[1]] = A
+            return B
+
+        if state is None:
+            Cw, Rwx, RD, CD = ones.copy(), lr * gamma0 * past, eye.copy(), ones * (1 + 1 / (gamma0**2 * nu)) + sigma**2
+        else:
+            Cw0, Rwx0, RD0, CD0 = state
+            Cw = grow(Cw0, lambda k: np.full((k, k), Cw0[-1, -1]))
+            Rwx = grow(Rwx0, lambda k: lr * gamma0 * np.tril(np.ones((k, k)), -1))
+            RD = grow(RD0, np.eye)
+            CD = grow(CD0, lambda k: np.full((k, k), CD0[-1, -1]))
+        for _ in range(500):
+            K = lr * Cw * past + Rwx / gamma0
+            M = np.linalg.inv(eye + K @ RD)
+            Cb = ones + Cw / (gamma0**2 * nu)  # the teacher and the initial output
+            Cv = M @ (Cb + K @ (CD / alpha) @ K.T) @ M.T
+            Rvu = -M @ K
+            Rux = -RD @ M / (gamma0 * np.sqrt(nu))
+            Apsi, Ab = eye - RD @ M @ K, RD @ M
+            Cu = Apsi @ (CD / alpha) @ Apsi.T + Ab @ Cb @ Ab.T
+            A = lr * gamma0 * Rux / np.sqrt(nu) + (lr * gamma0) ** 2 * Cu * past
+            G = np.linalg.inv(eye - past @ A)
+            Cw_new = G @ (ones + (lr * gamma0) ** 2 * past @ Cu @ past.T) @ G.T
+            Rwx_new = lr * gamma0 * G @ past
+            Q = np.linalg.inv(eye - Rvu / alpha)
+            CD_new = Q @ (Cv + sigma**2 * ones) @ Q.T
+            change = max(np.abs(Cw_new - Cw).max(), np.abs(CD_new - CD).max(), np.abs(Q - RD).max())
+            Cw, Rwx, CD, RD = Cw_new, Rwx_new, CD_new, Q
+            if change < tol * (1 + np.abs(CD).max()):
+                break
+        state = (Cw, Rwx, RD, CD)
+    return {"test_loss": np.diag(Cv) + sigma**2, "train_loss": np.diag(CD)}

@@ -111,6 +111,33 @@ BAD = {
         "bad-product",
         "the left of '.' is a matrix",
     ),
+    # trained matrices (docs/language.md §18): W = W + c * outer(u, v)
+    "misplaced_outer": (
+        "weights w[d] ~ 0\nupdate:\n    w = w - lr * (X' . (X . w)) + outer(w, w)\n",
+        "misplaced-outer",
+        "outer(u, v) is the change of a trained matrix",
+    ),
+    "trained_fresh_matrix": (
+        "matrix F[n, d] ~ gaussian(fresh = 1)\nweights w[d] ~ 0\nupdate:\n    r = F . w\n"
+        "    F = F + lr * outer(r, w)\n    w = w - lr * (X' . (X . w))\n",
+        "bad-training",
+        "'F' is drawn anew every step (fresh = 1): it cannot be trained",
+    ),
+    "per_site_rate": (
+        "weights w[d] ~ 0\nupdate:\n    r = X . w\n    X = X - w * outer(r, w)\n    w = w - lr * (X' . r)\n",
+        "bad-training",
+        "must be a parameter expression",
+    ),
+    "outer_spaces": (
+        "weights w[d] ~ 0\nupdate:\n    r = X . w\n    X = X - lr * outer(w, r)\n    w = w - lr * (X' . r)\n",
+        "space-mismatch",
+        "needs outer(u, v) with u in 'n' and v in 'd'",
+    ),
+    "not_a_rank_one_change": (
+        "weights w[d] ~ 0\nupdate:\n    r = X . w\n    X = 2 * X\n    w = w - lr * (X' . r)\n",
+        "bad-training",
+        "a matrix update is X = X + c * outer(u, v)",
+    ),
 }
 
 
