@@ -33,8 +33,11 @@ def step_size(dm) -> sp.Symbol | None:
     if model.time == "continuous":
         return DT
     grads = {dm.model_class.update_gradient(model, w) for w in model.weights}
+    observed = [g.expr for o in model.observables for g in o.aggregates]
     for p in model.params:
         at_zero = {v: model.step_map[v.symbol].subs(p.symbol, 0) for v in model.coordinates}
+        if not all(_finite(e.subs(p.symbol, 0)) for e in [*at_zero.values(), *observed]):
+            continue  # a scale the model divides by (an output scale 1 / gamma0), not a step
         if not any(rule.has(*grads) for rule in at_zero.values()) and any(
             model.step_map[v.symbol].has(*grads) for v in model.coordinates
         ):
