@@ -33,6 +33,15 @@ log = logging.getLogger("dmftc")
 HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
 # Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
 MIN_RESPONSE_SAMPLES = 1000
+# --responses auto, where the rule picks Jacobians and the run is longer than the pilot: a pilot of
+# PILOT_REPLICAS replicas of PILOT_SAMPLES samples over PILOT_STEPS steps chooses between Stein and
+# the Jacobian subsets at equal error (docs/math/gaussian_data.md §4, eq. glm-cost)
+PILOT_STEPS, PILOT_SAMPLES, PILOT_REPLICAS = 32, 256, 8
+PILOT_STREAMS = 1 << 20  # the pilot's replicas draw from streams the run never uses
+# a Jacobian history costs this much per sample and (step)³, relative to the pass's cost per
+# sample and (step)²: 0.023 to 0.029 measured on logistic GD, heavy ball and Adam
+# (benchmarks/results_accuracy.md)
+HISTORY_COST = 0.025
 # --method auto: the spectral solver (O(T) in time) beyond this many steps, where the exact
 # closure's O(T³) cost dominates (2000 steps: 53 s, benchmarks/results_data.md)
 SPECTRAL_FROM_STEPS = 1000
@@ -149,6 +158,55 @@ def choose_settings(
             param_method = 2
         data_method = 0 if plan.data_smooth and fits else 1
     return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2))
+
+
+def pilot_choice(run, module, settings: RunSettings) -> tuple[RunSettings, str]:
+    """Stein's lemma or Jacobians on M_J of the M samples, whichever is cheaper at equal error
+    (docs/math/gaussian_data.md §4, eq. glm-cost). The pilot measures the variance of every
+    observable at every step over its replicas with Stein, with Jacobians on all of m samples
+    and on a quarter of them; a run's variance is then A/M + B/M_J (Jacobians) or S/M (Stein),
+    per observable and step, and its cost M T² (1 + HISTORY_COST n M_J T / M) with n the
+    histories per sample, or M T². The error of a choice is the geometric mean of its variances
+    over the observables and steps. Returns the settings and a sentence for the attributes."""
+    m = min(settings.samples, PILOT_SAMPLES)
+    pilot = dataclasses.replace(settings, steps=min(settings.steps, PILOT_STEPS), samples=m)
+    stein = dataclasses.replace(settings, param_method=2, data_method=1)
+    candidates = {
+        "stein": dataclasses.replace(pilot, param_method=2, data_method=1),
+        "all": dataclasses.replace(pilot, response_samples=m),
+        "quarter": dataclasses.replace(pilot, response_samples=m // 4),
+    }
+    var = {}
+    for name, s in candidates.items():
+        try:
+            runs = [run(module, dataclasses.replace(s, replica=PILOT_STREAMS + r), None) for r in range(PILOT_REPLICAS)]
+        except SolverError:  # this estimator diverges within the pilot
+            var[name] = None
+            continue
+        var[name] = np.array([r["OBS"][1:] for r in runs]).var(axis=0, ddof=1).ravel() * m  # per observable and step
+    said = f"pilot ({PILOT_REPLICAS} x {m} samples, {pilot.steps} steps)"
+    if var["all"] is None or var["quarter"] is None:
+        return stein, f"{said}: the Jacobian estimator diverged; Stein"
+    if var["stein"] is None:
+        return settings, f"{said}: Stein's estimator diverged; Jacobians"
+    random = var["stein"] + var["all"] > 0  # observables that vary between replicas
+    B = np.maximum(var["quarter"] - var["all"], 0.0)[random] / 3  # variance = (A + B m / M_J) / m
+    A = np.maximum(var["all"][random] - B, 1e-300)
+    S = np.maximum(var["stein"][random], 1e-300)
+    M, T = settings.samples, settings.steps
+    histories = (settings.param_method == 1) + (settings.data_method == 0)
+    best, cost = None, 1.0  # error² x time relative to Stein's
+    subset = settings.response_samples
+    while subset >= 2 and random.any():
+        variance = np.exp(np.mean(np.log((A + B * M / subset) / S)))
+        value = variance * (1 + HISTORY_COST * histories * subset * T / M)
+        if value < cost:
+            best, cost = subset, value
+        subset //= 2
+    if best is None:
+        return stein, f"{said}: Stein"
+    note = f"{said}: Jacobians on {best} samples, {cost:.2g} x Stein's error² x time"
+    return dataclasses.replace(settings, response_samples=best), note
 
 
 def choose_method(plan: DataPlan, model, method: str, mode: str, steps: int, averaging_sources) -> str:
@@ -316,12 +374,31 @@ def solve(compiled, params: dict, options: dict, progress=None):
         compiled.first_call(warm_up)
         module = compiled.module
         compiled_at = time.perf_counter()
+        choice = None
         if settings.mode == "exact":
             arrays = run(module, settings, progress)
         else:
-            arrays = _replicated(
-                [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
-            )
+            rule = settings
+            if (
+                options["responses"] == "auto"
+                and (rule.param_method, rule.data_method) != (2, 1)
+                and steps > PILOT_STEPS
+            ):
+                settings, choice = pilot_choice(run, module, rule)
+                log.info("%s: %s", model.name, choice)
+            try:
+                arrays = _replicated(
+                    [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
+                )
+            except SolverError:
+                if settings == rule:
+                    raise
+                # Stein can diverge past the pilot's steps where Jacobians do not (§4): the rule's choice
+                log.warning("%s: the pilot's choice diverged; solving again with Jacobian responses", model.name)
+                settings, choice = rule, choice + "; it diverged, Jacobians (the rule) instead"
+                arrays = _replicated(
+                    [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
+                )
         finished = time.perf_counter()
     timings = compiled.timings | {
         "compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
@@ -374,6 +451,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
             "responses_parameter_side": PARAM_METHODS[settings.param_method],
             "responses_data_side": DATA_METHODS[settings.data_method],
             "response_samples": settings.response_samples,
+            "responses_choice": choice or "rule (docs/math/gaussian_data.md §4)",
         }
     attrs = run_attributes(
         kind="dmft",
