@@ -33,15 +33,33 @@ log = logging.getLogger("dmftc")
 HISTORY_BUDGET_BYTES = 3 * 2**30  # for the two per-sample Jacobian histories together
 # Fewer samples than this cannot carry the Jacobian histories usefully: Stein instead
 MIN_RESPONSE_SAMPLES = 1000
-# --responses auto, where the rule picks Jacobians and the run is longer than the pilot: a pilot of
-# PILOT_REPLICAS replicas of PILOT_SAMPLES samples over PILOT_STEPS steps chooses between Stein and
-# the Jacobian subsets at equal error (docs/math/gaussian_data.md §4, eq. glm-cost)
-PILOT_STEPS, PILOT_SAMPLES, PILOT_REPLICAS = 32, 256, 8
-PILOT_STREAMS = 1 << 20  # the pilot's replicas draw from streams the run never uses
-# a Jacobian history costs this much per sample and (step)³, relative to the pass's cost per
-# sample and (step)²: 0.023 to 0.029 measured on logistic GD, heavy ball and Adam
-# (benchmarks/results_accuracy.md)
-HISTORY_COST = 0.025
+# --responses auto, where the rule picks Jacobians and the run costs at least PILOT_SHARE times the
+# pilot: the pilot chooses between Stein and Jacobians at equal error (docs/math/gaussian_data.md
+# §4, eq. glm-cost) from PILOT_REPLICAS replicas of up to PILOT_SAMPLES samples over PILOT_STEPS
+# steps. Stein is a candidate with at least STEIN_SAMPLES_PER_STEP samples per replica and step (it
+# estimates T responses per step from the samples: 256 samples over 200 steps of logistic GD go
+# wrong); a Stein run that diverges, or whose replicas disagree at the last step by more than
+# UNSTABLE times an observable's size (its median there, at least 1 % of its largest value), is
+# solved again with the rule's Jacobians. A run of one replica cannot be checked: no pilot.
+PILOT_STEPS, PILOT_SAMPLES, PILOT_REPLICAS = 32, 1024, 4
+PILOT_SHARE, STEIN_SAMPLES_PER_STEP, UNSTABLE = 4.0, 4, 0.5
+# the pilot's variances come from a shorter horizon, where Stein's disadvantage is smaller: it
+# departs from the rule only for a predicted gain of this factor in error² x time (logistic GD at
+# T = 200: Stein predicted 2.1 x better, measured 1.45 x worse; Adam: predicted 4.9 x better)
+PILOT_MARGIN = 3.0
+PILOT_SEED = 1 << 20  # the pilot's streams, whatever the run's seed: the choice does not depend on it
+# The cost of a replica of M samples over T steps, in units of the pass's cost per sample and
+# step² (eq. glm-cost): M T² + STEP_COST T, plus HISTORY_COST n M_J T³ for n Jacobian histories on
+# M_J samples. Fitted to run times of logistic GD (4 x 1024 samples, T = 32, 100, 200; Adam and
+# heavy ball agree within 20 %) on the machine of benchmarks/results_estimators.md.
+STEP_COST, HISTORY_COST = 8e5, 0.06
+
+
+def replica_cost(samples: int, steps: int, histories: int = 0, subset: int = 0) -> float:
+    """The predicted cost of one replica (eq. glm-cost)."""
+    return samples * steps**2 + STEP_COST * steps + HISTORY_COST * histories * subset * steps**3
+
+
 # --method auto: the spectral solver (O(T) in time) beyond this many steps, where the exact
 # closure's O(T³) cost dominates (2000 steps: 53 s, benchmarks/results_data.md)
 SPECTRAL_FROM_STEPS = 1000
@@ -160,52 +178,85 @@ def choose_settings(
     return RunSettings(steps, samples, seed, dt, mode, param_method, data_method, sampling, max(response_samples, 2))
 
 
+def pilot_steps(steps: int) -> int:
+    """The pilot's horizon: a quarter of the run, at least PILOT_STEPS (Stein's variance grows
+    relative to the Jacobians' with the steps, so the pilot must see a good part of the run)."""
+    return min(steps, max(PILOT_STEPS, steps // 4))
+
+
+def needs_pilot(settings: RunSettings, replicas: int) -> bool:
+    """Whether --responses auto runs the pilot: the rule picked Jacobians, Stein is a candidate,
+    there are replicas to check it with, and the run's predicted cost (eq. glm-cost, M_J = M) is
+    at least PILOT_SHARE times the pilot's."""
+    histories = (settings.param_method == 1) + (settings.data_method == 0)
+    T, short, m = settings.steps, pilot_steps(settings.steps), min(settings.samples, PILOT_SAMPLES)
+    run = replicas * replica_cost(settings.samples, T, histories, settings.response_samples)
+    pilot = PILOT_REPLICAS * 3 * replica_cost(m, short, histories, m)
+    stein = settings.samples >= STEIN_SAMPLES_PER_STEP * T
+    return histories > 0 and stein and replicas > 1 and T > PILOT_STEPS and run >= PILOT_SHARE * pilot
+
+
+def disagree(runs: list[dict]) -> bool:
+    """Replicas whose observables at the last step spread by more than UNSTABLE times their
+    size (the median there, at least 1 % of the largest value): a failed estimator, not noise."""
+    observed = np.array([r["OBS"] for r in runs])
+    size = np.maximum(np.abs(np.median(observed[:, -1], axis=0)), 0.01 * np.abs(observed).max(axis=(0, 1)))
+    return bool(np.any(observed[:, -1].std(axis=0, ddof=1) > UNSTABLE * size))
+
+
 def pilot_choice(run, module, settings: RunSettings) -> tuple[RunSettings, str]:
     """Stein's lemma or Jacobians on M_J of the M samples, whichever is cheaper at equal error
-    (docs/math/gaussian_data.md §4, eq. glm-cost). The pilot measures the variance of every
-    observable at every step over its replicas with Stein, with Jacobians on all of m samples
-    and on a quarter of them; a run's variance is then A/M + B/M_J (Jacobians) or S/M (Stein),
-    per observable and step, and its cost M T² (1 + HISTORY_COST n M_J T / M) with n the
-    histories per sample, or M T². The error of a choice is the geometric mean of its variances
-    over the observables and steps. Returns the settings and a sentence for the attributes."""
+    (docs/math/gaussian_data.md §4, eq. glm-cost). The pilot measures, over its replicas, the
+    variance of every observable summed over its first steps with Stein and with Jacobians on all
+    and on half of the samples that may carry them: a run's variance is A/M + B/M_J (Jacobians)
+    or S/M (Stein) per observable, its cost that of :func:`replica_cost` with n histories per
+    sample on M_J samples, or with none, and the error of a choice is the geometric mean over the
+    observables of its variance relative to Stein's. The run departs from the rule only where
+    that predicts a gain of PILOT_MARGIN or more. Returns the settings and a sentence for the
+    attributes."""
     m = min(settings.samples, PILOT_SAMPLES)
-    pilot = dataclasses.replace(settings, steps=min(settings.steps, PILOT_STEPS), samples=m)
+    subsets = [
+        settings.response_samples * m // settings.samples,
+        settings.response_samples * m // settings.samples // 2,
+    ]
+    short = pilot_steps(settings.steps)
+    pilot = dataclasses.replace(settings, samples=m, seed=PILOT_SEED, steps=short)
     stein = dataclasses.replace(settings, param_method=2, data_method=1)
     candidates = {
         "stein": dataclasses.replace(pilot, param_method=2, data_method=1),
-        "all": dataclasses.replace(pilot, response_samples=m),
-        "quarter": dataclasses.replace(pilot, response_samples=m // 4),
+        "all": dataclasses.replace(pilot, response_samples=max(subsets[0], 2)),
+        "half": dataclasses.replace(pilot, response_samples=max(subsets[1], 2)),
     }
-    var = {}
+    observed = {}
     for name, s in candidates.items():
         try:
-            runs = [run(module, dataclasses.replace(s, replica=PILOT_STREAMS + r), None) for r in range(PILOT_REPLICAS)]
+            runs = [run(module, dataclasses.replace(s, replica=r), None) for r in range(PILOT_REPLICAS)]
+            observed[name] = np.array([r["OBS"][1:] for r in runs])  # (replica, step, observable)
         except SolverError:  # this estimator diverges within the pilot
-            var[name] = None
-            continue
-        var[name] = np.array([r["OBS"][1:] for r in runs]).var(axis=0, ddof=1).ravel() * m  # per observable and step
-    said = f"pilot ({PILOT_REPLICAS} x {m} samples, {pilot.steps} steps)"
-    if var["all"] is None or var["quarter"] is None:
-        return stein, f"{said}: the Jacobian estimator diverged; Stein"
-    if var["stein"] is None:
+            observed[name] = None
+    said = f"pilot ({PILOT_REPLICAS} x {m} samples, {short} steps)"
+    if observed["stein"] is None:
         return settings, f"{said}: Stein's estimator diverged; Jacobians"
-    random = var["stein"] + var["all"] > 0  # observables that vary between replicas
-    B = np.maximum(var["quarter"] - var["all"], 0.0)[random] / 3  # variance = (A + B m / M_J) / m
-    A = np.maximum(var["all"][random] - B, 1e-300)
-    S = np.maximum(var["stein"][random], 1e-300)
+    if observed["all"] is None or observed["half"] is None:
+        return stein, f"{said}: the Jacobian estimator diverged; Stein"
+    var = {name: observed[name].var(axis=0, ddof=1).sum(axis=0) for name in ("stein", "all", "half")}
+    random = var["stein"] + var["all"] > 0  # the observables that vary between replicas
+    B = np.maximum(var["half"] - var["all"], 0.0)[random] * subsets[1]  # variance = A/m + B/M_J
+    A = np.maximum(var["all"][random] - B / subsets[0], 1e-300) * m
+    S = np.maximum(var["stein"][random], 1e-300) * m
     M, T = settings.samples, settings.steps
     histories = (settings.param_method == 1) + (settings.data_method == 0)
-    best, cost = None, 1.0  # error² x time relative to Stein's
-    subset = settings.response_samples
-    while subset >= 2 and random.any():
+    costs = {"stein": 1.0}  # error² x time relative to Stein's
+    for subset in (settings.response_samples, settings.response_samples // 2):
         variance = np.exp(np.mean(np.log((A + B * M / subset) / S)))
-        value = variance * (1 + HISTORY_COST * histories * subset * T / M)
-        if value < cost:
-            best, cost = subset, value
-        subset //= 2
-    if best is None:
-        return stein, f"{said}: Stein"
-    note = f"{said}: Jacobians on {best} samples, {cost:.2g} x Stein's error² x time"
+        costs[subset] = variance * replica_cost(M, T, histories, subset) / replica_cost(M, T)
+    best = min(costs, key=costs.get)
+    rule = costs[settings.response_samples]
+    if costs[best] * PILOT_MARGIN > rule:  # not clearly better than the rule: keep it
+        return settings, f"{said}: the rule, Stein {1 / rule:.2g} x its error² x time"
+    if best == "stein":
+        return stein, f"{said}: Stein, {rule:.2g} x cheaper at equal error than the rule"
+    note = f"{said}: Jacobians on {best} samples, {rule / costs[best]:.2g} x cheaper than the rule"
     return dataclasses.replace(settings, response_samples=best), note
 
 
@@ -379,26 +430,29 @@ def solve(compiled, params: dict, options: dict, progress=None):
             arrays = run(module, settings, progress)
         else:
             rule = settings
-            if (
-                options["responses"] == "auto"
-                and (rule.param_method, rule.data_method) != (2, 1)
-                and steps > PILOT_STEPS
-            ):
+            if options["responses"] == "auto" and needs_pilot(rule, replicas):
                 settings, choice = pilot_choice(run, module, rule)
                 log.info("%s: %s", model.name, choice)
+
+            def replicated(s: RunSettings) -> list[dict]:
+                return [run(module, dataclasses.replace(s, replica=r), progress) for r in range(replicas)]
+
+            stein = (settings.param_method, settings.data_method) == (2, 1) and settings != rule
             try:
-                arrays = _replicated(
-                    [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
-                )
+                runs = replicated(settings)
+                failed = stein and disagree(runs)
             except SolverError:
-                if settings == rule:
+                if not stein:
                     raise
-                # Stein can diverge past the pilot's steps where Jacobians do not (§4): the rule's choice
-                log.warning("%s: the pilot's choice diverged; solving again with Jacobian responses", model.name)
-                settings, choice = rule, choice + "; it diverged, Jacobians (the rule) instead"
-                arrays = _replicated(
-                    [run(module, dataclasses.replace(settings, replica=r), progress) for r in range(replicas)]
+                failed = True
+            if failed:  # Stein can go wrong past the pilot's steps where Jacobians do not (§4)
+                log.warning(
+                    "%s: Stein's responses failed (divergence or disagreeing replicas); solving again with Jacobians",
+                    model.name,
                 )
+                settings, choice = rule, choice + "; it failed over the whole run, Jacobians (the rule) instead"
+                runs = replicated(settings)
+            arrays = _replicated(runs)
         finished = time.perf_counter()
     timings = compiled.timings | {
         "compile": compiled.timings.get("compile", 0.0) + compiled_at - started,
