@@ -13,7 +13,6 @@ import dmftc
 from .conftest import ROOT
 
 
-
 def test_the_pilot_takes_stein_where_jacobians_cost_more_at_equal_error():
     # Adam, 200 steps: Jacobian histories cost about 5 times the pass; the pilot's variances make
     # Stein the cheaper at equal error (benchmarks/results_estimators.md), whatever the seed

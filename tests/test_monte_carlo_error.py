@@ -28,4 +28,3 @@ def test_the_reported_error_covers_the_seed_to_seed_spread():
 def test_one_replica_reports_no_error_and_exact_solves_none():
     assert "train_loss_sem" not in dmftc.load("logistic_gd").solve(steps=3, samples=400, replicas=1)
     assert "train_loss_sem" not in dmftc.load("ridge_gd").solve(steps=3)
-
