@@ -132,3 +132,49 @@ def test_three_layer_network_against_simulation():
     # at D = 600, 20 steps, within the compare limit
     m = dmftc.load(ROOT / "models" / "three_layer_linear_gd.dmft", nu=1.5, sigma=0.3)
     consistent(m.solve(steps=20), m.simulate(steps=20, dim=600, runs=12, seed=4), ["train_loss", "test_loss"])
+
+
+# ------------------------------------------------------------------------------ in a flow
+
+NETWORK = """\
+model network
+param nu = 1.5
+param alpha = 2.0
+param gamma0 = 1.0
+{rate}
+space d
+space n = nu * d
+space p = alpha * d
+const beta[d] ~ normal(0, 1)
+matrix X[p, d] ~ gaussian()
+matrix W[n, d] ~ gaussian()
+weights w[n] ~ normal(0, 1)
+{block}
+observe w_norm = mean(w^2)
+"""
+UPDATE = """\
+update:
+    q = (X' . (X . (beta - (W' . w) / (gamma0 * nu)))) / alpha
+    b = W . q
+    W = W + lr * gamma0 * outer(w, q)
+    w = w + lr * gamma0 * b
+"""
+FLOW = """\
+flow:
+    dW/dt = gamma0 * outer(w, (X' . (X . (beta - (W' . w) / (gamma0 * nu)))) / alpha)
+    dw/dt = gamma0 * (W . ((X' . (X . (beta - (W' . w) / (gamma0 * nu)))) / alpha))
+"""
+
+
+def test_a_trained_matrix_in_a_flow_is_an_euler_step_after_the_uses(tmp_path):
+    # dW/dt = c outer(u, v) steps W by dt c u vᵀ / N after every use of the step: the flow at
+    # dt = 0.1 is the update with lr = 0.1 (both exact: to rounding), and agrees with simulation
+    flow, update = tmp_path / "flow.dmft", tmp_path / "update.dmft"
+    flow.write_text(NETWORK.format(rate="", block=FLOW))
+    update.write_text(NETWORK.format(rate="param lr = 0.1", block=UPDATE))
+    m = dmftc.load(flow)
+    a, b = m.solve(steps=20, dt=0.1), dmftc.load(update).solve(steps=20)
+    np.testing.assert_allclose(a.w_norm.values, b.w_norm.values, rtol=1e-12)
+    np.testing.assert_allclose(a.C_w.values, b.C_w.values, rtol=1e-12, atol=1e-14)
+    assert a.w_norm.values[-1] > 1.03 * a.w_norm.values[0]  # the readout grows (by 6 %): the flow moves
+    consistent(a, m.simulate(steps=20, dt=0.1, dim=600, runs=12, seed=5), ["w_norm"])

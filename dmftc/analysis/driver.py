@@ -544,6 +544,11 @@ class Analyser:
         rates: dict[str, sp.Expr] = {}
         for eq in s.equations:
             binding = self.scope.get(eq.target)
+            handler = self.assignment_handlers.get(binding.kind) if binding is not None else None
+            if handler is not None:  # e.g. dW/dt of a trained matrix: its rate
+                convert = lambda expr, env_: self._update_expr(expr, env_, grads, noises, with_step=False)  # noqa: E731
+                handler(eq, env, convert, rate=True)
+                continue
             if binding is None or binding.kind not in ("weight", "state"):
                 what = KIND_WORDS[binding.kind] if binding else "not defined"
                 raise ModelError(

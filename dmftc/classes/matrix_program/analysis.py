@@ -31,7 +31,7 @@ import sympy as sp
 from dmftc.errors import Location, ModelError, require_known
 from dmftc.language import nodes as n
 from dmftc.language.expressions import expect_arguments, to_sympy
-from dmftc.language.symbols import STEP, is_noise
+from dmftc.language.symbols import DT, STEP, is_noise
 
 MATRIX_LAWS = {"gaussian": {"var": False, "corr": False, "fresh": False}, "symmetric": {"var": False, "fresh": False}}
 
@@ -99,8 +99,8 @@ class Training:
     (docs/math/matrix_program.md §2.1)."""
 
     matrix: str
-    position: int  # uses of the step written before the line: use ``position`` on sees the new W
-    terms: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]  # (c, u, v): c in parameters and t
+    position: int | None  # uses of the step before the line: use ``position`` on sees the new W
+    terms: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]  # (c, u, v): c in parameters, t (and dt)
     loc: Location
 
 
@@ -209,7 +209,7 @@ def matrix_statement(a, s: n.ProgramMatrixDecl):
     )
     a.update_specials["."] = lambda env: _product(a)
     a.update_specials["outer"] = lambda env: _outer(a)
-    a.assignment_handlers["matrix"] = lambda line, env, convert: _train(a, line, env, convert)
+    a.assignment_handlers["matrix"] = lambda line, env, convert, rate=False: _train(a, line, env, convert, rate)
 
 
 def _known_space(a, name: str, loc: Location) -> Space:
@@ -288,13 +288,13 @@ def _outer(a):
     return outer
 
 
-def _train(a, line: n.Assignment, env: dict, convert) -> None:
-    """``W = W + c * outer(u, v) + ...``: record a Training at the current position of the step."""
+def _train(a, line, env: dict, convert, rate: bool = False) -> None:
+    """``W = W + c * outer(u, v) + ...`` in an update: record a Training at the current position
+    of the step; ``dW/dt = c * outer(u, v) + ...`` in a flow (``rate``): an Euler step of dt c u vᵀ
+    after the step's uses."""
     matrix = next(m for m in a.out["matrices"] if m.name == line.target)
-    form = (
-        f"{matrix.name} = {matrix.name} + c * outer(u, v) "
-        f"(c a parameter expression, u in '{matrix.rows}', v in '{matrix.cols}')"
-    )
+    written = f"d{matrix.name}/dt = c * outer(u, v)" if rate else f"{matrix.name} = {matrix.name} + c * outer(u, v)"
+    form = f"{written} (c a parameter expression, u in '{matrix.rows}', v in '{matrix.cols}')"
     if matrix.fresh:
         raise ModelError(
             f"'{matrix.name}' is drawn anew every step (fresh = 1): it cannot be trained", line.loc, kind="bad-training"
@@ -302,7 +302,7 @@ def _train(a, line: n.Assignment, env: dict, convert) -> None:
     itself = sp.Symbol(f"[{matrix.name}]", real=True)
     a.out["outer_factors"] = []
     try:
-        change = sp.expand(convert(line.value, env | {matrix.name: itself}) - itself)
+        change = sp.expand(convert(line.value, env | {matrix.name: itself}) - (0 if rate else itself))
         factors = a.out["outer_factors"]
     finally:
         del a.out["outer_factors"]
@@ -330,7 +330,10 @@ def _train(a, line: n.Assignment, env: dict, convert) -> None:
     rest = sp.expand(change - sum((c * symbol for (c, _, _), (symbol, *_) in zip(terms, factors)), sp.Integer(0)))
     if not terms or rest != 0:
         raise ModelError(f"a matrix update is {form}, or a sum of such terms", line.value.loc, kind="bad-training")
-    position = len(a.out.get("uses", []))
+    if rate:  # an Euler step, after every use of the step: its position is set by program_spec
+        terms, position = [(DT * c, u, v) for c, u, v in terms], None
+    else:
+        position = len(a.out.get("uses", []))
     a.out.setdefault("trainings", []).append(Training(matrix.name, position, tuple(terms), line.loc))
 
 
@@ -415,7 +418,9 @@ def program_spec(a, block) -> ProgramSpec:
     uses = list(a.out.get("uses", []))
     if not uses:
         raise ModelError("the update never uses a matrix: write e.g. 'X . w'", block.loc, kind="no-product")
-    trainings = tuple(a.out.get("trainings", ()))
+    trainings = tuple(  # a flow's trainings act after the step's last use
+        t if t.position is not None else dataclasses.replace(t, position=len(uses)) for t in a.out.get("trainings", ())
+    )
     uses = _refrozen(a, uses, {t.matrix for t in trainings})
     where = _space_map(a)
     noises = {z: None for z in a.out["noises"]}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmftc.language.symbols import STEP
+from dmftc.language.symbols import DT, STEP
 from dmftc.runtime.random import primitives
 from dmftc.runtime.stepping import DEFAULT_FLOW_DT
 
@@ -94,7 +94,9 @@ class TrainingTerm:
     v: int
 
     def value(self, model, values: np.ndarray, t: int) -> float:
-        return float(self.coefficient.subs({p.symbol: values[i] for i, p in enumerate(model.params)} | {STEP: t}))
+        """c at step t (``values``: the generated functions' parameters, dt last for a flow)."""
+        at = {p.symbol: values[i] for i, p in enumerate(model.params)} | {STEP: t, DT: values[-1]}
+        return float(self.coefficient.subs(at))
 
 
 def trainings_at(spec) -> dict[int, list[TrainingTerm]]:
