@@ -1,16 +1,15 @@
 """Accuracy per second of the response estimators: the rule against the pilot's choice.
 
-    python benchmarks/bench_estimators.py        # writes benchmarks/results_estimators.md (~5 min)
+    python benchmarks/bench_estimators.py        # writes benchmarks/results_estimators.md (~10 min)
 
-For each case the observables at the last step are solved with 6 seeds (4 replicas of 1024
-samples, the default split of ``--samples 4096``) with Jacobian responses, which the rule of
+For each case the observables at the last step are solved with 4 seeds (4 replicas of 4096
+samples: ``--samples 16384``) with Jacobian responses, which the rule of
 ``--responses auto`` picked before the pilot (``responses="jacobian"``), and with
-``--responses auto`` now: a pilot of 4 x 1024 samples over 50 steps chooses Stein or Jacobians on
+``--responses auto`` now: a pilot of 4 x 1024 and 4 x 256 samples over 50 steps chooses Stein or Jacobians on
 a subset at equal error (docs/math/gaussian_data.md §4). The error is the standard deviation over
 the seeds, the time the whole run with the pilot; error² × time is the cost of a given accuracy,
 and the gain its ratio (geometric mean over the observables). The mean over the seeds is printed
-too: at 1024 samples per replica both estimators carry an O(1/M) bias that the spread does not
-show.
+too: both estimators carry an O(1/M) bias that the spread does not show.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from bench_data import machine  # noqa: E402
 
 import dmftc  # noqa: E402
 
-SEEDS = 6
-SAMPLES, REPLICAS = 4096, 4
+SEEDS = 4
+SAMPLES, REPLICAS = 16384, 4
 # label, model, steps, observables
 CASES = [
     ("logistic GD", "logistic_gd", 200, ("train_loss", "test_loss", "sq_norm")),
