@@ -1,7 +1,7 @@
 """Power-law random features trained by one-pass SGD in two phases: loss curves against model size
 and the compute-optimal frontier.
 
-    NUMBA_NUM_THREADS=1 python examples/plrf_phases.py      # ~6 min on 2 shared cores
+    NUMBA_NUM_THREADS=1 python examples/plrf_phases.py      # ~3 min on 2 shared cores
 
 Model: models/plrf_sgd.dmft, the setting of Paquette, Paquette, Xiao & Pennington 2024 (arXiv
 2405.15074) in the proportional limit: latent variances k^(-2 alpha) over K = 200 mode levels,
