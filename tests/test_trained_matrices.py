@@ -178,3 +178,15 @@ def test_a_trained_matrix_in_a_flow_is_an_euler_step_after_the_uses(tmp_path):
     np.testing.assert_allclose(a.C_w.values, b.C_w.values, rtol=1e-12, atol=1e-14)
     assert a.w_norm.values[-1] > 1.03 * a.w_norm.values[0]  # the readout grows (by 6 %): the flow moves
     consistent(a, m.simulate(steps=20, dt=0.1, dim=600, runs=12, seed=5), ["w_norm"])
+
+
+def test_one_pass_sgd_on_the_two_layer_network():
+    # a fresh batch every step: the batch's loss is a test loss, exactly in the DMFT (to
+    # rounding), and the run agrees with simulation (D = 600, 12 runs, within the compare limit);
+    # repeated data of the same size (the _gd model) end far higher in test loss: they overfit
+    m = dmftc.load(ROOT / "models" / "two_layer_linear_sgd.dmft", sigma=0.3)
+    ds = m.solve(steps=40)
+    np.testing.assert_allclose(ds.train_loss.values, ds.test_loss.values, rtol=1e-12)
+    consistent(ds, m.simulate(steps=40, dim=600, runs=12, seed=3), ["train_loss", "test_loss"])
+    reused = dmftc.load(DLN, sigma=0.3, alpha=0.5).solve(steps=40)
+    assert reused.test_loss.values[-1] > 3 * ds.test_loss.values[-1]
