@@ -19,9 +19,9 @@ def test_the_pilot_takes_stein_where_jacobians_cost_more_at_equal_error():
     # (benchmarks/results_estimators.md), whatever the run's seed
     m = dmftc.load(ROOT / "models" / "adam_logistic.dmft")
     runs = [m.solve(steps=200, samples=16384, seed=seed) for seed in (0, 3)]
-    assert {ds.attrs["responses_choice"] for ds in runs} == {
-        "pilot (4 x 1024 samples, 50 steps): Stein, 12 x cheaper at equal error than the rule"
-    }
+    choices = {ds.attrs["responses_choice"] for ds in runs}
+    assert len(choices) == 1  # the pilot has its own seed: the same choice for every run seed
+    assert choices.pop().startswith("pilot (4 x 1024 samples, 50 steps): Stein, ")
     assert {ds.attrs["responses_parameter_side"] for ds in runs} == {"stein"}
 
 

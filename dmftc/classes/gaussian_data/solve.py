@@ -185,11 +185,16 @@ def pilot_steps(steps: int) -> int:
     return min(steps, max(PILOT_STEPS, steps // 4))
 
 
+def jacobian_histories(settings: RunSettings) -> int:
+    """Per-sample Jacobian histories a run carries: one per side that uses Jacobians per sample."""
+    return (settings.param_method == 1) + (settings.data_method == 0)
+
+
 def needs_pilot(settings: RunSettings, replicas: int) -> bool:
     """Whether --responses auto runs the pilot: the rule picked Jacobians, Stein is a candidate,
     there are replicas to check it with, and the run's predicted cost (eq. glm-cost, M_J = M) is
     at least PILOT_SHARE times the pilot's."""
-    histories = (settings.param_method == 1) + (settings.data_method == 0)
+    histories = jacobian_histories(settings)
     T, short, m = settings.steps, pilot_steps(settings.steps), min(settings.samples, PILOT_SAMPLES)
     run = replicas * replica_cost(settings.samples, T, histories, settings.response_samples)
     pilot = PILOT_REPLICAS * (
@@ -259,7 +264,7 @@ def pilot_choice(run, module, settings: RunSettings) -> tuple[RunSettings, str]:
     def error_J(subset):
         return (A / M + B / subset + bias2("all")).sum(axis=0)
 
-    histories = (settings.param_method == 1) + (settings.data_method == 0)
+    histories = jacobian_histories(settings)
     random = error_S + error_J(settings.response_samples) > 0  # the observables that vary
     costs = {"stein": 1.0}  # error² x time relative to Stein's
     for subset in (settings.response_samples, settings.response_samples // 2):

@@ -77,6 +77,15 @@ def observe(module, plan, states: dict, t: int, values: np.ndarray, agg: np.ndar
         agg[list(s.aggregates)] = out.mean(axis=0)
 
 
+def value(expr, model, values: np.ndarray, t: int = 0) -> float:
+    """A parameter expression (a coupling κ, a training rate c) at the run's parameter values
+    ``values`` (dt last for a flow) and step t."""
+    at = {p.symbol: values[i] for i, p in enumerate(model.params)} | {STEP: t}
+    if model.time == "continuous":
+        at[DT] = values[-1]
+    return float(expr.subs(at))
+
+
 def combine(module, plan, agg: np.ndarray, values: np.ndarray) -> np.ndarray:
     out = np.zeros(len(plan.observables))
     module.combine(agg, values, out)
@@ -94,9 +103,7 @@ class TrainingTerm:
     v: int
 
     def value(self, model, values: np.ndarray, t: int) -> float:
-        """c at step t (``values``: the generated functions' parameters, dt last for a flow)."""
-        at = {p.symbol: values[i] for i, p in enumerate(model.params)} | {STEP: t, DT: values[-1]}
-        return float(self.coefficient.subs(at))
+        return value(self.coefficient, model, values, t)
 
 
 def trainings_at(spec) -> dict[int, list[TrainingTerm]]:

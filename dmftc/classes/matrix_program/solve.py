@@ -246,7 +246,7 @@ class MonteCarlo:
         members = group["members"]
         n = len(members)
         covariance = np.zeros(n + 1)
-        kappa = {j: float(_value(c, d.model, values)) for j, c in rule.covariance}
+        kappa = {j: program.value(c, d.model, values) for j, c in rule.covariance}
         for i, (k2, idx) in enumerate([*members, (k, len(sources[k]) - 1)]):
             if k2 in kappa:
                 covariance[i] = kappa[k2] * float(np.mean(x * sources[k2][idx]))
@@ -273,7 +273,7 @@ class MonteCarlo:
         if J:
             jh[:, column_of[use.tgt][position]] = 1.0
         for j, kappa_mem in rule.memory:
-            kappa_value = float(_value(kappa_mem, d.model, values))
+            kappa_value = program.value(kappa_mem, d.model, values)
             for idx, occ in enumerate(occurrence_of[j]):
                 if occ >= position or (fresh and occ < self.step_start):
                     continue
@@ -311,11 +311,6 @@ _EMPTY2 = np.zeros((1, 1))
 _EMPTY3 = np.zeros((1, 1, 1))
 
 
-def _value(expr, model, values: np.ndarray) -> float:
-    """A parameter expression (a coupling κ) at the run's parameter values."""
-    return float(expr.subs({p.symbol: values[i] for i, p in enumerate(model.params)}))
-
-
 # ---------------------------------------------------------------------------- exact closure
 
 
@@ -349,7 +344,7 @@ class ExactClosure:
             k: np.zeros((count[k], spaces[u.src].n_class, spaces[u.src].width)) for k, u in enumerate(spec.uses)
         }
         stats = {k: [] for k in range(len(spec.uses))}
-        couplings = {c: _value(c, d.model, values) for r in d.rules for _, c in r.covariance + r.memory}  # κ
+        couplings = {c: program.value(c, d.model, values) for r in d.rules for _, c in r.covariance + r.memory}  # κ
         occurrence_of = {k: [] for k in range(len(spec.uses))}
         # uses of a fresh matrix couple only within their step: first_of_step[j] indexes the
         # first occurrence of use j at the current step
@@ -357,7 +352,7 @@ class ExactClosure:
         history = {name: [] for name in spaces}
         obs = np.zeros((steps + 1, len(plan.observables)))
         agg = np.zeros(plan.n_aggregates)
-        trained = _Trained(spec, spaces, steps, lambda e: _value(e, d.model, values))
+        trained = _Trained(spec, spaces, steps, lambda e: program.value(e, d.model, values))
 
         def train(upto: int, t: int) -> None:  # the training terms placed before use ``upto``
             while trained.done <= upto:
@@ -497,7 +492,7 @@ class _Trained:
     Σ c r v E_rows[u y] with r = N_rows / N_cols."""
 
     def __init__(self, spec, spaces: dict, steps: int, value):
-        self.spec, self.at, self.done = spec, program.trainings_at(spec), 0
+        self.at, self.done = program.trainings_at(spec), 0
         per_step = {}
         for terms in self.at.values():
             for term in terms:
