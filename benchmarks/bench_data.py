@@ -2,10 +2,12 @@
 
     python benchmarks/bench_data.py            # writes benchmarks/results_data.md
     python benchmarks/bench_data.py spectral   # only the cases whose title contains "spectral"
+    python benchmarks/bench_data.py coarse     # ... "coarse"
 
 Cases: logistic GD, T = 50, M = 20 000 samples per side, warm cache (< 3 s); the exact closure on
 ridge, T = 1000 (< 10 s) and T = 2000 (must fit in memory); the spectral solver on ridge and
-heavy-ball ridge to T = 10⁴ (< 5 min) and on the ridge flow to t = 10⁴; cold compile (< 20 s).
+heavy-ball ridge to T = 10⁴ (< 5 min) and on the ridge flow to t = 10⁴; logistic and ridge GD
+to T = 10⁴ by Monte Carlo on a decimated history (< 5 min); cold compile (< 20 s).
 Each case runs in a fresh process so that peak memory (max RSS) and cold compile times are its
 own. With a filter, the rows of the cases run replace theirs in the table and the others are
 kept.
@@ -72,6 +74,9 @@ def main():
         ("ridge GD, spectral, T = 10000 (256 log-spaced steps)", "ridge_gd", dict(steps=10000), "< 5 min run"),
         ("heavy-ball ridge, spectral, T = 10000 (256 steps)", "ridge_heavy_ball", dict(steps=10000), "< 5 min run"),
         ("ridge flow, spectral, t = 10000 (10^6 steps of dt = 0.01)", "ridge_flow", dict(steps=10**6), "minutes"),
+        # the Monte-Carlo pass on a decimated history (docs/math/gaussian_data.md §5.3)
+        ("logistic GD, coarse, T = 10000 (256 steps), M = 4096", "logistic_gd", dict(steps=10000, samples=4096), "< 5 min run"),
+        ("ridge GD, coarse, T = 10000 (256 steps), M = 4096", "ridge_gd", dict(steps=10000, samples=4096, mode="monte-carlo"), "< 5 min run"),
         ("Adam, Monte Carlo, T = 200, M = 20000", "adam_logistic", dict(steps=200, samples=20000), ""),
         ("SGD (batch fraction), T = 200, M = 20000", "sgd_logistic", dict(steps=200, samples=20000), ""),
         # per-sample Jacobian histories on the first ~9900 samples (the memory budget, solve.py)

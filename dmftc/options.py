@@ -48,6 +48,7 @@ class Method(str, Enum):
     auto = "auto"
     dmft = "dmft"
     spectral = "spectral"
+    coarse = "coarse"
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,21 @@ OPTIONS = (
         Method,
         Method.auto,
         "Linear models: dmft (the cavity closure) or spectral (integrals over the spectrum of "
-        "the random matrix, or of the data's XᵀX). auto: linear systems take the closure where "
-        "it exists; data models take the spectral solver beyond 1000 steps.",
+        "the random matrix, or of the data's XᵀX). Data models, Monte Carlo: dmft (every step's "
+        "history) or coarse (a decimated history, O(T) steps' worth less memory and time). auto: "
+        "linear systems take the closure where it exists; data models take the spectral solver "
+        "beyond 1000 steps, Monte Carlo the decimated history beyond 2000.",
         (SOLVE,),
+    ),
+    Option(
+        "history_resolution",
+        float,
+        0.05,
+        "Method coarse: a past step is forgotten when its neighbours are at most this fraction "
+        "of their age and of their distance to the present apart (smaller: more accurate, slower).",
+        (SOLVE,),
+        minimum=0,
+        strict=True,
     ),
     Option(
         "log_steps",

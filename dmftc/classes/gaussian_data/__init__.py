@@ -32,6 +32,7 @@ class GaussianData(ModelClass):
             "sampling",
             "average_over",
             "method",
+            "history_resolution",
             "log_steps",
         }
     )
@@ -74,7 +75,14 @@ class GaussianData(ModelClass):
         return simulate(compiled, params, options, progress)
 
     def memory(self, dm, command, options):
-        from dmftc.classes.gaussian_data.solve import choose_method, choose_settings, data_constants, written_steps
+        from dmftc.classes.gaussian_data.solve import (
+            COARSE_RESPONSE_SAMPLES,
+            choose_method,
+            choose_settings,
+            data_constants,
+            slots_bound,
+            written_steps,
+        )
 
         plan = dm.compiled.generated[1]
         T, k, noises = options["steps"], len(plan.coordinates), plan.n_noise
@@ -94,7 +102,18 @@ class GaussianData(ModelClass):
             sampling=options["sampling"],
         )
         square = (T + 2) ** 2
-        if choose_method(plan, dm.model, options["method"], s.mode, T, options["average_over"]) == "spectral":
+        method = choose_method(plan, dm.model, options["method"], s.mode, T, options["average_over"])
+        if method == "coarse":
+            # a replica at a time (solve.py _run_coarse): its Gaussian inputs, four values per
+            # sample and slot, the data side's Jacobian histories (K² per Jacobian sample), the
+            # covariances, factors and tangents over the slots, the two-time arrays at the
+            # written steps (four kept per earlier replica)
+            W = len(written_steps(T, options["log_steps"]))
+            K = slots_bound(T, W, options["history_resolution"])
+            MR = min(s.samples, COARSE_RESPONSE_SAMPLES)
+            inputs = s.samples * (3 * (T + 2) + len(plan.primitive_laws))
+            return BYTES * (inputs + 4 * K * s.samples + K * K * (MR + 6) + (5 * replicas + 4) * W * W)
+        if method == "spectral":
             # at most: per step the coefficients (a schedule), per written step three D x D moment
             # sums; four two-time arrays
             D = k + len(plan.primitive_laws) + 3

@@ -30,6 +30,11 @@ ENTRY_POINTS = EntryPoints(
         "DG DGS AGG OBS",
     ),
     EntryPoint.declare(
+        "forward_pass_coarse",
+        "t0 t1 params alpha delta resolution XI_P XI_D EPS nodes weights WIDX Z Z_NEXT WSTAR LATENT Y NS SID FREE NF "
+        "STEP PIN TH NU OM G Cd Dd Ct Ld Cg Dg Lg R_th R_g dz dth dth_next DG DGS R_gs C_ths AGG OBS C_thw C_gw R_thw R_gw",
+    ),
+    EntryPoint.declare(
         "forward_pass_exact",
         "t0 t1 params alpha G0 prim_mean nodes weights ZC WSC THC TOC GC C_th C_g R_th R_g R_gs AGG OBS ZH",
     ),
@@ -62,6 +67,7 @@ class DataPlan:
     mixture: bool  # Gaussian-mixture data (the latent variable is the cluster)
     step_dependent: bool  # the site map or θ depends on the step (a schedule)
     not_exact_because: tuple[str, ...]  # why the exact closure does not apply (empty: it does)
+    not_coarse_because: tuple[str, ...]  # why the decimated history does not (§5.3; empty: it does)
     entry: ClassVar[EntryPoints] = ENTRY_POINTS  # the functions Python calls
 
 
@@ -274,6 +280,7 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         mixture=mixture,
         step_dependent=any(e.has(STEP) for e in [*d.site_map.values(), d.theta_query, d.theta_obs]),
         not_exact_because=d.not_exact_because,
+        not_coarse_because=_not_coarse_because(d, mixture),
     )
     generated = render_module(
         "gaussian_data/module.py.j2",
@@ -284,6 +291,26 @@ def generate_gaussian_data(d: DataDerivation) -> tuple[GeneratedSource, DataPlan
         parallel_decorator="@functools.partial(jit, parallel=True)" if threads else "@jit",
     )
     return generated, plan
+
+
+def _not_coarse_because(d: DataDerivation, mixture: bool) -> tuple[str, ...]:
+    """Why the Monte-Carlo pass on a decimated history (docs/math/gaussian_data.md §5.3) does not
+    apply. It forgets most past steps, which is safe only where the fields vary smoothly along
+    the run (no fresh randomness per step), and it carries the Jacobian responses of a
+    deterministic parameter side and a smooth loss."""
+    reasons = {
+        "the batch selections change every step": d.model.spec.batch is not None,
+        "the update draws noise every step": bool(d.model.noises),
+        "it is written for teacher data, not for mixtures": mixture,
+        "the gradient is taken away from the iterate (look-ahead)": d.has_look_ahead,
+        "its parameter side needs per-sample Jacobians (a non-linear update), which it does not carry": (
+            not d.param_deterministic
+        ),
+        "its loss has no pointwise derivative (a sign, a step or a hinge) for the Jacobian responses": (
+            not d.data_smooth
+        ),
+    }
+    return tuple(reason for reason, applies in reasons.items() if applies)
 
 
 def _smooth_in(expr: sp.Expr, variables) -> bool:

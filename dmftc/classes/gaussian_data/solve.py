@@ -64,6 +64,11 @@ def replica_cost(samples: int, steps: int, histories: int = 0, subset: int = 0) 
 # --method auto: the spectral solver (O(T) in time) beyond this many steps, where the exact
 # closure's O(T³) cost dominates (2000 steps: 53 s, benchmarks/results_data.md)
 SPECTRAL_FROM_STEPS = 1000
+# --method auto: a Monte-Carlo solve of more steps than this keeps a decimated history
+# (docs/math/gaussian_data.md §5.3) where the model allows it; the full pass costs O(T³)
+COARSE_FROM_STEPS = 2000
+# the samples that carry the data side's Jacobian histories in a decimated history (K² values each)
+COARSE_RESPONSE_SAMPLES = 128
 # Beyond this many steps a result holds step 0 and DEFAULT_LOG_STEPS log-spaced steps (the
 # spectral solver's two-time pass costs O(K²) in the K steps written)
 FULL_OUTPUT_STEPS = SPECTRAL_FROM_STEPS
@@ -281,8 +286,19 @@ def pilot_choice(run, module, settings: RunSettings) -> tuple[RunSettings, str]:
 
 
 def choose_method(plan: DataPlan, model, method: str, mode: str, steps: int, averaging_sources) -> str:
-    """``dmft`` (the closure or Monte Carlo) or ``spectral`` (docs/math/gaussian_data.md §5.2);
-    ``mode`` is the resolved one (exact or monte-carlo)."""
+    """``dmft`` (the closure or Monte Carlo), ``spectral`` (docs/math/gaussian_data.md §5.2) or
+    ``coarse`` (Monte Carlo on a decimated history, §5.3); ``mode`` is the resolved one (exact
+    or monte-carlo)."""
+    if method == "coarse":
+        if plan.not_coarse_because:
+            raise SolverError(
+                f"--method coarse does not apply: {'; '.join(plan.not_coarse_because)}", kind="not-available"
+            )
+        if mode != "monte-carlo":
+            raise SolverError("--method coarse is a Monte-Carlo solve", kind="bad-option", hint="add --mode monte-carlo")
+        return "coarse"
+    if method == "auto" and mode == "monte-carlo" and steps > COARSE_FROM_STEPS and not plan.not_coarse_because:
+        return "coarse"
     why_not = not_spectral_because(plan, model)
     if method == "spectral":
         if why_not:
@@ -417,6 +433,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
         raise SolverError("--average-over needs the exact closure (a linear model)", kind="bad-option")
     method = choose_method(plan, model, options["method"], settings.mode, steps, sources)
     out = written_steps(steps, options["log_steps"])
+    resolution = options["history_resolution"]
     values = runtime_values(plan, params, settings.dt)
     data = data_constants(model, params)
     nodes, weights = quadrature_rule(plan.uses_eps, plan.test_smooth)
@@ -425,6 +442,17 @@ def solve(compiled, params: dict, options: dict, progress=None):
         def run(module, s: RunSettings, progress):
             written = out if s.steps == steps else np.arange(s.steps + 1)
             return run_spectral(module, plan, model, values, data, nodes, weights, s.steps, written, progress)
+
+    elif method == "coarse":
+        if options["responses"] == "stein":
+            raise SolverError("--method coarse takes its responses from Jacobians", kind="bad-option")
+        settings = dataclasses.replace(
+            settings, param_method=0, data_method=0, response_samples=min(settings.samples, COARSE_RESPONSE_SAMPLES)
+        )
+
+        def run(module, s: RunSettings, progress):
+            written = out if s.steps == steps else np.arange(s.steps + 1)
+            return _run_coarse(module, plan, model, values, data, nodes, weights, s, written, resolution, progress)
 
     else:
         run_pass = _run_exact if settings.mode == "exact" else _run_monte_carlo
@@ -489,9 +517,11 @@ def solve(compiled, params: dict, options: dict, progress=None):
             observables,
             bias_variance.mean_predictor(module, plan, model, values, data, nodes, weights, arrays, sources),
         )
-    # the spectral solver returns the written steps only, the others every step
-    pick = (lambda x: x) if method == "spectral" else (lambda x: x[out])
-    grid = (slice(None), slice(None)) if method == "spectral" else np.ix_(out, out)
+    # the spectral solver and the decimated history return the written steps only, the others
+    # every step
+    only_written = method in ("spectral", "coarse")
+    pick = (lambda x: x) if only_written else (lambda x: x[out])
+    grid = (slice(None), slice(None)) if only_written else np.ix_(out, out)
     two_time = {
         "C_theta": arrays["C_th"][1:, 1:][grid],
         "R_theta": arrays["R_th"][grid],
@@ -516,6 +546,9 @@ def solve(compiled, params: dict, options: dict, progress=None):
     }
     if method == "spectral":
         setting_attrs["spectral_nodes"] = arrays["nodes"]
+    if method == "coarse":
+        setting_attrs["history_resolution"] = resolution
+        setting_attrs["history_slots"] = int(arrays.pop("slots"))
     if settings.mode == "monte-carlo":
         setting_attrs |= {
             "samples": settings.samples * replicas,
@@ -667,6 +700,124 @@ def _run_monte_carlo(
             )
         advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
+
+
+def slots_bound(steps: int, written: int, resolution: float) -> int:
+    """At most how many slots a decimated history keeps (§5.3; the generated count_slots gives
+    the exact number): the written steps and about 3/resolution per e-fold of time (measured
+    from 100 to 10⁵ steps and resolutions 0.025 to 0.2)."""
+    return min(steps + 1, written + int(3 / resolution * (1 + np.log1p(resolution * steps / 2))) + 2)
+
+
+def _run_coarse(
+    module, plan, model, values, data: DataConstants, nodes, weights, s: RunSettings, written, resolution, progress
+):
+    """The Monte-Carlo pass on a decimated history (docs/math/gaussian_data.md §5.3): the arrays
+    of :func:`_run_monte_carlo` at the written steps only (every step for the observables'
+    series), and ``slots``, the most steps it keeps at once."""
+    T, M = s.steps, s.samples
+    k = len(plan.coordinates)
+    rng = np.random.default_rng([s.seed, s.replica])
+    laws = plan.primitive_laws
+    normal = [j for j, law in enumerate(laws) if law == "normal"]
+    other = [j for j, law in enumerate(laws) if law != "normal"]
+    # the Sobol coordinates in the order of _run_monte_carlo (there are no noises or selections)
+    u, param_side = random_inputs(rng, s.sampling, M, len(other), len(normal) + T + 1)
+    PRIM = np.empty((M, len(laws)))
+    PRIM[:, other] = law_samples(tuple(laws[j] for j in other), u)
+    PRIM[:, normal] = param_side[T + 1 :].T
+    _, data_side = random_inputs(rng, s.sampling, M, 0, T + 3)
+    W = len(written)
+    WIDX = np.full(T + 1, -1, dtype=np.int64)
+    WIDX[written] = np.arange(W)
+    K = module.count_slots(T, WIDX, resolution)
+    MR = s.response_samples
+    n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
+    a = dict(
+        Z=np.zeros((M, k)),
+        Z_NEXT=np.zeros((M, k)),
+        WSTAR=np.zeros(M),
+        LATENT=np.zeros(M),
+        Y=np.zeros(M),
+        NS=np.zeros(1, dtype=np.int64),
+        SID=np.zeros(K, dtype=np.int64),
+        FREE=np.arange(K, dtype=np.int64)[::-1].copy(),  # identities 0, 1, 2, ... in order
+        NF=np.array([K], dtype=np.int64),
+        STEP=np.zeros(K, dtype=np.int64),
+        PIN=np.zeros(K, dtype=np.bool_),
+        TH=np.zeros((K, M)),
+        NU=np.zeros((K, M)),
+        OM=np.zeros((K, M)),
+        G=np.zeros((K, M)),
+        Cd=np.zeros((K + 1, K + 1)),  # the row of the newest step (the only one used)
+        Dd=np.zeros(K + 1),  # the diagonal, over (*, slots)
+        Ct=np.zeros(K),  # the teacher column, over the slots
+        Ld=np.zeros((K + 1, K + 1)),
+        Cg=np.zeros((K, K)),
+        Dg=np.zeros(K),
+        Lg=np.zeros((K, K)),
+        R_th=np.zeros(K),
+        R_g=np.zeros(K),
+        dz=np.zeros((K, k)),
+        dth=np.zeros((K, K)),
+        dth_next=np.zeros(K),
+        DG=np.zeros((K, K, MR)),
+        DGS=np.zeros((K, MR) if plan.label_smooth else (1, 1)),
+        R_gs=np.zeros(T + 1),
+        C_ths=np.zeros(T + 1),
+        AGG=np.zeros((T + 1, n_agg)),
+        OBS=np.zeros((T + 1, len(plan.observables))),
+        C_thw=np.zeros((W, W)),
+        C_gw=np.zeros((W, W)),
+        R_thw=np.zeros((W, W)),
+        R_gw=np.zeros((W, W)),
+    )
+    EPS = data_side[T + 2]
+    plan.entry["initialize"].call(
+        module,
+        PRIM=PRIM,
+        XI_D0=data_side[0],
+        CLUSTER=np.zeros(M),
+        EPS=EPS,
+        params=values,
+        Z=a["Z"],
+        WSTAR=a["WSTAR"],
+        LATENT=a["LATENT"],
+        Y=a["Y"],
+        C_th=a["Cd"],
+        L_th=a["Ld"],
+    )
+    a["Dd"][0] = a["Cd"][0, 0]  # the teacher's second moment
+    inputs = dict(
+        params=values,
+        alpha=data.alpha,
+        delta=data.delta,
+        resolution=resolution,
+        XI_P=param_side[: T + 1],
+        XI_D=data_side[: T + 2],
+        EPS=EPS,
+        nodes=nodes,
+        weights=weights,
+        WIDX=WIDX,
+    )
+    task = progress_task(progress, f"solving {model.name} (replica {s.replica + 1}, decimated history)", T + 1)
+    for t0, t1 in chunks(T):
+        status = plan.entry["forward_pass_coarse"].call(module, t0=t0, t1=t1, **inputs, **a)
+        check_status(status, model, plan.observables, a["OBS"])
+        advance(progress, task, t1)
+    C_th = np.zeros((W + 1, W + 1))
+    C_th[0, 0] = a["Dd"][0]
+    C_th[1:, 0] = C_th[0, 1:] = a["C_ths"][written]
+    C_th[1:, 1:] = a["C_thw"]
+    return {
+        "OBS": a["OBS"][written],
+        "C_th": C_th,
+        "C_g": a["C_gw"],
+        "R_th": a["R_thw"],
+        "R_g": a["R_gw"],
+        "R_gs": a["R_gs"][written],
+        "slots": np.array(K),
+    }
 
 
 def _run_exact(module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings, progress):
