@@ -75,8 +75,13 @@ def main():
         ("heavy-ball ridge, spectral, T = 10000 (256 steps)", "ridge_heavy_ball", dict(steps=10000), "< 5 min run"),
         ("ridge flow, spectral, t = 10000 (10^6 steps of dt = 0.01)", "ridge_flow", dict(steps=10**6), "minutes"),
         # the Monte-Carlo pass on a decimated history (docs/math/gaussian_data.md §5.3)
-        ("logistic GD, coarse, T = 10000 (256 steps), M = 4096", "logistic_gd", dict(steps=10000, samples=4096), "< 5 min run"),
-        ("ridge GD, coarse, T = 10000 (256 steps), M = 4096", "ridge_gd", dict(steps=10000, samples=4096, mode="monte-carlo"), "< 5 min run"),
+        ("logistic GD, coarse, T = 10000 (256 steps), M = 4096", "logistic_gd", dict(steps=10000), "< 5 min run"),
+        (
+            "ridge GD, coarse, T = 10000 (256 steps), M = 4096",
+            "ridge_gd",
+            dict(steps=10000, mode="monte-carlo"),
+            "< 5 min run",
+        ),
         ("Adam, Monte Carlo, T = 200, M = 20000", "adam_logistic", dict(steps=200, samples=20000), ""),
         ("SGD (batch fraction), T = 200, M = 20000", "sgd_logistic", dict(steps=200, samples=20000), ""),
         # per-sample Jacobian histories on the first ~9900 samples (the memory budget, solve.py)

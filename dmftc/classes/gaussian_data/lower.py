@@ -31,8 +31,9 @@ ENTRY_POINTS = EntryPoints(
     ),
     EntryPoint.declare(
         "forward_pass_coarse",
-        "t0 t1 params alpha delta resolution XI_P XI_D EPS nodes weights WIDX Z Z_NEXT WSTAR LATENT Y NS SID FREE NF "
-        "STEP PIN TH NU OM G Cd Dd Ct Ld Cg Dg Lg R_th R_g dz dth dth_next DG DGS R_gs C_ths AGG OBS C_thw C_gw R_thw R_gw",
+        "t0 t1 params alpha delta resolution XI_P XI_D EPS nodes weights WIDX Z Z_NEXT WSTAR LATENT Y NS SID FREE "
+        "NF STEP PIN TH NU OM G Cd Dd Ct Ld Cg Dg Lg R_th R_g dz dth dth_next DG DGS R_gs C_ths AGG OBS C_thw C_gw "
+        "R_thw R_gw",
     ),
     EntryPoint.declare(
         "forward_pass_exact",

@@ -295,7 +295,9 @@ def choose_method(plan: DataPlan, model, method: str, mode: str, steps: int, ave
                 f"--method coarse does not apply: {'; '.join(plan.not_coarse_because)}", kind="not-available"
             )
         if mode != "monte-carlo":
-            raise SolverError("--method coarse is a Monte-Carlo solve", kind="bad-option", hint="add --mode monte-carlo")
+            raise SolverError(
+                "--method coarse is a Monte-Carlo solve", kind="bad-option", hint="add --mode monte-carlo"
+            )
         return "coarse"
     if method == "auto" and mode == "monte-carlo" and steps > COARSE_FROM_STEPS and not plan.not_coarse_because:
         return "coarse"
