@@ -97,6 +97,8 @@ def test_a_run_too_large_is_refused_at_once_with_the_largest_size_that_fits(
         # pilot picks Stein at these sizes, which needs less)
         ("ridge_gd", "solve", {"steps": 60, "samples": 6000, "mode": "monte-carlo", "responses": "jacobian"}),
         ("logistic_gd", "solve", {"steps": 60, "samples": 6000, "responses": "jacobian"}),
+        # the decimated history (beyond 2000 steps): Jacobian histories over the slots
+        ("logistic_gd", "solve", {"steps": 2100, "samples": 1024, "log_steps": 32}),
         ("ridge_gd", "simulate", {"steps": 20, "dim": 1500, "runs": 2}),
         ("pspin3_gd", "solve", {"steps": 400}),
         ("pspin2_flow", "simulate", {"steps": 10, "dim": 2000, "runs": 2}),

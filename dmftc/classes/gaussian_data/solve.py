@@ -593,15 +593,14 @@ def _timing_text(timings: dict) -> str:
     return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
 
 
-def _run_monte_carlo(
-    module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings, progress
-):
+def _draw_inputs(plan, model, s: RunSettings, data: DataConstants, rng):
+    """The random inputs of a Monte-Carlo replica: primitives PRIM, the parameter side's XI_P and
+    NOISE, the data side's XI_D (row 0 the teacher's), EPS, XI_O (the look-ahead's), the
+    clusters of mixture data and the uniforms of the batch selections (None without batches).
+    Sobol coordinates in the order measured best (docs/math/gaussian_data.md §5.1): parameter
+    side: non-normal primitives, ν(t) in time order, noises, normal primitives; data side: the
+    cluster, the batch selections, ω(t) in time order, ε, the look-ahead's ω."""
     T, M = s.steps, s.samples
-    k = len(plan.coordinates)
-    rng = np.random.default_rng([s.seed, s.replica])
-    # Sobol coordinates in the order measured best (docs/math/gaussian_data.md §5.1): parameter
-    # side: non-normal primitives, ν(t) in time order, noises, normal primitives; data side: the
-    # cluster, the batch selections, ω(t) in time order, ε, the look-ahead's ω.
     laws = plan.primitive_laws
     normal = [j for j, law in enumerate(laws) if law == "normal"]
     other = [j for j, law in enumerate(laws) if law != "normal"]
@@ -617,25 +616,52 @@ def _run_monte_carlo(
         rng, s.sampling, M, int(plan.mixture) + (T + 1) * selected, T + 3 + (T + 1 if plan.look_ahead else 0)
     )
     CLUSTER = clusters(u[0], data.rho) if plan.mixture else np.zeros(M)
-    SEL = selection_weights(model, params, T, M, rng, s.dt, u[int(plan.mixture) :] if selected else None)
-    XI_D = data_side[: T + 2]
-    EPS = data_side[T + 2]
     XI_O = data_side[T + 3 :] if plan.look_ahead else np.zeros((1, M))
-    n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
-    MR = s.response_samples
-    packed = MR * (T + 1) * (T + 2) // 2
-    a = dict(
+    u_sel = u[int(plan.mixture) :] if selected else None
+    return PRIM, XI_P, NOISE, data_side[: T + 2], data_side[T + 2], XI_O, CLUSTER, u_sel
+
+
+def _initial_state(module, plan, values, PRIM, XI_D0, CLUSTER, EPS, n_fields) -> dict:
+    """The coordinates Z (and Z_NEXT), the teacher WSTAR, the latent variables and labels of the
+    samples, and C_th, L_th over n_fields fields with the teacher's entry [0, 0] set."""
+    M, k = PRIM.shape[0], len(plan.coordinates)
+    state = dict(
         Z=np.zeros((M, k)),
         Z_NEXT=np.zeros((M, k)),
         WSTAR=np.zeros(M),
         LATENT=np.zeros(M),
         Y=np.zeros(M),
+        C_th=np.zeros((n_fields, n_fields)),
+        L_th=np.zeros((n_fields, n_fields)),
+    )
+    plan.entry["initialize"].call(
+        module,
+        PRIM=PRIM,
+        XI_D0=XI_D0,
+        CLUSTER=CLUSTER,
+        EPS=EPS,
+        params=values,
+        **{key: state[key] for key in ("Z", "WSTAR", "LATENT", "Y", "C_th", "L_th")},
+    )
+    return state
+
+
+def _run_monte_carlo(
+    module, plan, model, params, values, data: DataConstants, nodes, weights, s: RunSettings, progress
+):
+    T, M = s.steps, s.samples
+    k = len(plan.coordinates)
+    rng = np.random.default_rng([s.seed, s.replica])
+    PRIM, XI_P, NOISE, XI_D, EPS, XI_O, CLUSTER, u_sel = _draw_inputs(plan, model, s, data, rng)
+    SEL = selection_weights(model, params, T, M, rng, s.dt, u_sel)
+    n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
+    MR = s.response_samples
+    packed = MR * (T + 1) * (T + 2) // 2
+    a = _initial_state(module, plan, values, PRIM, XI_D[0], CLUSTER, EPS, T + 2) | dict(
         TH=np.zeros((T + 1, M)),
         G=np.zeros((T + 1, M)),
         H=np.zeros(M),
         H_OBS=np.zeros(M),
-        C_th=np.zeros((T + 2, T + 2)),
-        L_th=np.zeros((T + 2, T + 2)),
         C_g=np.zeros((T + 1, T + 1)),
         L_g=np.zeros((T + 1, T + 1)),
         R_th=np.zeros((T + 1, T + 1)),
@@ -650,20 +676,6 @@ def _run_monte_carlo(
         DGS=np.zeros((T + 1, MR) if s.data_method == 0 else (1, 1)),
         AGG=np.zeros((T + 1, n_agg)),
         OBS=np.zeros((T + 1, len(plan.observables))),
-    )
-    plan.entry["initialize"].call(
-        module,
-        PRIM=PRIM,
-        XI_D0=XI_D[0],
-        CLUSTER=CLUSTER,
-        EPS=EPS,
-        params=values,
-        Z=a["Z"],
-        WSTAR=a["WSTAR"],
-        LATENT=a["LATENT"],
-        Y=a["Y"],
-        C_th=a["C_th"],
-        L_th=a["L_th"],
     )
     inputs = dict(
         params=values,
@@ -720,27 +732,16 @@ def _run_coarse(
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng([s.seed, s.replica])
-    laws = plan.primitive_laws
-    normal = [j for j, law in enumerate(laws) if law == "normal"]
-    other = [j for j, law in enumerate(laws) if law != "normal"]
-    # the Sobol coordinates in the order of _run_monte_carlo (there are no noises or selections)
-    u, param_side = random_inputs(rng, s.sampling, M, len(other), len(normal) + T + 1)
-    PRIM = np.empty((M, len(laws)))
-    PRIM[:, other] = law_samples(tuple(laws[j] for j in other), u)
-    PRIM[:, normal] = param_side[T + 1 :].T
-    _, data_side = random_inputs(rng, s.sampling, M, 0, T + 3)
+    # the inputs of _run_monte_carlo (these models have no noises, selections or look-ahead)
+    PRIM, XI_P, _, XI_D, EPS, _, CLUSTER, _ = _draw_inputs(plan, model, s, data, rng)
     W = len(written)
     WIDX = np.full(T + 1, -1, dtype=np.int64)
     WIDX[written] = np.arange(W)
     K = module.count_slots(T, WIDX, resolution)
     MR = s.response_samples
     n_agg = len(plan.train) + len(plan.test) + len(plan.mean)
+    state = _initial_state(module, plan, values, PRIM, XI_D[0], CLUSTER, EPS, K + 1)
     a = dict(
-        Z=np.zeros((M, k)),
-        Z_NEXT=np.zeros((M, k)),
-        WSTAR=np.zeros(M),
-        LATENT=np.zeros(M),
-        Y=np.zeros(M),
         NS=np.zeros(1, dtype=np.int64),
         SID=np.zeros(K, dtype=np.int64),
         FREE=np.arange(K, dtype=np.int64)[::-1].copy(),  # identities 0, 1, 2, ... in order
@@ -751,10 +752,10 @@ def _run_coarse(
         NU=np.zeros((K, M)),
         OM=np.zeros((K, M)),
         G=np.zeros((K, M)),
-        Cd=np.zeros((K + 1, K + 1)),  # the row of the newest step (the only one used)
+        Cd=state.pop("C_th"),  # the row of the newest step (the only one used)
         Dd=np.zeros(K + 1),  # the diagonal, over (*, slots)
         Ct=np.zeros(K),  # the teacher column, over the slots
-        Ld=np.zeros((K + 1, K + 1)),
+        Ld=state.pop("L_th"),
         Cg=np.zeros((K, K)),
         Dg=np.zeros(K),
         Lg=np.zeros((K, K)),
@@ -774,29 +775,15 @@ def _run_coarse(
         R_thw=np.zeros((W, W)),
         R_gw=np.zeros((W, W)),
     )
-    EPS = data_side[T + 2]
-    plan.entry["initialize"].call(
-        module,
-        PRIM=PRIM,
-        XI_D0=data_side[0],
-        CLUSTER=np.zeros(M),
-        EPS=EPS,
-        params=values,
-        Z=a["Z"],
-        WSTAR=a["WSTAR"],
-        LATENT=a["LATENT"],
-        Y=a["Y"],
-        C_th=a["Cd"],
-        L_th=a["Ld"],
-    )
+    a |= state
     a["Dd"][0] = a["Cd"][0, 0]  # the teacher's second moment
     inputs = dict(
         params=values,
         alpha=data.alpha,
         delta=data.delta,
         resolution=resolution,
-        XI_P=param_side[: T + 1],
-        XI_D=data_side[: T + 2],
+        XI_P=XI_P,
+        XI_D=XI_D,
         EPS=EPS,
         nodes=nodes,
         weights=weights,
