@@ -727,8 +727,8 @@ def _run_coarse(
     module, plan, model, values, data: DataConstants, nodes, weights, s: RunSettings, written, resolution, progress
 ):
     """The Monte-Carlo pass on a decimated history (docs/math/gaussian_data.md §5.3): the arrays
-    of :func:`_run_monte_carlo` at the written steps only (every step for the observables'
-    series), and ``slots``, the most steps it keeps at once."""
+    of :func:`_run_monte_carlo` at the written steps only, and ``slots``, the most steps it
+    keeps at once."""
     T, M = s.steps, s.samples
     k = len(plan.coordinates)
     rng = np.random.default_rng([s.seed, s.replica])
