@@ -34,16 +34,16 @@ Two grids:
 
   Every memory integral is written as a Stieltjes integral ``∫ g d_sQ(t,s)``: the response
   varies on times of order one near the diagonal long after the grid is coarse, but its
-  integral ``Q`` over a cell is what the equations need. Steps are BDF2 in ``t``, solved by
-  damped fixed-point (Jacobi) sweeps over the new row; the two points next to the diagonal are copied
-  from the previous row (time-translation invariance at the shortest separations, as Kim and
-  Latz do). The first window is solved on the uniform grid with Heun. The grid is second order
-  in its step while the step is small; once it is coarse, the cell next to the diagonal holds
-  response mass concentrated at its diagonal end, which the trapezoid rule weights evenly: each
-  contraction lifts e(t) by a small step (a few 1e-4 near t = 1e3 with a window of 512) and the
-  late-time bias is about first order in 1/window (examples/pspin3_threshold.py). Only ``T = 0``
-  is handled: at ``T > 0`` the correlation also has a fast part near the diagonal, which a
-  coarse grid cannot integrate against the response.
+  integral ``Q`` over a cell is what the equations need. Steps are BDF2 in ``t``; the new row is
+  the fixed point of a Jacobi sweep, found by Anderson acceleration. Q at the two shortest
+  separations is copied from the previous row (time-translation invariance, as Kim and Latz
+  do) and C there interpolated from C(t,t) = 1. The first window is solved on the uniform grid
+  with Heun. The grid is second order in its step while the step is small; once it is coarse,
+  the cell next to the diagonal holds response mass concentrated at its diagonal end, which the
+  trapezoid rule weights evenly: a bias of order step / t, that is 1 / window
+  (docs/math/gaussian_field.md §5, eq. field-adaptive-bias). Only ``T = 0`` is handled: at
+  ``T > 0`` the correlation also has a fast part near the diagonal, which a coarse grid cannot
+  integrate against the response.
 """
 
 from __future__ import annotations
@@ -223,103 +223,146 @@ def contract(C, QT, DQ, m, mu):
 
 
 @njit(cache=True)
-def _adaptive_row(
-    i,
-    h,
-    C,
-    QT,
-    DQ,
-    m,
-    mu,
-    c,
-    fc,
-    fp,
-    sc,
-    sp,
-    tolerance,
-    max_sweeps,
-    relaxation,
-    f1,
-    f2,
-    dq,
-    weights,
-    averages,
-    new_c,
-    new_q,
-):
+def _write_row(i, x, C, QT, m):
+    """Row i from its unknowns ``x`` (n = i - 2): ``x[j] = C(t_i, t_j)`` and ``x[n + j] =
+    Q(t_i, t_j)`` for j < n, ``x[2n] = m(t_i)``. C at the two shortest separations is the
+    parabola through C(t_i, t_i) = 1 and the unknowns at separations 3 and 4: at T = 0 the
+    correlation is smooth across the diagonal. (Copying it from the previous row, as Q is, let
+    C(t, t - h) drift above 1 beyond t = 1e4, and the grid failed near t = 4e5.)"""
+    n = i - 2
+    for j in range(n):
+        C[i, j] = C[j, i] = x[j]
+        QT[j, i] = x[n + j]
+    m[i] = x[2 * n]
+    C[i, i - 1] = C[i - 1, i] = 0.5 + x[n - 1] - 0.5 * x[n - 2]
+    C[i, i - 2] = C[i - 2, i] = 1.0 / 6.0 + 4.0 / 3.0 * x[n - 1] - 0.5 * x[n - 2]
+
+
+@njit(cache=True)
+def _row_map(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, f1, f2, dq, weights, averages, x, out):
+    """One Jacobi sweep of the BDF2 equations of row i at the unknowns ``x`` (layout of
+    :func:`_write_row`): each unknown solved for with the others held, into ``out``. Sets
+    ``mu[i]``."""
+    n = i - 2
+    _write_row(i, x, C, QT, m)
+    for l in range(i + 1):
+        f1[l] = polynomial(C[i, l], fc, fp, 1)
+        f2[l] = polynomial(C[i, l], fc, fp, 2)
+    for l in range(i):
+        dq[l] = QT[l + 1, i] - QT[l, i]
+    radial = 0.0
+    for l in range(i):
+        radial += 0.5 * (f2[l] * C[i, l] + f1[l] + f2[l + 1] * C[i, l + 1] + f1[l + 1]) * dq[l]
+    field = polynomial(m[i], sc, sp, 1)
+    mu[i] = c * (-radial + m[i] * field)
+    # BDF2: (3 X_i - 4 X_{i-1} + X_{i-2}) / 2h = right side; the part of the last memory
+    # cell proportional to X_i itself, c f''(1) Q(i,i-1) X_i / 2, is moved to the left
+    denominator = 1.5 / h + mu[i] - 0.5 * c * f2[i] * QT[i - 1, i]
+    # trapezoid weights of the Stieltjes sums over u < t_i: Σ_l weights[l] g(u_l)
+    for l in range(i):
+        weights[l] = 0.5 * (dq[l] + (dq[l - 1] if l > 0 else 0.0)) * f2[l]
+        averages[l] = 0.5 * (f1[l] + f1[l + 1])
+    for j in range(n):
+        # C: -∫_0^t f''(C(t,u)) C(u,t') d_uQ(t,u) - ∫_0^t' f'(C(t,u)) d_uQ(t',u) + f_s' m(t')
+        memory = 0.0
+        for l in range(i):
+            memory += weights[l] * C[j, l]
+        noise = 0.0
+        for l in range(j):
+            noise += averages[l] * DQ[j, l]
+        rhs = (4.0 * C[i - 1, j] - C[i - 2, j]) / (2.0 * h) + c * (-memory - noise + field * m[j])
+        out[j] = rhs / denominator
+        # Q: ∫_t'^t f''(C(t,u)) Q(u,t') d_uQ(t,u), split at the midpoint u_mid: near t the
+        # response Q(t,.) varies fast (plain Stieltjes sum); near t' it is Q(.,t') that varies
+        # fast, so integrate by parts against Φ(u) = ∫_{u_mid}^u f''(C(t,v)) d_vQ(t,v)
+        mid = (i + j) // 2
+        memory = 0.0
+        for l in range(mid, i - 1):
+            memory += 0.5 * (f2[l] * QT[j, l] + f2[l + 1] * QT[j, l + 1]) * dq[l]
+        memory += 0.5 * f2[i - 1] * QT[j, i - 1] * dq[i - 1]
+        phi = 0.0
+        for l in range(mid - 1, j - 1, -1):
+            phi_next = phi - 0.5 * (f2[l] + f2[l + 1]) * dq[l]
+            memory -= 0.5 * (phi + phi_next) * (QT[j, l + 1] - QT[j, l])
+            phi = phi_next
+        rhs = (4.0 * QT[j, i - 1] - QT[j, i - 2]) / (2.0 * h) + c - c * memory
+        out[n + j] = rhs / denominator
+    memory = 0.0
+    for l in range(i - 1):
+        memory += 0.5 * (f2[l] * m[l] + f2[l + 1] * m[l + 1]) * dq[l]
+    memory += 0.5 * f2[i - 1] * m[i - 1] * dq[i - 1]
+    out[2 * n] = ((4.0 * m[i - 1] - m[i - 2]) / (2.0 * h) + c * (field - memory)) / denominator
+
+
+ANDERSON_DEPTH = 8  # differences kept by the Anderson acceleration of a row
+
+
+@njit(cache=True)
+def _anderson(x, f, x_old, f_old, dX, dF, gram, rhs, sweeps, relaxation):
+    """One step of Anderson acceleration for the fixed point x = x + f(x), in place:
+    ``x <- x + β f - Σ_k γ_k (ΔX_k + β ΔF_k)`` with γ minimising |f - ΔF γ| over the last
+    ``dX.shape[0]`` differences (β = ``relaxation``; ``sweeps`` steps taken so far)."""
+    depth, size = dX.shape[0], x.shape[0]
+    if sweeps > 0:
+        slot = (sweeps - 1) % depth
+        for k in range(size):
+            dX[slot, k] = x[k] - x_old[k]
+            dF[slot, k] = f[k] - f_old[k]
+    x_old[:] = x
+    f_old[:] = f
+    used = min(sweeps, depth)
+    gamma = np.zeros(used)
+    if used > 0:
+        scale = 0.0
+        for a in range(used):
+            rhs[a] = np.dot(dF[a, :size], f)
+            for b in range(a + 1):
+                gram[a, b] = gram[b, a] = np.dot(dF[a, :size], dF[b, :size])
+            scale = max(scale, gram[a, a])
+        for a in range(used):
+            gram[a, a] += 1e-12 * scale  # the differences can be nearly collinear
+        gamma = np.linalg.solve(gram[:used, :used].copy(), rhs[:used].copy())
+    for k in range(size):
+        x[k] += relaxation * f[k]
+        for a in range(used):
+            x[k] -= gamma[a] * (dX[a, k] + relaxation * dF[a, k])
+
+
+@njit(cache=True)
+def _adaptive_row(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation, work):
     """Row i of the adaptive grid (rows < i known, uniform step h). Returns (energy, sweeps);
-    the energy is NaN when the sweeps did not converge within max_sweeps."""
-    # the shortest separations are copied from the previous row (time-translation invariance)
+    the energy is NaN when the sweeps did not converge within max_sweeps.
+
+    The row is the fixed point of the Jacobi sweep :func:`_row_map`, found by Anderson
+    acceleration. Damped sweeps alone slow down as the step grows (with a window of 256: 60
+    sweeps a row at t = 1e3, 160 at t = 1e5, no convergence near t = 8e5): the memory then
+    dominates the 1.5 / h of the step, and the aging dynamics is marginal."""
+    f1, f2, dq, weights, averages, x, g, f, x_old, f_old, dX, dF, gram, rhs = work
+    # Q at the shortest separations is copied from the previous row (time-translation invariance)
     for d in (1, 2):
-        C[i, i - d] = C[i - d, i] = C[i - 1, i - 1 - d]
         QT[i - d, i] = QT[i - 1 - d, i - 1]
     C[i, i] = 1.0
     QT[i, i] = 0.0
-    for j in range(i - 2):  # linear extrapolation as a first guess
-        C[i, j] = C[j, i] = 2.0 * C[i - 1, j] - C[i - 2, j]
-        QT[j, i] = 2.0 * QT[j, i - 1] - QT[j, i - 2]
-    m[i] = 2.0 * m[i - 1] - m[i - 2]
+    n = i - 2
+    size = 2 * n + 1
+    for j in range(n):  # linear extrapolation as a first guess
+        x[j] = 2.0 * C[i - 1, j] - C[i - 2, j]
+        x[n + j] = 2.0 * QT[j, i - 1] - QT[j, i - 2]
+    x[2 * n] = 2.0 * m[i - 1] - m[i - 2]
     sweeps = 0
     while True:
-        sweeps += 1
-        for l in range(i + 1):
-            f1[l] = polynomial(C[i, l], fc, fp, 1)
-            f2[l] = polynomial(C[i, l], fc, fp, 2)
-        for l in range(i):
-            dq[l] = QT[l + 1, i] - QT[l, i]
-        radial = 0.0
-        for l in range(i):
-            radial += 0.5 * (f2[l] * C[i, l] + f1[l] + f2[l + 1] * C[i, l + 1] + f1[l + 1]) * dq[l]
-        field = polynomial(m[i], sc, sp, 1)
-        mu[i] = c * (-radial + m[i] * field)
-        # BDF2: (3 X_i - 4 X_{i-1} + X_{i-2}) / 2h = right side; the part of the last memory
-        # cell proportional to X_i itself, c f''(1) Q(i,i-1) X_i / 2, is moved to the left
-        denominator = 1.5 / h + mu[i] - 0.5 * c * f2[i] * QT[i - 1, i]
-        # trapezoid weights of the Stieltjes sums over u < t_i: Σ_l weights[l] g(u_l)
-        for l in range(i):
-            weights[l] = 0.5 * (dq[l] + (dq[l - 1] if l > 0 else 0.0)) * f2[l]
-            averages[l] = 0.5 * (f1[l] + f1[l + 1])
-        for j in range(i - 2):
-            # C: -∫_0^t f''(C(t,u)) C(u,t') d_uQ(t,u) - ∫_0^t' f'(C(t,u)) d_uQ(t',u) + f_s' m(t')
-            memory = 0.0
-            for l in range(i):
-                memory += weights[l] * C[j, l]
-            noise = 0.0
-            for l in range(j):
-                noise += averages[l] * DQ[j, l]
-            rhs = (4.0 * C[i - 1, j] - C[i - 2, j]) / (2.0 * h) + c * (-memory - noise + field * m[j])
-            new_c[j] = rhs / denominator
-            # Q: ∫_t'^t f''(C(t,u)) Q(u,t') d_uQ(t,u), split at the midpoint u_mid: near t the
-            # response Q(t,.) varies fast (plain Stieltjes sum); near t' it is Q(.,t') that varies
-            # fast, so integrate by parts against Φ(u) = ∫_{u_mid}^u f''(C(t,v)) d_vQ(t,v)
-            mid = (i + j) // 2
-            memory = 0.0
-            for l in range(mid, i - 1):
-                memory += 0.5 * (f2[l] * QT[j, l] + f2[l + 1] * QT[j, l + 1]) * dq[l]
-            memory += 0.5 * f2[i - 1] * QT[j, i - 1] * dq[i - 1]
-            phi = 0.0
-            for l in range(mid - 1, j - 1, -1):
-                phi_next = phi - 0.5 * (f2[l] + f2[l + 1]) * dq[l]
-                memory -= 0.5 * (phi + phi_next) * (QT[j, l + 1] - QT[j, l])
-                phi = phi_next
-            rhs = (4.0 * QT[j, i - 1] - QT[j, i - 2]) / (2.0 * h) + c - c * memory
-            new_q[j] = rhs / denominator
-        memory = 0.0
-        for l in range(i - 1):
-            memory += 0.5 * (f2[l] * m[l] + f2[l + 1] * m[l + 1]) * dq[l]
-        memory += 0.5 * f2[i - 1] * m[i - 1] * dq[i - 1]
-        new_m = ((4.0 * m[i - 1] - m[i - 2]) / (2.0 * h) + c * (field - memory)) / denominator
-        # damped Jacobi update of the row (undamped sweeps oscillate once h is large)
-        change = abs(new_m - m[i])
-        m[i] += relaxation * (new_m - m[i])
-        for j in range(i - 2):
-            change = max(change, abs(new_c[j] - C[i, j]), abs(new_q[j] - QT[j, i]))
-            C[i, j] = C[j, i] = C[i, j] + relaxation * (new_c[j] - C[i, j])
-            QT[j, i] += relaxation * (new_q[j] - QT[j, i])
-        if not finite(change) or sweeps > max_sweeps:
-            return math.nan, sweeps
+        _row_map(i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, f1, f2, dq, weights, averages, x[:size], g[:size])
+        change = 0.0
+        for k in range(size):
+            f[k] = g[k] - x[k]
+            change = max(change, abs(f[k]))
+        if not finite(change) or sweeps >= max_sweeps:
+            return math.nan, sweeps + 1
         if change < tolerance:
             break
+        _anderson(x[:size], f[:size], x_old[:size], f_old[:size], dX, dF, gram, rhs, sweeps, relaxation)
+        sweeps += 1
+    _write_row(i, g[:size], C, QT, m)
     for l in range(i):
         DQ[i, l] = QT[l + 1, i] - QT[l, i]
     energy = 0.0
@@ -332,37 +375,26 @@ def _adaptive_row(
 def adaptive_stage(i0, i1, h, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation, C, QT, DQ, m, mu, energies, sweeps):
     """Rows i0..i1 of the window at step h. Returns -1, or the first row that failed."""
     N = C.shape[0] - 1
-    f1 = np.empty(N + 1)
-    f2 = np.empty(N + 1)
-    dq = np.empty(N)
-    weights = np.empty(N)
-    averages = np.empty(N)
-    new_c = np.empty(N)
-    new_q = np.empty(N)
+    size = 2 * N + 1
+    work = (
+        np.empty(N + 1),
+        np.empty(N + 1),
+        np.empty(N),
+        np.empty(N),
+        np.empty(N),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty((ANDERSON_DEPTH, size)),
+        np.empty((ANDERSON_DEPTH, size)),
+        np.empty((ANDERSON_DEPTH, ANDERSON_DEPTH)),
+        np.empty(ANDERSON_DEPTH),
+    )
     for i in range(i0, i1 + 1):
         energies[i], sweeps[i] = _adaptive_row(
-            i,
-            h,
-            C,
-            QT,
-            DQ,
-            m,
-            mu,
-            c,
-            fc,
-            fp,
-            sc,
-            sp,
-            tolerance,
-            max_sweeps,
-            relaxation,
-            f1,
-            f2,
-            dq,
-            weights,
-            averages,
-            new_c,
-            new_q,
+            i, h, C, QT, DQ, m, mu, c, fc, fp, sc, sp, tolerance, max_sweeps, relaxation, work
         )
         if not (finite(energies[i]) and finite(mu[i]) and finite(m[i])):
             return i
