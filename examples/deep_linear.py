@@ -172,16 +172,6 @@ def main():
         "| ν | DMFT | simulation |",
         "| --- | --- | --- |",
     ]
-    lines += [
-        "",
-        f"Data reuse (μP, ν = {REUSE['nu']:g}, σ = {REUSE['sigma']:g}, lr = {LR:g}): α D = {REUSE['alpha']:g} D "
-        f"samples reused every step against a fresh batch of that size every step. Test loss at t = 10 / "
-        f"{STEPS}: reused {reused.test_loss.values[10]:.4f} / {reused.test_loss.values[-1]:.4f} (train "
-        f"{reused.train_loss.values[-1]:.4f}: the samples are fitted, noise included), one pass "
-        f"{one_pass.test_loss.values[10]:.4f} / {one_pass.test_loss.values[-1]:.4f} (its batch loss is its "
-        "test loss).",
-        "",
-    ]
     shown = (0, 10, 30, STEPS)
     for nu, sim in simulations.items():
         dmft = " / ".join(f"{curves['muP', nu].test_loss.values[x]:.4f}" for x in shown)
@@ -193,6 +183,15 @@ def main():
         for name in ("test_loss", "train_loss"):
             lines.append(f"* ν = {nu:g}: {verdict(name, [r for r in rows if r.observable == name])[1]}")
     lines.append("")
+    lines += [
+        f"Data reuse (μP, ν = {REUSE['nu']:g}, σ = {REUSE['sigma']:g}, lr = {LR:g}): α D = {REUSE['alpha']:g} D "
+        f"samples reused every step against a fresh batch of that size every step. Test loss at t = 10 / "
+        f"{STEPS}: reused {reused.test_loss.values[10]:.4f} / {reused.test_loss.values[-1]:.4f} (train "
+        f"{reused.train_loss.values[-1]:.4f}: the samples are fitted, noise included), one pass "
+        f"{one_pass.test_loss.values[10]:.4f} / {one_pass.test_loss.values[-1]:.4f} (its batch loss is its "
+        "test loss).",
+        "",
+    ]
     (HERE / "deep_linear.md").write_text("\n".join(lines))
 
 
