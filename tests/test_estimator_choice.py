@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import dmftc
+from dmftc.errors import SolverError
 
 from .conftest import ROOT
 
@@ -38,10 +39,35 @@ def test_a_failing_stein_run_is_solved_again_with_jacobians(monkeypatch):
     monkeypatch.setattr(solve, "needs_pilot", lambda settings, replicas: True)
     m = dmftc.load(ROOT / "models" / "diagonal_network.dmft")
     ds = m.solve(steps=100, samples=4096)
-    assert ds.attrs["responses_choice"] == "pilot: Stein; it failed over the whole run, Jacobians (the rule) instead"
+    assert ds.attrs["responses_choice"] == (
+        "pilot: Stein; it failed over the whole run, Jacobians on 1024 samples instead"
+    )
     assert ds.attrs["responses_parameter_side"] == "jacobian (per sample)"
     jacobians = m.solve(steps=100, samples=4096, responses="jacobian")
     np.testing.assert_array_equal(ds.train_loss.values, jacobians.train_loss.values)
+
+
+def test_stein_taken_for_lack_of_memory_is_replaced_by_jacobians_when_it_fails(monkeypatch):
+    # Past the memory budget of the Jacobian histories (ridge GD by Monte Carlo at T = 2000 with
+    # 1024 samples a replica: 64 of them fit), the rule takes Stein's responses; there, Stein
+    # diverged at step 1196 and the error blamed the learning rate. Such a run is solved again
+    # with Jacobians on the samples that fit. Shrunk here: the diagonal network over 100 steps,
+    # with a budget that holds 64 histories; Stein diverges on it (the test above).
+    from dmftc.classes.gaussian_data import solve
+
+    per_sample = 101 * 102 // 2 * 8
+    monkeypatch.setattr(solve, "HISTORY_BUDGET_BYTES", 2 * 64 * per_sample)
+    m = dmftc.load(ROOT / "models" / "diagonal_network.dmft")
+    ds = m.solve(steps=100, samples=4096)
+    assert ds.attrs["responses_choice"] == (
+        "Stein's responses (the rule: the Jacobian histories of all samples exceed the memory); "
+        "it failed over the whole run, Jacobians on 64 samples instead"
+    )
+    assert ds.attrs["responses_parameter_side"] == "jacobian (per sample)"
+    jacobians = m.solve(steps=100, samples=4096, responses="jacobian")
+    np.testing.assert_array_equal(ds.train_loss.values, jacobians.train_loss.values)
+    with pytest.raises(SolverError, match="diverges"):  # the user's own choice is kept
+        m.solve(steps=100, samples=4096, responses="stein")
 
 
 @pytest.mark.slow

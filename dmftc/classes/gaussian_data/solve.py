@@ -209,6 +209,23 @@ def needs_pilot(settings: RunSettings, replicas: int) -> bool:
     return histories > 0 and stein and replicas > 1 and T > PILOT_STEPS and run >= PILOT_SHARE * pilot
 
 
+def stein_fallback(plan: DataPlan, responses: str, settings: RunSettings, rule: RunSettings) -> RunSettings | None:
+    """The settings to solve again with if a run on Stein's responses fails (§4). Where the pilot
+    chose Stein, the rule's. Where the rule took Stein on a smooth side because the Jacobian
+    histories of all samples do not fit in memory (long runs), Jacobians there on the first
+    ``response_samples`` samples. None where the run uses no Stein or ``--responses`` chose it."""
+    if responses != "auto" or not (settings.param_method == 2 or settings.data_method == 1):
+        return None
+    if settings != rule:
+        return rule
+    fallback = dataclasses.replace(
+        settings,
+        param_method=(0 if plan.param_deterministic else 1) if plan.param_smooth else settings.param_method,
+        data_method=0 if plan.data_smooth else settings.data_method,
+    )
+    return None if fallback == settings else fallback
+
+
 def disagree(runs: list[dict]) -> bool:
     """Replicas whose observables at the last step spread by more than UNSTABLE times their
     size (the median there, at least 1 % of the largest value): a failed estimator, not noise."""
@@ -487,20 +504,22 @@ def solve(compiled, params: dict, options: dict, progress=None):
             def replicated(s: RunSettings) -> list[dict]:
                 return [run(module, dataclasses.replace(s, replica=r), progress) for r in range(replicas)]
 
-            stein = (settings.param_method, settings.data_method) == (2, 1) and settings != rule
+            fallback = stein_fallback(plan, options["responses"], settings, rule)
             try:
                 runs = replicated(settings)
-                failed = stein and disagree(runs)
+                failed = fallback is not None and disagree(runs)
             except SolverError:
-                if not stein:
+                if fallback is None:
                     raise
                 failed = True
-            if failed:  # Stein can go wrong past the pilot's steps where Jacobians do not (§4)
+            if failed:  # Stein can go wrong where Jacobians do not (§4)
                 log.warning(
                     "%s: Stein's responses failed (divergence or disagreeing replicas); solving again with Jacobians",
                     model.name,
                 )
-                settings, choice = rule, choice + "; it failed over the whole run, Jacobians (the rule) instead"
+                why = choice or "Stein's responses (the rule: the Jacobian histories of all samples exceed the memory)"
+                settings, samples_j = fallback, fallback.response_samples
+                choice = f"{why}; it failed over the whole run, Jacobians on {samples_j} samples instead"
                 runs = replicated(settings)
             arrays = _replicated(runs)
         finished = time.perf_counter()
