@@ -299,9 +299,10 @@ ANDERSON_DEPTH = 8  # differences kept by the Anderson acceleration of a row
 
 @njit(cache=True)
 def _anderson(x, f, x_old, f_old, dX, dF, gram, rhs, sweeps, relaxation):
-    """One step of Anderson acceleration for the fixed point x = x + f(x), in place:
-    ``x <- x + β f - Σ_k γ_k (ΔX_k + β ΔF_k)`` with γ minimising |f - ΔF γ| over the last
-    ``dX.shape[0]`` differences (β = ``relaxation``; ``sweeps`` steps taken so far)."""
+    """One step of Anderson acceleration towards the fixed point x = G(x), in place, given the
+    residual f = G(x) - x: ``x <- x + β f - Σ_k γ_k (ΔX_k + β ΔF_k)`` with γ minimising
+    |f - ΔF γ| over the last ``dX.shape[0]`` differences (β = ``relaxation``; ``sweeps`` steps
+    taken so far)."""
     depth, size = dX.shape[0], x.shape[0]
     if sweeps > 0:
         slot = (sweeps - 1) % depth
