@@ -66,8 +66,9 @@ def test_stein_taken_for_lack_of_memory_is_replaced_by_jacobians_when_it_fails(m
     assert ds.attrs["responses_parameter_side"] == "jacobian (per sample)"
     jacobians = m.solve(steps=100, samples=4096, responses="jacobian")
     np.testing.assert_array_equal(ds.train_loss.values, jacobians.train_loss.values)
-    with pytest.raises(SolverError, match="diverges"):  # the user's own choice is kept
+    with pytest.raises(SolverError, match="diverges") as error:  # the user's own choice is kept
         m.solve(steps=100, samples=4096, responses="stein")
+    assert "try --responses jacobian" in error.value.hint
 
 
 @pytest.mark.slow

@@ -730,9 +730,19 @@ def _run_monte_carlo(
                     *((f"the observable {name}", a["OBS"][status, j]) for j, name in enumerate(plan.observables)),
                 ],
                 previous_scale=abs(a["C_th"][status, status]),  # C_θ at the step before
+                hint=_stein_hint(plan, s),
             )
         advance(progress, task, t1)
     return {key: a[key] for key in ("OBS", "C_th", "C_g", "R_th", "R_g", "R_gs")}
+
+
+def _stein_hint(plan: DataPlan, s: RunSettings) -> str | None:
+    """The hint of a divergence on Stein's responses where Jacobians were possible: the estimator
+    can be the cause (§4), not only the learning rate. None: the default hint."""
+    stein_by_choice = (s.param_method == 2 and plan.param_smooth) or (s.data_method == 1 and plan.data_smooth)
+    if not stein_by_choice:
+        return None
+    return "the learning rate may be too large, or Stein's responses unstable here: try --responses jacobian"
 
 
 def slots_bound(steps: int, written: int, resolution: float) -> int:
