@@ -181,8 +181,8 @@ def test_adaptive_grid_reaches_a_million():
 @pytest.mark.slow
 def test_adaptive_grid_converges_with_the_window():
     # e(t) with windows 256 and 512 differ by 6.5e-4, 6.1e-4, 7.2e-4 and 5.8e-4 at t = 1e3 ..
-    # 1e6 (the late-time bias falls roughly like 1/window, eq. field-adaptive-bias): 1e-3
-    # allowed. At t = 20 the window-512 grid is 5.4e-5 from the uniform grid (Richardson,
+    # 1e6 (the late-time bias falls like window^-0.7 to window^-0.8, eq. field-adaptive-bias):
+    # 1e-3 allowed. At t = 20 the window-512 grid is 5.4e-5 from the uniform grid (Richardson,
     # dt = 0.025 / 0.0125, itself good to ~2e-5).
     m = dmftc.load(MODELS / "pspin3_flow.dmft")
     runs = {w: solve_gaussian_field(m.derive(), m.params, tmax=1e6, dt=0.01, window=w) for w in (256, 512)}
