@@ -1,6 +1,6 @@
 """Gradient flow on the spherical pure 3-spin: the energy approaches the threshold, to t = 1e6.
 
-    python examples/pspin3_threshold.py          # ~7 min; writes examples/pspin3_threshold.png
+    python examples/pspin3_threshold.py          # ~6 min; writes examples/pspin3_threshold.png
 
 Solves the Cugliandolo–Kurchan equations of models/pspin3_flow.dmft (xi = q^3/2, random start,
 T = 0) on the adaptive grid to t = 1e6 with windows of 256, 512 and 1024 times, and draws
