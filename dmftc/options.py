@@ -162,6 +162,15 @@ OPTIONS = (
         strict=True,
     ),
     Option(
+        "window",
+        int,
+        None,
+        "Times per window of the adaptive grid of --tmax (even; default 512). Its late-time bias "
+        "falls like window^-0.75 and its cost grows like window^3 (docs/math/gaussian_field.md §5).",
+        (SOLVE,),
+        minimum=8,
+    ),
+    Option(
         "method",
         Method,
         Method.auto,

@@ -164,6 +164,17 @@ def test_energy_approaches_the_threshold():
     assert 0.3 < exponent < 1.2 and amplitude > 0
 
 
+def test_the_window_is_an_option_of_the_adaptive_grid():
+    # --window reaches the solver (same values as the internal call), and needs --tmax
+    m = dmftc.load(MODELS / "pspin3_flow.dmft")
+    ds = m.solve(tmax=50.0, dt=0.02, window=64)
+    direct = solve_gaussian_field(m.derive(), m.params, tmax=50.0, dt=0.02, window=64)
+    np.testing.assert_array_equal(ds.energy.values, direct.energy.values)
+    assert not np.array_equal(ds.time.values, m.solve(tmax=50.0, dt=0.02).time.values)
+    with pytest.raises(SolverError, match="give --tmax too"):
+        m.solve(window=64)
+
+
 def test_adaptive_grid_reaches_a_million():
     # Gradient flow on the pure 3-spin to t = 1e6 with a window of 256 (5 s). While C next to
     # the diagonal was copied from the previous row, it drifted away from 1, the energy rose

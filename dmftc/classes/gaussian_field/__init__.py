@@ -20,7 +20,7 @@ class GaussianField(ModelClass):
     statements = frozenset(analysis.HANDLERS) | {n.PenaltyDecl}
     aggregates = {"energy": "a landscape"}
     allows_sphere = True
-    solve_options = frozenset({"steps", "dt", "mode", "tmax"})
+    solve_options = frozenset({"steps", "dt", "mode", "tmax", "window"})
     simulate_options = frozenset({"dim", "runs", "steps", "seed", "dt"})
 
     def defines(self, statement) -> bool:
@@ -67,7 +67,7 @@ class GaussianField(ModelClass):
         from dmftc.classes.gaussian_field.solve import ADAPTIVE_WINDOW
 
         if options["tmax"] is not None:  # the adaptive grid: C, R, their integrals and copies over one window
-            return BYTES * 6 * (ADAPTIVE_WINDOW + 1) ** 2
+            return BYTES * 6 * ((options["window"] or ADAPTIVE_WINDOW) + 1) ** 2
         if dm.model.time == "continuous" and dm.compiled.derivation.ck_form:  # C and R on the uniform grid, twice
             return BYTES * 4 * (T + 1) ** 2
         # the exact recursion (solve.py _run_exact): YC (T+1, B) with B ≈ (T+1)(1 + noises); KXI, C, R

@@ -92,7 +92,7 @@ def copies_of_weight(derivation: FieldDerivation) -> list[int]:
 # ----------------------------------------------------------------------------------- options
 
 
-def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_overlap, initial_temperature):
+def check_options(derivation: FieldDerivation, *, steps, mode, tmax, window, initial_overlap, initial_temperature):
     model = derivation.model
     if mode not in ("auto", "exact"):
         raise SolverError(
@@ -104,6 +104,8 @@ def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_ove
             raise SolverError(
                 "--tmax is for flow: models (the adaptive grid of the continuous-time equations)", kind="bad-option"
             )
+    if window is not None and tmax is None:
+        raise SolverError("--window sets the adaptive grid of --tmax; give --tmax too", kind="bad-option")
     if tmax is not None:
         if steps is not None:
             raise SolverError("--tmax sets the end of the adaptive grid; leave out --steps", kind="bad-option")
@@ -130,8 +132,8 @@ def check_options(derivation: FieldDerivation, *, steps, mode, tmax, initial_ove
 
 
 def solve(compiled, params: dict, options: dict, progress=None):
-    """``options`` (resolved by :mod:`dmftc.options`): steps, dt, mode, tmax. With ``tmax`` the
-    number of steps follows from the adaptive grid; giving both is an error."""
+    """``options`` (resolved by :mod:`dmftc.options`): steps, dt, mode, tmax, window. With
+    ``tmax`` the number of steps follows from the adaptive grid; giving both is an error."""
     return solve_gaussian_field(
         compiled.derivation,
         params,
@@ -139,6 +141,7 @@ def solve(compiled, params: dict, options: dict, progress=None):
         dt=options["dt"],
         mode=options["mode"],
         tmax=options["tmax"],
+        window=options["window"],
         progress=progress,
         timings=compiled.timings,
         generated=compiled.generated,
@@ -155,16 +158,16 @@ def solve_gaussian_field(
     progress=None,
     timings: dict | None = None,
     tmax: float | None = None,
-    window: int = ADAPTIVE_WINDOW,
+    window: int | None = None,
     initial_overlap: float | None = None,
     initial_temperature: float | None = None,
     generated=None,
 ):
     """Solve the DMFT of a gaussian_field model; returns an ``xarray.Dataset``.
 
-    ``tmax`` selects the adaptive grid of a flow (``window`` times per window, first step
-    ``dt``); ``initial_overlap`` and ``initial_temperature``: the module docstring; ``generated``:
-    the (source, plan) of the pipeline, when it has them."""
+    ``tmax`` selects the adaptive grid of a flow (``window`` times per window, default
+    ``ADAPTIVE_WINDOW``; first step ``dt``); ``initial_overlap`` and ``initial_temperature``:
+    the module docstring; ``generated``: the (source, plan) of the pipeline, when it has them."""
     model = derivation.model
     if initial_overlap is None:  # from the weight's law: m0 * xstar + ...
         initial_overlap = model_initial_overlap(derivation, params)
@@ -173,10 +176,12 @@ def solve_gaussian_field(
         steps=steps,
         mode=mode,
         tmax=tmax,
+        window=window,
         initial_overlap=initial_overlap,
         initial_temperature=initial_temperature,
     )
     steps = 50 if steps is None else steps
+    window = ADAPTIVE_WINDOW if window is None else window
     if model.time == "continuous":
         dt = DEFAULT_FLOW_DT if dt is None else dt
     started = time.perf_counter()
