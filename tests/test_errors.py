@@ -205,7 +205,7 @@ CASES = {
     ),
     # per-sample and per-coordinate statements
     "predict_without_x": (M, "bad-predict", 9, 13, "the prediction must be exactly 'x . e'", None),
-    "dot_outside_predict": (M, "misplaced-dot", 10, 9, "belongs only in 'predict h = x . e'", None),
+    "dot_outside_predict": (M, "misplaced-dot", 10, 9, "belongs only in 'predict h = x . e'", "name it in the update"),
     "loss_per_coordinate": (
         M,
         "wrong-kind",

@@ -55,7 +55,14 @@ statements = st.one_of(
     st.builds(n.SignalDecl, names, expressions, st.booleans()),
     st.builds(n.ObserveDecl, names, expressions),
     st.builds(n.UpdateBlock, st.lists(st.builds(n.Assignment, names, expressions), min_size=1, max_size=3).map(tuple)),
-    st.builds(n.FlowBlock, st.lists(st.builds(n.FlowEquation, names, expressions), min_size=1, max_size=3).map(tuple)),
+    st.builds(
+        n.FlowBlock,
+        st.lists(
+            st.one_of(st.builds(n.FlowEquation, names, expressions), st.builds(n.Assignment, names, expressions)),
+            min_size=1,
+            max_size=3,
+        ).map(tuple),
+    ),
 )
 models = st.lists(statements, max_size=6).map(lambda s: n.ModelFile(tuple(s)))
 

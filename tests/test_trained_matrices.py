@@ -195,6 +195,37 @@ def test_a_trained_matrix_in_a_flow_is_an_euler_step_after_the_uses(tmp_path):
     consistent(a, m.simulate(steps=20, dt=0.1, dim=600, runs=12, seed=5), ["w_norm"])
 
 
+FLOW_WITH_TEMPORARIES = """\
+flow:
+    a = W' . w
+    q = (X' . (X . (beta - a / (gamma0 * nu)))) / alpha
+    dW/dt = gamma0 * outer(w, q)
+    dw/dt = gamma0 * (W . q)
+observe test_loss = mean((beta - a / (gamma0 * nu))^2)
+"""
+
+
+def test_a_flow_names_its_temporaries_and_observes_them(tmp_path):
+    # temporaries in a flow are evaluated at the current state (docs/language.md §15): the flow
+    # written with them is the flow written inline (to rounding), and its test loss, which needs
+    # the product W'w, is the update's at lr = dt (two_layer_linear_gd, sigma = 0)
+    named, inline = tmp_path / "named.dmft", tmp_path / "inline.dmft"
+    named.write_text(NETWORK.format(rate="", block=FLOW_WITH_TEMPORARIES))
+    inline.write_text(NETWORK.format(rate="", block=FLOW))
+    a, b = dmftc.load(named).solve(steps=20, dt=0.1), dmftc.load(inline).solve(steps=20, dt=0.1)
+    np.testing.assert_allclose(a.w_norm.values, b.w_norm.values, rtol=1e-12)
+    update = dmftc.load(DLN, nu=1.5, lr=0.1).solve(steps=20)
+    np.testing.assert_allclose(a.test_loss.values, update.test_loss.values, rtol=1e-12)
+
+
+def test_a_flow_changes_weights_only_through_their_derivatives(tmp_path):
+    path = tmp_path / "bad.dmft"
+    path.write_text(NETWORK.format(rate="", block=FLOW + "    w = 2 * w\n"))
+    with pytest.raises(dmftc.DmftcError, match="cannot assign to 'w' in a flow: it is") as error:
+        dmftc.load(path)
+    assert "dw/dt" in str(error.value.hint)
+
+
 def test_one_pass_sgd_on_the_two_layer_network():
     # a fresh batch every step: the batch's loss is a test loss, exactly in the DMFT (to
     # rounding), and the run agrees with simulation (D = 600, 12 runs, within the compare limit);

@@ -531,8 +531,7 @@ class Analyser:
             env[a.target] = value
 
         self._check_all_updated(assigned, s)
-        coordinates = {v.name for v in self.weights + self.states}
-        self.out["temporaries"] = {name: value for name, value in env.items() if name not in coordinates}
+        self._store_temporaries(env)
         step_map = {v.symbol: env[v.name] for v in self.weights + self.states}
         self._store_dynamics("discrete", step_map, grads, noises)
 
@@ -542,7 +541,10 @@ class Analyser:
         grads = _GradCollector(self)
         noises: list[sp.Symbol] = []
         rates: dict[str, sp.Expr] = {}
-        for eq in s.equations:
+        for eq in s.lines:
+            if isinstance(eq, n.Assignment):
+                self._flow_temporary(eq, env, grads, noises)
+                continue
             binding = self.scope.get(eq.target)
             handler = self.assignment_handlers.get(binding.kind) if binding is not None else None
             if handler is not None:  # e.g. dW/dt of a trained matrix: its rate
@@ -566,6 +568,7 @@ class Analyser:
                 )
             rates[eq.target] = rate
         self._check_all_updated(set(rates), s)
+        self._store_temporaries(env)
         # Euler–Maruyama step of length dt: drift * dt + (noise coefficients) * sqrt(dt)
         step_map = {}
         for v in self.weights + self.states:
@@ -574,6 +577,25 @@ class Analyser:
             drift = sp.expand(rate - noise_part) if noises else rate
             step_map[v.symbol] = v.symbol + DT * drift + sp.sqrt(DT) * noise_part
         self._store_dynamics("continuous", step_map, grads, noises)
+
+    def _store_temporaries(self, env: dict) -> None:
+        """The block's temporaries (its names other than the weights and states), which the
+        observables may use."""
+        coordinates = {v.name for v in self.weights + self.states}
+        self.out["temporaries"] = {name: value for name, value in env.items() if name not in coordinates}
+
+    def _flow_temporary(self, a: n.Assignment, env: dict, grads: _GradCollector, noises: list) -> None:
+        """``name = expr`` in a flow: a temporary evaluated at the current state, for the later
+        lines and the observables. Weights and states change only through their derivatives."""
+        binding = self.scope.get(a.target)
+        if binding is not None:
+            what = KIND_WORDS[binding.kind]
+            hint = f"write d{a.target}/dt = ..." if binding.kind in ("weight", "state") else None
+            raise ModelError(
+                f"cannot assign to '{a.target}' in a flow: it is {what}", a.loc, kind="bad-assignment", hint=hint
+            )
+        self._check_new_name(a.target, a.loc)
+        env[a.target] = self._update_expr(a.value, env, grads, noises, with_step=False)
 
     def _require_optimizer_context(self, s):
         if not self.weights and not (self.states and self.model_class and self.model_class.uses_spaces):

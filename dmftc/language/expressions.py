@@ -187,9 +187,11 @@ def to_sympy(expr: n.Expr, resolve: NameResolver, special: dict[str, SpecialHand
                 return special["."](e, convert)
             case n.Binary(op="."):
                 raise ModelError(
-                    "'.' (the product with the data vector x) belongs only in 'predict h = x . e'",
+                    "'.' (a product) belongs only in 'predict h = x . e' (the data vector x) or, in a "
+                    "matrix program, inside update: or flow: (A . v)",
                     e.op_loc,
                     kind="misplaced-dot",
+                    hint="to observe a matrix product, name it in the update or flow (a = W' . w) and use the name",
                 )
             case n.Binary(op="+" | "-" | "*" | "/"):
                 return _chain(e, convert)

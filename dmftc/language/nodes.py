@@ -277,7 +277,9 @@ class FlowEquation:
 
 @dataclass(frozen=True)
 class FlowBlock:
-    equations: tuple[FlowEquation, ...]
+    """Flow equations and temporaries (``name = expr``, evaluated at the current state), in order."""
+
+    lines: tuple[FlowEquation | Assignment, ...]
     loc: Location = _loc()
 
 
@@ -460,7 +462,10 @@ def format_statement(s: Statement) -> str:
         case UpdateBlock():
             return "update:\n" + "\n".join(f"    {a.target} = {f(a.value)}" for a in s.assignments)
         case FlowBlock():
-            return "flow:\n" + "\n".join(f"    d{q.target}/dt = {f(q.value)}" for q in s.equations)
+            return "flow:\n" + "\n".join(
+                f"    {q.target} = {f(q.value)}" if isinstance(q, Assignment) else f"    d{q.target}/dt = {f(q.value)}"
+                for q in s.lines
+            )
     raise TypeError(f"not a statement node: {s!r}")
 
 

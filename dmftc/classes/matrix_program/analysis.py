@@ -492,7 +492,7 @@ def program_spec(a, block) -> ProgramSpec:
 
 def _assignment_locations(block) -> dict[str, Location]:
     """Name -> the last assignment (or flow equation) that sets it."""
-    items = block.assignments if isinstance(block, n.UpdateBlock) else block.equations
+    items = block.assignments if isinstance(block, n.UpdateBlock) else block.lines
     return {item.target: item.loc for item in items}
 
 
