@@ -390,13 +390,13 @@ class ExactClosure:
                     first = first_of_step[j] if fresh[k] else 0  # a fresh matrix: this step's only
                     if n > first:
                         others = (rows[j][first:n], np.array(stats[j][first:n]))
-                        moments = self._moments(src, t, (k, row, stats[k][-1]), j, others)
+                        moments = self._moments(src, t, (k, row_M, stats[k][-1]), j, others)
                         entries += zip(occurrence_of[j][first:n], couplings[kappa] * moments)
                 own = 0.0
                 if k in dict(rule.covariance):
                     itself = (row[None], np.array(stats[k][-1:]))
                     kappa_own = couplings[dict(rule.covariance)[k]]
-                    own = kappa_own * self._moments(src, t, (k, row, stats[k][-1]), k, itself)[0]
+                    own = kappa_own * self._moments(src, t, (k, row_M, stats[k][-1]), k, itself)[0]
                 xi = tgt.new_field(position, use.matrix, entries, own)
                 # the field: ξ plus the memory (mp-field); a response is the coefficient of the
                 # source on an earlier ξ (times E[f'(u)] for a source f(u)), averaged over the
@@ -455,10 +455,10 @@ class ExactClosure:
     def _moments(self, space, t: int, new: tuple, j: int, others: tuple) -> np.ndarray:
         """E[x^new x^other] for the occurrences ``others`` (rows, (mean, variance) of each) of use
         j: a M bᵀ for two affine sources, Stein's identity for one f(u), Gauss–Hermite in two
-        dimensions for two."""
-        k, row, (mu, var) = new  # row: (class, input); mu, var: per class
+        dimensions for two. ``new`` holds the new source's row times M (a M)."""
+        k, row_M, (mu, var) = new  # row_M: (class, input); mu, var: per class
         rows, stats = others  # (occurrence, class, input); (occurrence, mean or variance, class)
-        second = np.einsum("nqi,qi->nq", rows, row @ space.M)
+        second = np.einsum("nqi,qi->nq", rows, row_M)
         a_gauss, b_gauss = k in self.gaussian, j in self.gaussian
         if not a_gauss and not b_gauss:
             return second @ space.weights
@@ -651,7 +651,7 @@ class _InputSpace:
         prim_rows = np.zeros((Q, self.n_prim, self.width))
         prim_rows[:, np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
         V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)
-        second = np.einsum("qiw,qjw->qij", V @ self.M, V)
+        second = np.einsum("qiw,qjw->qij", (V.reshape(-1, self.width) @ self.M).reshape(V.shape), V)  # one product
         first = V @ self.M[:, 0]
         per_class = np.einsum("qaij,qij->qa", Qf, second) + np.einsum("qai,qi->qa", l, first) + c0
         return self.weights @ per_class
