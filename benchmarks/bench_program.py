@@ -70,6 +70,8 @@ def main():
          dict(steps=300), "test_loss"),
         ("power-law GD, simulation d = 2000, 8 runs, T = 300", "powerlaw_gd", "simulate",
          dict(steps=300, dim=2000, runs=8), "test_loss"),
+        ("power-law random features, one-pass SGD, exact over 144 site classes, T = 400", "plrf_sgd", "solve",
+         dict(steps=400), "test_loss"),
     ]  # fmt: skip
     results = []
     with tempfile.TemporaryDirectory() as cache:

@@ -432,8 +432,10 @@ class ExactClosure:
         for name, sp_ in spaces.items():
             stacked = np.array(history[name])  # (steps + 1, classes, nz, width)
             for j, coordinate in enumerate(sp_.plan.coordinates):
-                A = stacked[:, :, j]
-                correlations[coordinate] = np.einsum("tqv,sqv,q->ts", A @ sp_.M, A, sp_.weights)
+                A = stacked[:, :, j]  # (time, class, input)
+                weighted = (A.reshape(-1, sp_.width) @ sp_.M).reshape(A.shape) * sp_.weights[:, None]
+                # C(t, s) = sum over classes and inputs: one matrix product
+                correlations[coordinate] = weighted.reshape(len(A), -1) @ A.reshape(len(A), -1).T
         return obs, correlations
 
     def _factor_row(self, space, j: int, t: int, Zc: dict, Hc: dict) -> np.ndarray:
@@ -650,7 +652,9 @@ class _InputSpace:
         getattr(module, f"quadratic_observe_{self.plan.name}")(t, values, self.U, Qf, l, c0)
         prim_rows = np.zeros((Q, self.n_prim, self.width))
         prim_rows[:, np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
-        V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)
+        used = np.flatnonzero((Qf != 0).any(axis=(0, 1, 2)) | (Qf != 0).any(axis=(0, 1, 3)) | (l != 0).any(axis=(0, 1)))
+        Qf, l = Qf[:, :, used][:, :, :, used], l[:, :, used]  # the variables the observables read
+        V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)[:, used]
         second = np.einsum("qiw,qjw->qij", (V.reshape(-1, self.width) @ self.M).reshape(V.shape), V)  # one product
         first = V @ self.M[:, 0]
         per_class = np.einsum("qaij,qij->qa", Qf, second) + np.einsum("qai,qi->qa", l, first) + c0
