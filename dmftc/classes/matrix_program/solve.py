@@ -340,8 +340,8 @@ class ExactClosure:
         # argument u for f(u)), and their means and variances per class (fixed once made: M
         # changes only for later inputs)
         count = {k: sum(1 for _, j in clock if j == k) for k in range(len(spec.uses))}
-        rows = {  # filled in clock order: rows[k][:n] are the first n occurrences of use k
-            k: np.zeros((count[k], spaces[u.src].n_class, spaces[u.src].width)) for k, u in enumerate(spec.uses)
+        rows = {  # filled in clock order: rows[k][:, :n] are the first n occurrences of use k
+            k: np.zeros((spaces[u.src].n_class, count[k], spaces[u.src].width)) for k, u in enumerate(spec.uses)
         }
         stats = {k: [] for k in range(len(spec.uses))}
         couplings = {c: program.value(c, d.model, values) for r in d.rules for _, c in r.covariance + r.memory}  # κ
@@ -377,10 +377,12 @@ class ExactClosure:
                 coefficients = np.zeros((src.n_class, src.n_local))
                 getattr(module, f"affine_source_{k + 1}")(t, values, src.U, coefficients)
                 row = src.combine(coefficients, Zc[use.src], Hc[use.src], t)
-                mu = row @ src.M[:, 0]
-                row_M = row @ src.M
+                a = src.end[t]  # the inputs so far
+                row_M = np.zeros_like(row)
+                row_M[:, :a] = row[:, :a] @ src.M[:a, :a]
+                mu = row_M[:, 0]
                 var = np.einsum("qi,qi->q", row_M, row) - mu * mu
-                rows[k][len(occurrence_of[k])] = row
+                rows[k][:, len(occurrence_of[k])] = row
                 stats[k].append((mu, np.maximum(var, 0.0)))
                 occurrence_of[k].append(position)
                 # covariance with the earlier occurrences of the same matrix landing in tgt (mp-noise)
@@ -389,12 +391,12 @@ class ExactClosure:
                     n = len(occurrence_of[j]) - (j == k)  # the earlier occurrences of use j
                     first = first_of_step[j] if fresh[k] else 0  # a fresh matrix: this step's only
                     if n > first:
-                        others = (rows[j][first:n], np.array(stats[j][first:n]))
+                        others = (rows[j][:, first:n], np.array(stats[j][first:n]))
                         moments = self._moments(src, t, (k, row_M, stats[k][-1]), j, others)
                         entries += zip(occurrence_of[j][first:n], couplings[kappa] * moments)
                 own = 0.0
                 if k in dict(rule.covariance):
-                    itself = (row[None], np.array(stats[k][-1:]))
+                    itself = (row[:, None], np.array(stats[k][-1:]))
                     kappa_own = couplings[dict(rule.covariance)[k]]
                     own = kappa_own * self._moments(src, t, (k, row_M, stats[k][-1]), k, itself)[0]
                 xi = tgt.new_field(position, use.matrix, entries, own)
@@ -410,7 +412,9 @@ class ExactClosure:
                     if earlier:
                         columns = [src.field_index[occ] for occ in earlier]
                         response = slope * (src.weights @ row[:, columns])  # R_src(e, f) for each earlier f
-                        h += couplings[kappa_mem] * np.tensordot(response, rows[j][first : first + len(earlier)], 1)
+                        b = tgt.end[t]  # the sources' inputs so far
+                        sources = rows[j][:, first : first + len(earlier), :b]
+                        h[:, :b] += couplings[kappa_mem] * (response @ sources)
                 h += trained.field(use, row_M, src)
                 Hc[use.tgt][:, program.column(plan, k)] = h
                 position += 1
@@ -459,8 +463,9 @@ class ExactClosure:
         j: a M bᵀ for two affine sources, Stein's identity for one f(u), Gauss–Hermite in two
         dimensions for two. ``new`` holds the new source's row times M (a M)."""
         k, row_M, (mu, var) = new  # row_M: (class, input); mu, var: per class
-        rows, stats = others  # (occurrence, class, input); (occurrence, mean or variance, class)
-        second = np.einsum("nqi,qi->nq", rows, row_M)
+        rows, stats = others  # (class, occurrence, input); (occurrence, mean or variance, class)
+        a = space.end[t]  # the inputs so far
+        second = (rows[:, :, :a] @ row_M[:, :a, None])[:, :, 0].T  # (occurrence, class)
         a_gauss, b_gauss = k in self.gaussian, j in self.gaussian
         if not a_gauss and not b_gauss:
             return second @ space.weights
@@ -471,7 +476,7 @@ class ExactClosure:
             f, g = self._function(k, t), self._function(j, t)
             return GAUSS_HERMITE.pair(f, mu, np.sqrt(var), g, others_mu, np.sqrt(others_var), cov)
         # one affine source v and one f(u): E[v f(u)] = E[v] E[f(u)] + Cov(v, u) E[f'(u)] (Stein)
-        n = len(rows)
+        n = rows.shape[1]
         if a_gauss:
             f, u_mu, u_sd, v_mu = self._function(k, t), np.full(n, mu), np.full(n, np.sqrt(var)), others_mu
         else:
@@ -573,9 +578,11 @@ def class_quadrature(levels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _InputSpace:
-    """The random inputs of one space in the exact closure: (1, primitives, then every step's
-    noises and every occurrence's ξ in clock order), and their second-moment matrix M; the
-    values ``U`` of the primitive held fixed per site class (§4.3) and the classes' weights."""
+    """The random inputs of one space in the exact closure: (1, primitives, then each step's
+    noises and the ξ of its occurrences in clock order), and their second-moment matrix M; the
+    values ``U`` of the primitive held fixed per site class (§4.3) and the classes' weights. The
+    inputs are numbered in time order, so that everything up to step t lives in the first
+    ``end[t]`` columns: the products of that step skip the columns of later steps."""
 
     def __init__(self, plan_space, process, steps, clock, spec):
         self.plan = plan_space
@@ -591,13 +598,20 @@ class _InputSpace:
         # local inputs of a rule: (1, Z, H, E, PR); global index of each noise and ξ
         self.n_local = 1 + len(plan_space.coordinates) + len(plan_space.fields) + self.n_noise + self.n_prim
         base = 1 + self.n_prim
-        self.noise_index = {
-            t: list(range(base + t * self.n_noise, base + (t + 1) * self.n_noise)) for t in range(steps + 1)
-        }
-        start = base + (steps + 1) * self.n_noise
-        landing = [i for i, (_, k) in enumerate(clock) if spec.uses[k].tgt == plan_space.name]
-        self.field_index = {occ: start + j for j, occ in enumerate(landing)}
-        self.width = start + len(landing)
+        landing = {}  # step -> the occurrences whose ξ lands here
+        for occ, (step, k) in enumerate(clock):
+            if spec.uses[k].tgt == plan_space.name:
+                landing.setdefault(step, []).append(occ)
+        self.noise_index, self.field_index, self.end = {}, {}, []
+        index = base
+        for t in range(steps + 1):
+            self.noise_index[t] = list(range(index, index + self.n_noise))
+            index += self.n_noise
+            for occ in landing.get(t, ()):
+                self.field_index[occ] = index
+                index += 1
+            self.end.append(index)
+        self.width = index
         M = np.zeros((self.width, self.width))
         means = np.array([{"uniform": 0.5}.get(law, 0.0) for law in laws])
         seconds = np.array([{"uniform": 1 / 3}.get(law, 1.0) for law in laws])
@@ -605,7 +619,7 @@ class _InputSpace:
         M[0, 1:base] = M[1:base, 0] = means
         M[1:base, 1:base] = np.outer(means, means)
         M[np.arange(1, base), np.arange(1, base)] = seconds
-        noise = np.arange(base, start)
+        noise = [i for columns in self.noise_index.values() for i in columns]
         M[noise, noise] = 1.0
         self.M = M
         self.group_members: dict[str, list[int]] = {}
@@ -654,8 +668,9 @@ class _InputSpace:
         prim_rows[:, np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
         used = np.flatnonzero((Qf != 0).any(axis=(0, 1, 2)) | (Qf != 0).any(axis=(0, 1, 3)) | (l != 0).any(axis=(0, 1)))
         Qf, l = Qf[:, :, used][:, :, :, used], l[:, :, used]  # the variables the observables read
-        V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)[:, used]
-        second = np.einsum("qiw,qjw->qij", (V.reshape(-1, self.width) @ self.M).reshape(V.shape), V)  # one product
-        first = V @ self.M[:, 0]
+        a = self.end[t]  # the inputs so far
+        V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)[:, used, :a]
+        second = np.einsum("qiw,qjw->qij", (V.reshape(-1, a) @ self.M[:a, :a]).reshape(V.shape), V)  # one product
+        first = V @ self.M[:a, 0]
         per_class = np.einsum("qaij,qij->qa", Qf, second) + np.einsum("qai,qi->qa", l, first) + c0
         return self.weights @ per_class
