@@ -380,7 +380,7 @@ class ExactClosure:
                 a = src.end[t]  # the inputs so far
                 row_M = np.zeros_like(row)
                 row_M[:, :a] = row[:, :a] @ src.M[:a, :a]
-                mu = row_M[:, 0]
+                mu = row_M[:, 0].copy()  # kept in stats: not a view of row_M
                 var = np.einsum("qi,qi->q", row_M, row) - mu * mu
                 rows[k][:, len(occurrence_of[k])] = row
                 stats[k].append((mu, np.maximum(var, 0.0)))
@@ -436,10 +436,11 @@ class ExactClosure:
         for name, sp_ in spaces.items():
             stacked = np.array(history[name])  # (steps + 1, classes, nz, width)
             for j, coordinate in enumerate(sp_.plan.coordinates):
-                A = stacked[:, :, j]  # (time, class, input)
-                weighted = (A.reshape(-1, sp_.width) @ sp_.M).reshape(A.shape) * sp_.weights[:, None]
-                # C(t, s) = sum over classes and inputs: one matrix product
-                correlations[coordinate] = weighted.reshape(len(A), -1) @ A.reshape(len(A), -1).T
+                C = np.zeros((steps + 1, steps + 1))
+                for q, weight in enumerate(sp_.weights):  # C(t, s) = Σ_q ω_q a_q(t) M a_q(s)ᵀ (mp-classes)
+                    A = stacked[:, q, j]  # (time, input)
+                    C += weight * ((A @ sp_.M) @ A.T)
+                correlations[coordinate] = C
         return obs, correlations
 
     def _factor_row(self, space, j: int, t: int, Zc: dict, Hc: dict) -> np.ndarray:
