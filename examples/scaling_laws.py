@@ -1,6 +1,6 @@
 """Scaling laws of random features trained by gradient descent on power-law data.
 
-    NUMBA_NUM_THREADS=1 python examples/scaling_laws.py      # ~35 min on 2 shared cores
+    NUMBA_NUM_THREADS=1 python examples/scaling_laws.py      # ~4 min on 2 shared cores
 
 Model: models/rf_scaling_gd.dmft, the setting of Bordelon, Atanasov & Pehlevan 2024 (arXiv
 2402.01092) as a matrix program in the proportional limit: latent mode levels k = 1..K (K = 500,
