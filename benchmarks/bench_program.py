@@ -1,15 +1,16 @@
 """Speed of the matrix_program solvers, next to the finite-size simulation of the same file.
 
-    python benchmarks/bench_program.py          # ~10 min; writes benchmarks/results_program.md
+    python benchmarks/bench_program.py          # ~3 min; writes benchmarks/results_program.md
 
 Cases: the Sompolinsky–Crisanti–Sommers network at g = 1.5 (models/scs_network.dmft), T = 1000
 steps, by the Gaussian closure (exact) and by the Monte-Carlo pass with M = 20000 samples (4
 replicas); the random-features drive (models/nonhermitian_drive.dmft), 400 steps of dt = 0.05,
 by the exact closure; GD on a power-law spectrum (models/powerlaw_gd.dmft), 300 steps, by the
 exact closure over site classes; power-law random features trained by one-pass SGD
-(models/plrf_sgd.dmft), 400 steps, by the exact closure over site classes. Each DMFT row stands next to the simulation: its time per run at the given
-N, the run-to-run spread of the last value, and the runs (and time) that reach the DMFT's own
-standard error (for an exact DMFT, the error of the Monte-Carlo row, as a comparable target).
+(models/plrf_sgd.dmft), 400 steps, by the exact closure over site classes. Each DMFT row stands
+next to the simulation: its time per run at the given N, the run-to-run spread of the last
+value, and the runs (and time) that reach the DMFT's own standard error (for an exact DMFT, the
+error of the Monte-Carlo row, as a comparable target).
 Every case runs in a fresh process with a warm cache (compile time excluded, reported apart).
 """
 
