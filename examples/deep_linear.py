@@ -52,7 +52,7 @@ SIMULATED = dict(widths=(0.5, 1.0, 2.0), dim=1000, runs=10, seed=1)  # muP
 SCAN_STEPS = 30  # the loss compared across learning rates
 RATES = np.geomspace(0.03, 1.5, 40)
 EDGE = dict(dim=2000, seeds=(1, 2))  # the finite networks whose sharpness is measured
-PAST_EDGE = dict(nu=1.0, lr=0.3, dims=(1000, 4000), runs=8, seed=1)  # muP, above the edge 2 / 7.8
+PAST_EDGE = dict(nu=1.0, lr=0.3, dims=(1000, 4000), runs=8, seed=1)  # muP, above the edge (0.26 at t = 0)
 
 
 def gamma0(parameterisation: str, nu: float) -> float:
@@ -88,7 +88,7 @@ def best_rate(losses: np.ndarray) -> float:
 def sharpness(parameterisation: str, nu: float, lr: float, steps: int, dim: int, seed: int) -> tuple[float, float]:
     """lambda_max / lr of the linearised step (eq. mp-dln-edge) of a finite network at t = 0 and
     after ``steps`` steps at ``lr``: the model's update (models/two_layer_linear_gd.dmft, sigma =
-    0) written in numpy. A step is stable while lr lambda_max / lr < 2."""
+    0) written in numpy. A step is stable while lr times this value is below 2."""
     g0 = gamma0(parameterisation, nu)
     n, p, g = int(nu * dim), int(ALPHA * dim), 1 / (g0 * nu)
     rng = np.random.default_rng(seed)
@@ -119,11 +119,10 @@ def main():
     edges = {}  # (parameterisation, nu) -> lambda_max / lr at t = 0 and t = SCAN_STEPS, mean over seeds
     for key in best:
         edges[key] = np.mean([sharpness(*key, best[key], SCAN_STEPS, EDGE["dim"], s) for s in EDGE["seeds"]], axis=0)
-    past = dict(nu=PAST_EDGE["nu"], alpha=ALPHA, sigma=SIGMA, lr=PAST_EDGE["lr"], gamma0=1.0)
-    past_dmft = dmftc.load(MODEL, **past).solve(steps=STEPS)
+    past = dmftc.load(MODEL, nu=PAST_EDGE["nu"], alpha=ALPHA, sigma=SIGMA, lr=PAST_EDGE["lr"], gamma0=1.0)
+    past_dmft = past.solve(steps=STEPS)
     past_sims = {
-        D: dmftc.load(MODEL, **past).simulate(steps=STEPS, dim=D, runs=PAST_EDGE["runs"], seed=PAST_EDGE["seed"])
-        for D in PAST_EDGE["dims"]
+        D: past.simulate(steps=STEPS, dim=D, runs=PAST_EDGE["runs"], seed=PAST_EDGE["seed"]) for D in PAST_EDGE["dims"]
     }
     reused = dmftc.load(MODEL, **REUSE, lr=LR).solve(steps=STEPS)
     one_pass = dmftc.load(ONE_PASS, **REUSE, lr=LR).solve(steps=STEPS)

@@ -667,11 +667,12 @@ class _InputSpace:
         getattr(module, f"quadratic_observe_{self.plan.name}")(t, values, self.U, Qf, l, c0)
         prim_rows = np.zeros((Q, self.n_prim, self.width))
         prim_rows[:, np.arange(self.n_prim), 1 + np.arange(self.n_prim)] = 1.0
-        used = np.flatnonzero((Qf != 0).any(axis=(0, 1, 2)) | (Qf != 0).any(axis=(0, 1, 3)) | (l != 0).any(axis=(0, 1)))
+        nonzero = Qf != 0
+        used = np.flatnonzero(nonzero.any(axis=(0, 1, 2)) | nonzero.any(axis=(0, 1, 3)) | (l != 0).any(axis=(0, 1)))
         Qf, l = Qf[:, :, used][:, :, :, used], l[:, :, used]  # the variables the observables read
         a = self.end[t]  # the inputs so far
         V = np.concatenate([Zrows, Hrows, prim_rows], axis=1)[:, used, :a]
-        second = np.einsum("qiw,qjw->qij", (V.reshape(-1, a) @ self.M[:a, :a]).reshape(V.shape), V)  # one product
-        first = V @ self.M[:a, 0]
+        VM = (V.reshape(-1, a) @ self.M[:a, :a]).reshape(V.shape)  # one product
+        second, first = np.einsum("qiw,qjw->qij", VM, V), VM[:, :, 0]  # M is symmetric: (V M)[:, :, 0] = V M[:, 0]
         per_class = np.einsum("qaij,qij->qa", Qf, second) + np.einsum("qai,qi->qa", l, first) + c0
         return self.weights @ per_class
